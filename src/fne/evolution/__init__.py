@@ -1,0 +1,1 @@
+"""Evolution: data, training-free fitness, variation, selection and the search loop."""

@@ -1,0 +1,98 @@
+"""The search-space interface shared by every space, and the registry of spaces.
+
+A space turns genotype text into immutable genotype values and back, checks them,
+names isomorphic cells alike (``canonical``), samples them and builds networks::
+
+    space = get_space("nb201")
+    g = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
+    assert space.parse(space.format(g)) == g
+    net = space.build(g, num_classes=10)
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable, Dict, Hashable, List, Tuple, Type
+
+import numpy as np
+from torch import nn
+
+_SPACES: Dict[str, Callable[[], "SearchSpace"]] = {}
+
+
+class SearchSpace(abc.ABC):
+    """Interface of a search space. Genotypes are immutable, hashable values."""
+
+    name: str = ""
+
+    @property
+    @abc.abstractmethod
+    def ops(self) -> Tuple[str, ...]:
+        """The op names a genotype of this space may use."""
+
+    @abc.abstractmethod
+    def parse(self, text: str) -> Hashable:
+        """Parse genotype text; raises ``ValueError`` naming the bad token and position."""
+
+    @abc.abstractmethod
+    def format(self, genotype: Any) -> str:
+        """Write a genotype as text; ``parse(format(g)) == g``."""
+
+    @abc.abstractmethod
+    def validate(self, genotype: Any) -> None:
+        """Raise ``ValueError`` if ``genotype`` is not a valid genotype of this space."""
+
+    @abc.abstractmethod
+    def canonical(self, genotype: Any) -> str:
+        """A key equal for isomorphic or equivalent cells."""
+
+    @abc.abstractmethod
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        """Draw a random valid genotype with ``rng``."""
+
+    @abc.abstractmethod
+    def build(self, genotype: Any, *, num_classes: int = 10, **kwargs: Any) -> nn.Module:
+        """Build the network for ``genotype``; ``print(net)`` shows the genotype."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, ops={list(self.ops)})"
+
+
+def register_space(name: str) -> Callable[[Type[SearchSpace]], Type[SearchSpace]]:
+    """Class decorator registering a :class:`SearchSpace` subclass under ``name``."""
+
+    def decorator(cls: Type[SearchSpace]) -> Type[SearchSpace]:
+        if name in _SPACES:
+            raise ValueError(f"search space {name!r} is already registered")
+        cls.name = name
+        _SPACES[name] = cls
+        return cls
+
+    return decorator
+
+
+def get_space(name: str, **kwargs: Any) -> SearchSpace:
+    """Return a new instance of the space registered under ``name``.
+
+    Args:
+        name: ``"nb201"``, ``"darts"``, ``"fne"`` or a user-registered space.
+        **kwargs: passed to the space's constructor (e.g. ``ops=`` for ``fne``).
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if name not in _SPACES:
+        raise ValueError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
+    return _SPACES[name](**kwargs)
+
+
+def list_spaces() -> List[str]:
+    """Names of the registered search spaces."""
+    return list(_SPACES)
+
+
+def check_ops_known(ops: Tuple[str, ...], registered: List[str]) -> None:
+    """Raise ``ValueError`` if any name in ``ops`` is not a registered op."""
+    for op in ops:
+        if op not in registered:
+            raise ValueError(f"unknown op {op!r}; registered ops: {', '.join(registered)}")

@@ -1,0 +1,27 @@
+"""Shared fixtures: the ``../shared/data`` folder beside the checkout, when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NB201_CSV = SHARED_DATA / "nb201" / "nb201_cifar10.csv"
+CIFAR_DIR = SHARED_DATA / "cifar10"
+
+
+@pytest.fixture(scope="session")
+def nb201_csv() -> Path:
+    """Path of the NB201 table; skips the test when the shared data is absent."""
+    if not NB201_CSV.is_file():
+        pytest.skip(f"shared NB201 table not found at {NB201_CSV}")
+    return NB201_CSV
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The shared data folder (holds ``cifar10/``); skips when absent."""
+    if not CIFAR_DIR.is_dir():
+        pytest.skip(f"shared CIFAR-10 data not found at {CIFAR_DIR}")
+    return SHARED_DATA
