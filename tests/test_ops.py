@@ -11,7 +11,7 @@ from fne.genotopheno import cell_operations as co
 
 @pytest.mark.parametrize("name", co.list_ops())
 @pytest.mark.parametrize("stride", [1, 2])
-@pytest.mark.parametrize("channels", [(4, 4), (4, 6)])
+@pytest.mark.parametrize("channels", [(4, 4), (4, 6), (3, 1)])
 def test_op_shape_backward(name: str, stride: int, channels: tuple) -> None:
     C_in, C_out = channels
     torch.manual_seed(0)

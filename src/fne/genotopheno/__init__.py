@@ -2,11 +2,12 @@
 
 from .cell_operations import create_op, get_op, list_ops, register_op, unregister_op
 from .space import SearchSpace, get_space, list_spaces, register_space
-from . import nb201  # noqa: F401  (registers the "nb201" space)
 from .nb201 import NB201Genotype, NB201Space
+from .darts import DartsGenotype, DartsSpace
+from .fne_space import FneGenotype, FneSpace
 
 __all__ = [
     "SearchSpace", "get_space", "list_spaces", "register_space",
     "create_op", "get_op", "list_ops", "register_op", "unregister_op",
-    "NB201Genotype", "NB201Space",
+    "NB201Genotype", "NB201Space", "DartsGenotype", "DartsSpace", "FneGenotype", "FneSpace",
 ]

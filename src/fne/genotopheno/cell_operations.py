@@ -150,18 +150,18 @@ class FactorizedReduce(nn.Module):
         super().__init__()
         self.stride = stride
         self.relu = nn.ReLU(inplace=False)
-        if stride == 2:
+        if stride == 2 and C_out >= 2:
             half = C_out // 2
             self.convs = nn.ModuleList([nn.Conv2d(C_in, half, 1, 2, bias=False),
                                         nn.Conv2d(C_in, C_out - half, 1, 2, bias=False)])
             self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0)
         else:
-            self.convs = nn.ModuleList([nn.Conv2d(C_in, C_out, 1, 1, bias=False)])
+            self.convs = nn.ModuleList([nn.Conv2d(C_in, C_out, 1, stride, bias=False)])
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(x)
-        if self.stride == 2:
+        if len(self.convs) == 2:
             y = self.pad(x)
             out = torch.cat([self.convs[0](x), self.convs[1](y[:, :, 1:, 1:])], dim=1)
         else:

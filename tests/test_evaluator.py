@@ -1,0 +1,110 @@
+"""Evaluator backends: order, retries, failures, worker death, and the same results as serial."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fne.evolution.evaluator import (Failed, ProcessEvaluator, SerialEvaluator, make_evaluator,
+                                     threads_per_worker)
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise RuntimeError("cell 3 is broken")
+    return x
+
+
+def flaky(path: str) -> str:
+    """Fails the first time it is called with a given marker path, succeeds afterwards."""
+    marker = Path(path)
+    if not marker.exists():
+        marker.write_text("seen")
+        raise RuntimeError("transient")
+    return "ok"
+
+
+def die_on_two(x: int) -> int:
+    if x == 2:
+        os._exit(3)
+    return x + 100
+
+
+@pytest.mark.parametrize("backend", ["serial", "process"])
+def test_results_in_order(backend: str) -> None:
+    ev = make_evaluator(backend, workers=2)
+    try:
+        assert ev.map(square, list(range(7)), progress=False) == [i * i for i in range(7)]
+    finally:
+        ev.close()
+
+
+@pytest.mark.parametrize("backend", ["serial", "process"])
+def test_failing_item_recorded_and_run_goes_on(backend: str, caplog) -> None:
+    ev = make_evaluator(backend, workers=2)
+    try:
+        out = ev.map(fail_on_three, [1, 2, 3, 4], progress=False)
+    finally:
+        ev.close()
+    assert out[:2] == [1, 2] and out[3] == 4
+    assert isinstance(out[2], Failed) and out[2].attempts == 2 and "cell 3 is broken" in out[2].error
+    assert "1 of 4 items failed" in caplog.text
+
+
+@pytest.mark.parametrize("backend", ["serial", "process"])
+def test_transient_failure_retried_once(backend: str, tmp_path: Path) -> None:
+    ev = make_evaluator(backend, workers=2)
+    try:
+        assert ev.map(flaky, [str(tmp_path / "a"), str(tmp_path / "b")], progress=False) == ["ok", "ok"]
+    finally:
+        ev.close()
+
+
+def test_dead_worker_fails_alone_and_pool_recovers() -> None:
+    ev = ProcessEvaluator(workers=2)
+    try:
+        out = ev.map(die_on_two, [0, 1, 2, 3, 4], progress=False)
+        assert [out[i] for i in (0, 1, 3, 4)] == [100, 101, 103, 104]
+        assert isinstance(out[2], Failed) and "worker died" in out[2].error
+        assert ev.map(square, [5], progress=False) == [25]
+    finally:
+        ev.close()
+
+
+def test_bad_arguments_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown backend 'mpi'"):
+        make_evaluator("mpi", workers=2)
+    with pytest.raises(ValueError, match="workers"):
+        make_evaluator("process", workers=0)
+
+
+def test_threads_do_not_oversubscribe() -> None:
+    assert threads_per_worker(2, cpus=2) == 1
+    assert threads_per_worker(1, cpus=2) == 2
+    assert threads_per_worker(4, cpus=2) == 1
+    assert threads_per_worker(2, cpus=8) == 4
+
+
+def test_ray_local_instance_matches_serial() -> None:
+    pytest.importorskip("ray")
+
+    def cube(x: int) -> int:  # defined here so that Ray ships it by value
+        return x ** 3
+
+    def broken(x: int) -> int:
+        raise ValueError("always")
+
+    ev = make_evaluator("ray", workers=2)
+    try:
+        items = list(range(6))
+        assert ev.map(cube, items, progress=False) == SerialEvaluator().map(cube, items, progress=False)
+        out = ev.map(broken, [1], progress=False)
+        assert isinstance(out[0], Failed) and "always" in out[0].error
+    finally:
+        ev.close()
