@@ -1,0 +1,88 @@
+"""The registry of training-free proxies.
+
+A proxy is a function ``(net, inputs, targets) -> float`` registered under a unique
+name together with its orientation::
+
+    @register_proxy("mean_logit", higher_is_better=True)
+    def mean_logit(net, inputs, targets):
+        with torch.no_grad():
+            return float(net(inputs).mean())
+
+A proxy must not change the network it is given (parameters, buffers, gradients,
+train/eval mode, hooks) and may return a non-finite value for a cell it cannot score;
+:func:`fne.evolution.fitness.to_objectives` turns such values into the worst score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, List
+
+import torch
+from torch import nn
+
+ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], float]
+
+_PROXIES: Dict[str, "Proxy"] = {}
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A registered proxy: its name, function and orientation."""
+
+    name: str
+    fn: ProxyFn
+    higher_is_better: bool
+
+    def __call__(self, net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return float(self.fn(net, inputs, targets))
+
+
+def register_proxy(name: str, higher_is_better: bool) -> Callable[[ProxyFn], ProxyFn]:
+    """Register a proxy function under ``name``.
+
+    Args:
+        name: the proxy's name (letters, digits and ``_``).
+        higher_is_better: whether larger values predict better accuracy.
+
+    Returns:
+        A decorator that registers the function and returns it unchanged.
+
+    Raises:
+        ValueError: if ``name`` is taken or not a valid name.
+    """
+    if not isinstance(name, str) or not name.replace("_", "").isalnum():
+        raise ValueError(f"proxy name {name!r} must be letters, digits and '_' only")
+    if not isinstance(higher_is_better, bool):
+        raise ValueError(f"proxy {name!r}: higher_is_better must be a bool, got {higher_is_better!r}")
+
+    def decorator(fn: ProxyFn) -> ProxyFn:
+        if name in _PROXIES:
+            raise ValueError(f"proxy {name!r} is already registered")
+        _PROXIES[name] = Proxy(name, fn, higher_is_better)
+        return fn
+
+    return decorator
+
+
+def unregister_proxy(name: str) -> None:
+    """Remove a registered proxy (mainly for tests); unknown names raise ``ValueError``."""
+    get_proxy(name)
+    del _PROXIES[name]
+
+
+def get_proxy(name: str) -> Proxy:
+    """Return the :class:`Proxy` registered under ``name``.
+
+    Raises:
+        ValueError: naming the unknown proxy and the known ones.
+    """
+    try:
+        return _PROXIES[name]
+    except KeyError:
+        raise ValueError(f"unknown proxy {name!r}; registered proxies: {', '.join(list_proxies())}") from None
+
+
+def list_proxies() -> List[str]:
+    """Names of all registered proxies, in registration order."""
+    return list(_PROXIES)

@@ -1,0 +1,225 @@
+"""The cached :class:`Scorer` and its JSON cache file.
+
+Scores are cached by the cell's canonical form (isomorphic cells share an entry) and a
+digest of every setting that changes a score: the space, seed, network build arguments,
+the batch (shapes and values) and :data:`FITNESS_VERSION`. The device is not part of
+the key: CPU and CUDA agree up to floating-point rounding. Each proxy is seeded on its
+own, so an entry can be completed later with more proxies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Hashable, List, Mapping, Optional, Sequence, Union
+
+import torch
+from tqdm import tqdm
+
+from fne.genotopheno import SearchSpace, get_space
+
+from .evaluate import Scores, proxy_build_kwargs, resolve_device, score_genotype
+from .registry import get_proxy
+
+logger = logging.getLogger(__name__)
+
+FITNESS_VERSION = 1
+"""Bumped whenever a built-in proxy changes, so that older cache entries are not reused."""
+
+DEFAULT_PROXIES = ("ntk", "naswot", "grad_corr")
+"""The three mission proxies."""
+
+
+def batch_fingerprint(inputs: torch.Tensor, targets: torch.Tensor) -> str:
+    """A short hash of a batch's shapes and values (part of the cache key)."""
+    digest = hashlib.sha1()
+    for tensor in (inputs, targets):
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _to_json_value(value: float) -> Optional[float]:
+    return value if math.isfinite(value) else None
+
+
+def _from_json_value(value: Optional[float]) -> float:
+    return math.nan if value is None else float(value)
+
+
+def read_cache_file(path: Path) -> Dict[str, Scores]:
+    """Entries of a JSON score cache (``{}`` when the file does not exist).
+
+    Raises:
+        ValueError: the file is not a score cache.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        entries = data["entries"]
+        return {key: {p: _from_json_value(v) for p, v in scores.items()} for key, scores in entries.items()}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
+        raise ValueError(f"{path}: not a fitness score cache ({err})") from err
+
+
+def write_cache_file(path: Path, entries: Mapping[str, Scores]) -> None:
+    """Write ``entries`` as JSON atomically (temporary file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"version": FITNESS_VERSION,
+               "entries": {k: {p: _to_json_value(v) for p, v in s.items()} for k, s in entries.items()}}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, sort_keys=True)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _check_batch(inputs: torch.Tensor, targets: torch.Tensor) -> None:
+    if not torch.is_tensor(inputs) or inputs.dim() != 4 or inputs.shape[0] < 2:
+        raise ValueError(f"inputs must be an image batch (B >= 2, C, H, W), got "
+                         f"{tuple(inputs.shape) if torch.is_tensor(inputs) else type(inputs).__name__}")
+    if not torch.is_tensor(targets) or targets.shape[:1] != inputs.shape[:1]:
+        raise ValueError(f"targets must have shape ({inputs.shape[0]},), got "
+                         f"{tuple(targets.shape) if torch.is_tensor(targets) else type(targets).__name__}")
+
+
+def _check_proxies(proxies: Sequence[str]) -> tuple:
+    names = tuple(proxies)
+    if not names:
+        raise ValueError("at least one proxy is needed")
+    for name in names:
+        get_proxy(name)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"proxies listed twice: {duplicates}")
+    return names
+
+
+class Scorer:
+    """Scores cells with training-free proxies on a fixed batch, with a cache.
+
+    Example::
+
+        scorer = Scorer(get_space("nb201"), inputs=x, targets=y)
+        scores = scorer.score_many(genotypes)           # [{"ntk": .., "naswot": .., ...}, ...]
+        objectives = to_objectives(scores, scorer.proxies)
+
+    Attributes:
+        num_evaluated: cells actually evaluated (cache hits excluded).
+        num_cache_hits: cells served from the cache.
+    """
+
+    def __init__(self, space: Union[str, SearchSpace], proxies: Sequence[str] = DEFAULT_PROXIES, *,
+                 inputs: torch.Tensor, targets: torch.Tensor, device: str = "auto", seed: int = 0,
+                 cache_file: Union[str, Path, None] = None,
+                 build_kwargs: Optional[Mapping[str, Any]] = None, flush_every: int = 100) -> None:
+        """Set up a scorer.
+
+        Args:
+            space: a search space or its registered name.
+            proxies: registered proxy names, in the order of the objective columns.
+            inputs: the image batch every cell is scored on ``(B, C, H, W)``.
+            targets: its labels ``(B,)``.
+            device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+            seed: seed of the network initialisation and of each proxy.
+            cache_file: JSON file to read cached scores from and write new ones to.
+            build_kwargs: extra ``space.build`` arguments, e.g. ``{"C": 8, "N": 1}``; None
+                takes :data:`PROXY_BUILD_KWARGS` of the space, ``{}`` its full network.
+            flush_every: write the cache file after this many new evaluations.
+
+        Raises:
+            ValueError: unknown or repeated proxies, a malformed batch, a bad device, or a
+                cache file that is not a score cache.
+        """
+        self.space = get_space(space) if isinstance(space, str) else space
+        self.proxies = _check_proxies(proxies)
+        _check_batch(inputs, targets)
+        self.device = resolve_device(device)
+        self.inputs, self.targets = inputs.to(self.device), targets.to(self.device)
+        self.seed = int(seed)
+        self.build_kwargs = (proxy_build_kwargs(self.space.name) if build_kwargs is None
+                             else dict(build_kwargs))
+        self.cache_file = Path(cache_file) if cache_file is not None else None
+        self.flush_every = max(1, int(flush_every))
+        self.num_evaluated = 0
+        self.num_cache_hits = 0
+        self._settings = self._settings_digest()
+        self._cache: Dict[str, Scores] = read_cache_file(self.cache_file) if self.cache_file else {}
+        self._unsaved = 0
+
+    def _settings_digest(self) -> str:
+        settings = {"version": FITNESS_VERSION, "space": self.space.name, "seed": self.seed,
+                    "build": sorted((k, repr(v)) for k, v in self.build_kwargs.items()),
+                    "batch": batch_fingerprint(self.inputs, self.targets)}
+        return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+    def _as_genotype(self, genotype: Any) -> Hashable:
+        if isinstance(genotype, str):
+            return self.space.parse(genotype)
+        self.space.validate(genotype)
+        return genotype
+
+    def cache_key(self, genotype: Any) -> str:
+        """The cache key of ``genotype`` (genotype value or text) under this scorer's settings."""
+        return f"{self._settings}|{self.space.canonical(self._as_genotype(genotype))}"
+
+    def _missing(self, key: str) -> List[str]:
+        cached = self._cache.get(key, {})
+        return [p for p in self.proxies if p not in cached]
+
+    def score(self, genotype: Any) -> Scores:
+        """Scores of one cell (genotype value or text): ``{proxy: value}``, NaN when failed."""
+        return self.score_many([genotype], progress=False)[0]
+
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[Scores]:
+        """Scores of many cells, in order; cached cells are not evaluated again.
+
+        Args:
+            genotypes: genotype values or texts.
+            progress: show a tqdm progress bar over the cells to evaluate.
+        """
+        cells = [self._as_genotype(g) for g in genotypes]
+        keys = [self.cache_key(g) for g in cells]
+        todo: Dict[str, Hashable] = {}
+        for key, cell in zip(keys, cells):
+            if self._missing(key):
+                todo.setdefault(key, cell)
+        self.num_cache_hits += len(keys) - len(todo)
+        for key, cell in tqdm(todo.items(), total=len(todo), disable=not progress,
+                              desc="scoring", unit="cell"):
+            self._evaluate(key, cell)
+        if self._unsaved:
+            self.flush()
+        return [{p: self._cache[k][p] for p in self.proxies} for k in keys]
+
+    def _evaluate(self, key: str, cell: Hashable) -> None:
+        scores = score_genotype(self.space, self.space.format(cell), self._missing(key), self.inputs,
+                                self.targets, self.device, self.seed, self.build_kwargs)
+        self._cache.setdefault(key, {}).update(scores)
+        self.num_evaluated += 1
+        self._unsaved += 1
+        if self._unsaved >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the cache file (merged with what is on disk), if one was given."""
+        if self.cache_file is None:
+            self._unsaved = 0
+            return
+        merged = read_cache_file(self.cache_file)
+        for key, scores in self._cache.items():
+            merged.setdefault(key, {}).update(scores)
+        write_cache_file(self.cache_file, merged)
+        self._unsaved = 0
+        logger.debug("wrote %d cache entries to %s", len(merged), self.cache_file)
