@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from fne.evolution.dataset import load_cifar10, sample_batch
+from fne.evolution.evaluator import add_evaluator_args, evaluator_from_args
 from fne.evolution.fitness import (COMBINED_PROXIES, DEFAULT_PROXIES, Scorer, list_proxies,
                                    proxy_build_kwargs)
 from fne.evolution.fitness.groundtruth import column, correlation_report, read_rows, sample_rows
@@ -71,6 +72,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                     help="proxy network build argument (repeatable; default: the library's)")
     ap.add_argument("--cache", type=Path, default=None, help="JSON score cache file")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    add_evaluator_args(ap)
     return ap.parse_args(argv)
 
 
@@ -80,9 +82,14 @@ def score_rows(args: argparse.Namespace, rows: List[Dict[str, str]],
     data = load_cifar10(args.data_dir)
     x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.seed))
     build = dict(args.build_arg) if args.build_arg else proxy_build_kwargs(args.space)
-    scorer = Scorer(args.space, proxies, inputs=x, targets=y, device=args.device, seed=args.seed,
-                    cache_file=args.cache, build_kwargs=build)
-    return scorer.score_many([r["arch_str"] for r in rows], progress=True)
+    evaluator = evaluator_from_args(args)
+    try:
+        scorer = Scorer(args.space, proxies, inputs=x, targets=y, device=args.device, seed=args.seed,
+                        cache_file=args.cache, build_kwargs=build, evaluator=evaluator)
+        return scorer.score_many([r["arch_str"] for r in rows], progress=True)
+    finally:
+        if evaluator is not None:
+            evaluator.close()
 
 
 def write_scores_csv(path: Path, rows: List[Dict[str, str]], scores: List[Dict[str, float]],

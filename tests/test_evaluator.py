@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -108,3 +109,85 @@ def test_ray_local_instance_matches_serial() -> None:
         assert isinstance(out[0], Failed) and "always" in out[0].error
     finally:
         ev.close()
+
+
+@pytest.fixture(scope="module")
+def cells_and_batch():
+    import numpy as np
+    import torch
+
+    from fne.genotopheno import get_space
+
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    cells = [space.sample(rng) for _ in range(4)]
+    cells.append(space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
+    gen = torch.Generator().manual_seed(0)
+    return space, cells, torch.randn(8, 3, 16, 16, generator=gen), torch.arange(8) % 10
+
+
+def _scores(space, cells, x, y, evaluator):
+    from fne.evolution.fitness import Scorer
+
+    scorer = Scorer(space, ("naswot", "params", "grad_corr"), inputs=x, targets=y, device="cpu",
+                    build_kwargs={"C": 4, "N": 1}, evaluator=evaluator)
+    return scorer.score_many(cells, progress=False), scorer
+
+
+def _same(a, b) -> bool:
+    import math
+
+    return all((math.isnan(u[k]) and math.isnan(v[k])) or u[k] == pytest.approx(v[k], rel=1e-5)
+               for u, v in zip(a, b) for k in u)
+
+
+@pytest.mark.parametrize("backend", ["process", "ray"])
+def test_scorer_backends_match_serial(cells_and_batch, backend: str) -> None:
+    if backend == "ray":
+        pytest.importorskip("ray")
+    space, cells, x, y = cells_and_batch
+    serial, _ = _scores(space, cells, x, y, None)
+    ev = make_evaluator(backend, workers=2)
+    try:
+        parallel, scorer = _scores(space, cells, x, y, ev)
+    finally:
+        ev.close()
+    assert _same(serial, parallel)
+    assert scorer.num_evaluated == len(cells) and scorer.num_failed == 0
+    assert all(math.isnan(v) for v in parallel[-1].values())  # the all-none cell: worst score
+
+
+def test_scorer_records_failed_cells(cells_and_batch) -> None:
+    space, cells, x, y = cells_and_batch
+
+    class AlwaysFails:
+        workers = 2
+
+        def map(self, fn, items, *, desc="", progress=True):
+            return [Failed("worker lost", 2) for _ in items]
+
+        def close(self) -> None:
+            return None
+
+    scores, scorer = _scores(space, cells[:2], x, y, AlwaysFails())
+    assert scorer.num_failed == 2
+    assert all(math.isnan(v) for s in scores for v in s.values())
+
+
+def test_command_line_options() -> None:
+    import argparse
+
+    from fne.evolution.evaluator import add_evaluator_args, evaluator_from_args
+
+    parser = argparse.ArgumentParser()
+    add_evaluator_args(parser)
+    assert evaluator_from_args(parser.parse_args([])) is None
+    ev = evaluator_from_args(parser.parse_args(["--workers", "2"]))
+    try:
+        assert isinstance(ev, ProcessEvaluator) and ev.workers == 2 and ev.threads >= 1
+    finally:
+        ev.close()
+    with pytest.raises(ValueError, match="--ray-address needs --backend ray"):
+        evaluator_from_args(parser.parse_args(["--ray-address", "10.0.0.1:6379"]))
+    with pytest.raises(ValueError, match="one worker"):
+        evaluator_from_args(parser.parse_args(["--workers", "2", "--backend", "serial"]))

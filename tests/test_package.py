@@ -34,5 +34,5 @@ def test_ci_runs_readme_install_and_test_commands() -> None:
     install, test_cmd = tests.split(" && ")[1], tests.split(" && ")[-1]
     ci_lines = [line.strip() for line in ci.splitlines()]
     assert ci_lines.index("pip install torch==2.13.0") < ci_lines.index(install) < ci_lines.index(test_cmd)
-    assert main_job.startswith("pip install torch==2.13.0 && " + install)
+    assert main_job.startswith('pip install torch==2.13.0 && pip install -e ".[dev')
     assert "src/NAS_on_cifar10.py" in main_job

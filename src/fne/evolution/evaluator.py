@@ -13,6 +13,7 @@ and the run goes on::
 
 from __future__ import annotations
 
+import argparse
 import logging
 import multiprocessing
 import os
@@ -227,3 +228,22 @@ def make_evaluator(backend: str = "serial", workers: int = 1,
     if backend == "process":
         return ProcessEvaluator(workers)
     return RayEvaluator(workers, ray_address)
+
+
+def add_evaluator_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers``, ``--backend`` and ``--ray-address`` to a script's parser."""
+    parser.add_argument("--workers", type=int, default=1, help="parallel scoring workers")
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="serial, process or ray (default: serial for one worker, else process)")
+    parser.add_argument("--ray-address", default=None,
+                        help="address of a running Ray cluster (default: start a local instance)")
+
+
+def evaluator_from_args(args: argparse.Namespace) -> Optional[Evaluator]:
+    """The evaluator the parsed options ask for; None means score in this process."""
+    backend = args.backend or ("serial" if args.workers == 1 else "process")
+    if args.ray_address and backend != "ray":
+        raise ValueError("--ray-address needs --backend ray")
+    if backend == "serial" and args.workers != 1:
+        raise ValueError("--backend serial runs one worker; drop --workers or pick process/ray")
+    return None if backend == "serial" else make_evaluator(backend, args.workers, args.ray_address)

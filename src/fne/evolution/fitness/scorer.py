@@ -9,6 +9,7 @@ own, so an entry can be completed later with more proxies.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from fne.genotopheno import SearchSpace, get_space
 
+from ..evaluator import Evaluator, Failed
 from .evaluate import Scores, proxy_build_kwargs, resolve_device, score_genotype
 from .registry import get_proxy
 
@@ -123,7 +125,8 @@ class Scorer:
     def __init__(self, space: Union[str, SearchSpace], proxies: Sequence[str] = DEFAULT_PROXIES, *,
                  inputs: torch.Tensor, targets: torch.Tensor, device: str = "auto", seed: int = 0,
                  cache_file: Union[str, Path, None] = None,
-                 build_kwargs: Optional[Mapping[str, Any]] = None, flush_every: int = 100) -> None:
+                 build_kwargs: Optional[Mapping[str, Any]] = None, flush_every: int = 100,
+                 evaluator: Optional[Evaluator] = None) -> None:
         """Set up a scorer.
 
         Args:
@@ -137,6 +140,10 @@ class Scorer:
             build_kwargs: extra ``space.build`` arguments, e.g. ``{"C": 8, "N": 1}``; None
                 takes :data:`PROXY_BUILD_KWARGS` of the space, ``{}`` its full network.
             flush_every: write the cache file after this many new evaluations.
+            evaluator: backend that scores uncached cells (``fne.evolution.evaluator``);
+                None scores them one by one in this process. A cell that fails on every
+                attempt gets NaN for every proxy (the worst score) and is counted in
+                ``num_failed``.
 
         Raises:
             ValueError: unknown or repeated proxies, a malformed batch, a bad device, or a
@@ -154,6 +161,8 @@ class Scorer:
         self.flush_every = max(1, int(flush_every))
         self.num_evaluated = 0
         self.num_cache_hits = 0
+        self.num_failed = 0
+        self.evaluator = evaluator
         self._settings = self._settings_digest()
         self._cache: Dict[str, Scores] = read_cache_file(self.cache_file) if self.cache_file else {}
         self._unsaved = 0
@@ -196,9 +205,12 @@ class Scorer:
             if self._missing(key):
                 todo.setdefault(key, cell)
         self.num_cache_hits += len(keys) - len(todo)
-        for key, cell in tqdm(todo.items(), total=len(todo), disable=not progress,
-                              desc="scoring", unit="cell"):
-            self._evaluate(key, cell)
+        if self.evaluator is not None:
+            self._evaluate_with(self.evaluator, todo, progress)
+        else:
+            for key, cell in tqdm(todo.items(), total=len(todo), disable=not progress,
+                                  desc="scoring", unit="cell"):
+                self._evaluate(key, cell)
         if self._unsaved:
             self.flush()
         return [{p: self._cache[k][p] for p in self.proxies} for k in keys]
@@ -212,6 +224,25 @@ class Scorer:
         if self._unsaved >= self.flush_every:
             self.flush()
 
+    def _evaluate_with(self, evaluator: Evaluator, todo: Mapping[str, Hashable], progress: bool) -> None:
+        """Score the uncached cells through ``evaluator``; failed cells get NaN scores."""
+        if not todo:
+            return
+        keys = list(todo)
+        jobs = [(self.space.format(todo[k]), self._missing(k)) for k in keys]
+        task = functools.partial(_score_job, self.space, inputs=self.inputs.cpu(),
+                                 targets=self.targets.cpu(), device=str(self.device), seed=self.seed,
+                                 build_kwargs=self.build_kwargs)
+        for key, (text, missing), result in zip(keys, jobs, evaluator.map(
+                task, jobs, desc="scoring", progress=progress)):
+            if isinstance(result, Failed):
+                logger.warning("cell %s failed: %s", text, result.error)
+                self.num_failed += 1
+                result = {name: math.nan for name in missing}
+            self._cache.setdefault(key, {}).update(result)
+            self.num_evaluated += 1
+            self._unsaved += 1
+
     def flush(self) -> None:
         """Write the cache file (merged with what is on disk), if one was given."""
         if self.cache_file is None:
@@ -223,3 +254,10 @@ class Scorer:
         write_cache_file(self.cache_file, merged)
         self._unsaved = 0
         logger.debug("wrote %d cache entries to %s", len(merged), self.cache_file)
+
+
+def _score_job(space: SearchSpace, job: tuple, *, inputs: torch.Tensor, targets: torch.Tensor,
+               device: str, seed: int, build_kwargs: Mapping[str, Any]) -> Scores:
+    """One evaluator task: ``job`` is ``(genotype text, proxies)``."""
+    text, proxies = job
+    return score_genotype(space, text, proxies, inputs, targets, device, seed, build_kwargs)
