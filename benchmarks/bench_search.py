@@ -1,0 +1,161 @@
+"""NB201 search benchmark on CIFAR-10 images: fne against baselines with equal evaluations.
+
+For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
+
+* ``fne``: the full search (Pareto evolution + DARTS tournaments);
+* ``fne, no tournament``: the same search with tournaments switched off;
+* ``random``: as many distinct random cells as ``fne`` evaluated, scored by the same
+  proxies, picked by the same final rule (rank sum on the Pareto front);
+* ``naswot``: the same random cells, picked by the NASWOT score alone.
+
+Only after every search has finished is each pick's ``c10_test_200ep`` looked up in the
+benchmark CSV. Prints a table (mean, std, min, max of that accuracy, evaluations and wall
+time per seed) and writes everything to ``benchmarks/results/bench_<time>.json``.
+Proxy scores depend only on the cell and the seed, so the later methods of a seed reuse
+the scores cached by the earlier ones: their wall times count only the cells not scored
+before; the ``fne`` column is the full cost of a search. On a machine shared with other
+jobs, ``OMP_NUM_THREADS=1`` avoids slowdowns from oversubscribed threads::
+
+    python benchmarks/bench_search.py --seeds 5 --data-dir ../shared/data \\
+        --csv ../shared/data/nb201/nb201_cifar10.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from fne.genotopheno import get_space  # noqa: E402
+from fne.evolution.dataset import load_cifar10  # noqa: E402
+from fne.evolution.fitness import to_objectives  # noqa: E402
+from fne.evolution.search import (SCORES_CACHE, SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
+                                  read_benchmark, run_search)
+from fne.evolution.selection import pick_order  # noqa: E402
+
+METHODS = ("fne", "fne, no tournament", "random", "naswot")
+
+
+def sample_distinct(space: Any, n: int, seed: int) -> List[Any]:
+    """``n`` random cells with distinct canonical forms."""
+    rng = np.random.default_rng(10_000 + seed)
+    cells, keys = [], set()
+    while len(cells) < n:
+        g = space.sample(rng)
+        key = space.canonical(g)
+        if key not in keys:
+            keys.add(key)
+            cells.append(g)
+    return cells
+
+
+def run_seed(seed: int, data_dir: str, out: Path, data: Any) -> Dict[str, Dict[str, Any]]:
+    """All four methods for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``."""
+    space = get_space("nb201")
+    picks: Dict[str, Dict[str, Any]] = {}
+    cache = out / f"seed{seed}_scores_cache.json"
+    for method, every in (("fne", SearchConfig.tournament_every), ("fne, no tournament", 0)):
+        folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
+        if cache.is_file():  # scores depend only on the cell and the seed: reuse them
+            folder.mkdir(parents=True)
+            shutil.copy(cache, folder / SCORES_CACHE)
+        result = run_search(SearchConfig(data_dir=data_dir, seed=seed, tournament_every=every, out=str(folder)),
+                            progress=False)
+        shutil.copy(folder / SCORES_CACHE, cache)
+        picks[method] = {"arch": result["best"]["arch"], "evaluations": result["evaluations"],
+                         "wall_time_s": result["wall_time_s"]}
+    n = picks["fne"]["evaluations"]
+    start = time.perf_counter()
+    config = SearchConfig(data_dir=data_dir, seed=seed)
+    scorer = build_scorer(config, data, space, cache)
+    cells = sample_distinct(space, n, seed)
+    scores = scorer.score_many(cells, progress=False)
+    elapsed = time.perf_counter() - start
+    best = int(pick_order(to_objectives(scores, config.proxies))[0])
+    naswot = np.nan_to_num(np.array([s["naswot"] for s in scores], dtype=float), nan=-np.inf)
+    picks["random"] = {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed}
+    picks["naswot"] = {"arch": space.format(cells[int(np.argmax(naswot))]), "evaluations": n,
+                       "wall_time_s": elapsed}
+    return picks
+
+
+def summarise(runs: Dict[int, Dict[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
+    """One row per method: accuracy statistics, evaluations and wall time per seed."""
+    rows = []
+    for method in METHODS:
+        accs = np.array([runs[s][method]["accuracy"] for s in runs], dtype=float)
+        rows.append({"method": method, "mean": float(np.mean(accs)), "std": float(np.std(accs)),
+                     "min": float(np.min(accs)), "max": float(np.max(accs)),
+                     "evaluations": float(np.mean([runs[s][method]["evaluations"] for s in runs])),
+                     "wall_time_s": float(np.mean([runs[s][method]["wall_time_s"] for s in runs]))})
+    return rows
+
+
+def format_table(rows: List[Dict[str, Any]], seeds: int) -> str:
+    """The printed table."""
+    lines = [f"NB201 CIFAR-10, c10_test_200ep of the picked cell over {seeds} seed(s)",
+             f"{'method':<20} {'mean':>7} {'std':>6} {'min':>7} {'max':>7} {'evals':>6} {'s/seed':>8}"]
+    for r in rows:
+        lines.append(f"{r['method']:<20} {r['mean']:7.2f} {r['std']:6.2f} {r['min']:7.2f} {r['max']:7.2f} "
+                     f"{r['evaluations']:6.0f} {r['wall_time_s']:8.1f}")
+    return "\n".join(lines)
+
+
+def parse_args() -> argparse.Namespace:
+    """The command-line options (checked)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--first-seed", type=int, default=0, help="first seed")
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--csv", default=str(ROOT.parent / "shared" / "data" / "nb201" / "nb201_cifar10.csv"))
+    args = parser.parse_args()
+    if args.seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    if not Path(args.csv).is_file():
+        parser.error(f"--csv {args.csv} does not exist")
+    return args
+
+
+def look_up(runs: Dict[int, Dict[str, Dict[str, Any]]], csv_path: str) -> None:
+    """Add each pick's ``c10_test_200ep`` (read only now, after every search)."""
+    table = read_benchmark(Path(csv_path))
+    space = get_space("nb201")
+    for picks in runs.values():
+        for pick in picks.values():
+            pick["accuracy"] = lookup_benchmark(table, space, pick["arch"])
+
+
+def main() -> None:
+    """Run every seed, look the picks up, print and save the table."""
+    args = parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    stamp = time.strftime("%Y%m%d-%H%M%S") + f"_seeds{seeds[0]}-{seeds[-1]}"
+    out = ROOT / "benchmarks" / "results" / f"bench_{stamp}"
+    data = load_cifar10(args.data_dir)
+    runs = {}
+    for seed in seeds:
+        runs[seed] = run_seed(seed, args.data_dir, out, data)
+        print(f"seed {seed}: " + "; ".join(f"{m}: {p['wall_time_s']:.0f}s" for m, p in runs[seed].items()),
+              flush=True)
+    look_up(runs, args.csv)
+    rows = summarise(runs)
+    print(format_table(rows, len(seeds)))
+    path = ROOT / "benchmarks" / "results" / f"bench_{stamp}.json"
+    path.write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "summary": rows,
+                                "runs": {str(s): r for s, r in runs.items()}}, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

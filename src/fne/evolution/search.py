@@ -1,0 +1,274 @@
+"""A complete, resumable search on CIFAR-10 images, as ``NAS_on_cifar10.py`` runs it.
+
+::
+
+    config = SearchConfig(space="nb201", data_dir="../shared/data", out="runs/nas", seed=0)
+    summary = run_search(config)          # writes result.json, population.json, checkpoint.json, plots/
+    print(summary["best"]["arch"])
+
+Files in ``config.out`` (all written atomically):
+
+* ``checkpoint.json``: configuration and evolution state after every generation (and one
+  before the first), which ``resume=True`` continues from;
+* ``population.json``: the population after every generation;
+* ``scores_cache.json``: proxy scores by canonical cell (so a resumed run rescoring the
+  interrupted generation reads them back);
+* ``plots/objectives.png`` and ``plots/pareto_front.png``;
+* ``result.json``: ``best`` (``{"arch", "scores"}``), the Pareto ``front``, per-generation
+  ``history``, ``config``, ``evaluations``, ``wall_time_s`` and, on request, the trained
+  network's test accuracy and the benchmark's accuracy of the pick.
+
+Nothing is written before the options, the data folder, the benchmark file and (when
+resuming) the checkpoint have been checked. Everything random derives from ``seed``, so a
+run killed at any moment and resumed ends with the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+
+from fne.genotopheno import get_space, list_spaces
+from fne.genotopheno.space import SearchSpace
+
+from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
+from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from .dataset import CIFAR10Data, Split, load_cifar10, sample_batch, split_tensors, train_val_split
+from .evolution import Evolution
+from .fitness import Scorer, resolve_device
+from .tournament import SMALL_BUILD_KWARGS, DartsTournament
+from .training import train_and_test
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SearchConfig", "run_search", "build_scorer", "search_splits", "read_benchmark", "lookup_benchmark",
+           "RESUME_IGNORED"]
+
+CHECKPOINT = "checkpoint.json"
+RESULT = "result.json"
+POPULATION = "population.json"
+SCORES_CACHE = "scores_cache.json"
+RESUME_IGNORED = ("out", "resume", "device", "train_epochs", "benchmark", "generations", "data_dir")
+"""Configuration keys that may change when a run is resumed."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that defines a search run. The CLI sets the first group of fields.
+
+    Attributes:
+        space: registered search space name.
+        data_dir: folder holding CIFAR-10 (see :func:`fne.evolution.dataset.load_cifar10`).
+        pop_size: population size.
+        generations: generations after the initial population.
+        tournament_every: a DARTS tournament every this many generations (0: none).
+        seed: seed of everything random.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        out: output folder.
+        resume: continue from ``out/checkpoint.json``.
+        train_epochs: train the picked cell's network this many epochs and test it (0: no).
+        benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in, after the search.
+        proxies: proxies turned into objectives: the three training-free proxies and the
+            parameter count (an independent fourth objective, nearly free to compute).
+        proxy_batch: images each cell is scored on.
+        val_fraction: share of the training images held out for the tournament's alpha updates.
+        tournament_size: candidates per tournament.
+        tournament_keep: winners per tournament.
+        tournament_steps: alternating alpha/weight steps per tournament.
+        tournament_warmup: share of the tournament steps that train the weights only.
+        tournament_batch: images per tournament step.
+        build_kwargs: network size for scoring and tournaments (None: the space's small size).
+    """
+
+    space: str = "nb201"
+    data_dir: str = "../shared/data"
+    pop_size: int = 20
+    generations: int = 12
+    tournament_every: int = 3
+    seed: int = 0
+    device: str = "auto"
+    out: str = "runs/nas_cifar10"
+    resume: bool = False
+    train_epochs: int = 0
+    benchmark: Optional[str] = None
+    proxies: Tuple[str, ...] = ("ntk", "naswot", "grad_corr", "params")
+    proxy_batch: int = 64
+    val_fraction: float = 0.2
+    tournament_size: int = 4
+    tournament_keep: int = 2
+    tournament_steps: int = 60
+    tournament_warmup: float = 0.0
+    tournament_batch: int = 32
+    build_kwargs: Optional[Dict[str, Any]] = field(default=None)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first option out of range."""
+        if self.space not in list_spaces():
+            raise ValueError(f"--space {self.space!r} is not a registered space: {', '.join(list_spaces())}")
+        for name, low in (("pop_size", 2), ("generations", 0), ("tournament_every", 0), ("seed", 0),
+                          ("train_epochs", 0), ("proxy_batch", 2), ("tournament_size", 2),
+                          ("tournament_keep", 1), ("tournament_steps", 1), ("tournament_batch", 2)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
+        if not (isinstance(self.val_fraction, float) and 0.0 < self.val_fraction < 1.0):
+            raise ValueError(f"val_fraction must be a float in (0, 1), got {self.val_fraction!r}")
+        if self.tournament_keep >= self.tournament_size:
+            raise ValueError(f"tournament_keep ({self.tournament_keep}) must be below tournament_size "
+                             f"({self.tournament_size})")
+        resolve_device(self.device)
+        if not self.out:
+            raise ValueError("--out must name a folder")
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-ready dict of every field."""
+        d = asdict(self)
+        d["proxies"] = list(self.proxies)
+        return d
+
+    def network_kwargs(self) -> Dict[str, Any]:
+        """Build arguments used for scoring and tournaments."""
+        if self.build_kwargs is not None:
+            return dict(self.build_kwargs)
+        return dict(SMALL_BUILD_KWARGS.get(self.space, {}))
+
+
+def _prepare_out(config: SearchConfig) -> Optional[Dict[str, Any]]:
+    """Check the output folder; return the checkpoint state when resuming."""
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    ckpt = out / CHECKPOINT
+    if not config.resume:
+        if ckpt.exists() or (out / RESULT).exists():
+            raise ValueError(f"--out {out} already holds a run; pass --resume to continue it or choose "
+                             "another --out (nothing was overwritten)")
+        return None
+    if not ckpt.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint {ckpt}; run without --resume to start")
+    return load_checkpoint(ckpt, config=config.to_dict(), ignore=RESUME_IGNORED)
+
+
+def read_benchmark(csv_path: Path) -> Dict[str, float]:
+    """``arch_str -> c10_test_200ep`` of a benchmark CSV."""
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        return {row["arch_str"]: float(row["c10_test_200ep"]) for row in csv.DictReader(fh)}
+
+
+def lookup_benchmark(table: Dict[str, float], space: SearchSpace, arch: str) -> Optional[float]:
+    """Accuracy of ``arch`` in ``table`` (see :func:`read_benchmark`): its own row, or else
+    the mean over the rows of cells with the same canonical form; None if there is none."""
+    if arch in table:
+        return table[arch]
+    key = space.canonical(space.parse(arch))
+    same = [acc for text, acc in table.items() if space.canonical(space.parse(text)) == key]
+    return float(np.mean(same)) if same else None
+
+
+def _check_benchmark(config: SearchConfig) -> Optional[Path]:
+    if config.benchmark is None:
+        return None
+    path = Path(config.benchmark)
+    if not path.is_file():
+        raise FileNotFoundError(f"--benchmark file {path} does not exist")
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader(fh), [])
+    missing = [c for c in ("arch_str", "c10_test_200ep") if c not in header]
+    if missing:
+        raise ValueError(f"--benchmark file {path} lacks column(s) {missing}")
+    return path
+
+
+def search_splits(config: SearchConfig, data: CIFAR10Data) -> Tuple[Split, Split]:
+    """The seeded, stratified split of the training images into search-train and validation."""
+    return train_val_split(data.train, config.val_fraction, np.random.default_rng(config.seed))
+
+
+def build_scorer(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
+                 cache_file: Optional[Path] = None) -> Scorer:
+    """The search's scorer: a fixed, class-balanced batch of search-train images, seeded by ``seed``."""
+    train, _ = search_splits(config, data)
+    inputs, targets = sample_batch(train, config.proxy_batch, torch.Generator().manual_seed(config.seed),
+                                   balanced=True)
+    return Scorer(space, config.proxies, inputs=inputs, targets=targets, device=str(resolve_device(config.device)),
+                  seed=config.seed, cache_file=cache_file, build_kwargs=config.network_kwargs())
+
+
+def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace) -> Tuple[Scorer, Any]:
+    """The scorer (cached in ``out``) and the tournament (None when switched off)."""
+    device = resolve_device(config.device)
+    train, val = search_splits(config, data)
+    kwargs = config.network_kwargs()
+    scorer = build_scorer(config, data, space, Path(config.out) / SCORES_CACHE)
+    tournament = None
+    if config.tournament_every > 0:
+        tournament = DartsTournament(
+            train=split_tensors(train), val=split_tensors(val), size=config.tournament_size,
+            keep=config.tournament_keep, steps=config.tournament_steps, warmup=config.tournament_warmup,
+            batch_size=config.tournament_batch, build_kwargs=kwargs, device=device)
+    return scorer, tournament
+
+
+def _make_evolution(config: SearchConfig, space: SearchSpace, scorer: Scorer, tournament: Any) -> Evolution:
+    out = Path(config.out)
+    callbacks = [LoggingCallback(), PopulationWriter(out / POPULATION),
+                 CheckpointCallback(out / CHECKPOINT, config.to_dict()),
+                 PlotCallback(out / "plots", config.proxies)]
+    return Evolution(space=space, scorer=scorer, pop_size=config.pop_size, generations=config.generations,
+                     tournament=tournament, tournament_every=max(config.tournament_every, 1),
+                     seed=config.seed, callbacks=callbacks)
+
+
+def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]:
+    """Run (or resume) a search and write its files; return the ``result.json`` content.
+
+    Raises:
+        ValueError: bad options, an output folder holding another run, or a corrupt or
+            mismatched checkpoint.
+        FileNotFoundError: missing data folder, benchmark file or (resuming) checkpoint.
+    """
+    start = time.perf_counter()
+    config.validate()
+    space = get_space(config.space)
+    state = _prepare_out(config)
+    bench = _check_benchmark(config)
+    data = load_cifar10(config.data_dir)
+    scorer, tournament = _build_parts(config, data, space)
+    evo = _make_evolution(config, space, scorer, tournament)
+    if state is not None:
+        evo.load_state_dict(state)
+        logger.info("resuming %s at generation %d", config.out, evo.generation)
+    else:
+        save_checkpoint(Path(config.out) / CHECKPOINT, config=config.to_dict(), state=evo.state_dict())
+    result = evo.run(progress=progress).to_dict()
+    result.update(config=config.to_dict(), wall_time_s=time.perf_counter() - start,
+                  proxies=list(config.proxies), resumed=state is not None)
+    _finish(config, space, data, bench, result)
+    atomic_write_json(Path(config.out) / RESULT, result)
+    return result
+
+
+def _finish(config: SearchConfig, space: SearchSpace, data: CIFAR10Data, bench: Optional[Path],
+            result: Dict[str, Any]) -> None:
+    """Train/test the pick and look it up in the benchmark, when asked."""
+    arch = result["best"]["arch"]
+    if config.train_epochs > 0:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            net = space.build(space.parse(arch))
+        acc = train_and_test(net, data.train, data.test, epochs=config.train_epochs,
+                             device=resolve_device(config.device),
+                             generator=torch.Generator().manual_seed(config.seed))
+        result["train"] = {"epochs": config.train_epochs, "test_accuracy": acc}
+        logger.info("trained %d epochs: test accuracy %.2f%%", config.train_epochs, acc)
+    if bench is not None:
+        acc = lookup_benchmark(read_benchmark(bench), space, arch)
+        result["benchmark"] = {"csv": str(bench), "c10_test_200ep": acc}
+        logger.info("benchmark accuracy of the pick: %s", acc)

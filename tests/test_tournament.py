@@ -1,0 +1,103 @@
+"""DARTS tournament: the supernet mixes the cells, alphas learn, results are reproducible."""
+
+from __future__ import annotations
+
+from typing import Iterator, Tuple
+
+import numpy as np
+import pytest
+import torch
+
+from fne.genotopheno import get_space
+from fne.genotopheno.nb201 import NB201Genotype
+from fne.evolution.tournament import DartsTournament, Supernet, build_supernet
+
+TINY = {"C": 4, "N": 1}
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def colour_data(n: int, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """8x8 images whose class (0..2) is the brightest colour channel: easy to learn."""
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=gen)
+    x = torch.randn(n, 3, 8, 8, generator=gen) * 0.5
+    x[torch.arange(n), y] += 1.5
+    return x, y
+
+
+def cells(*ops: str) -> list:
+    return [NB201Genotype.from_ops([op] * 6) for op in ops]
+
+
+def test_supernet_mixes_the_candidates_logits() -> None:
+    space = get_space("nb201")
+    net = build_supernet(space, cells("nor_conv_3x3", "skip_connect", "avg_pool_3x3"), seed=0, build_kwargs=TINY)
+    assert len(net.candidates) == 3 and net.alphas.shape == (3,)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        net.alphas.copy_(torch.tensor([0.0, 50.0, 0.0]))
+        net.eval()
+        np.testing.assert_allclose(net(x).numpy(), net.candidates[1](x).numpy(), rtol=1e-5, atol=1e-6)
+        net.alphas.zero_()
+    net.train()
+    out = net(x)
+    assert out.shape == (2, 10)
+    out.sum().backward()
+    assert net.alphas.grad is not None and net.alphas.grad.abs().sum() > 0
+    assert all(p is not net.alphas for p in net.weight_parameters())
+    assert len(net.weight_parameters()) == sum(len(list(c.parameters())) for c in net.candidates)
+
+
+def test_supernet_needs_two_candidates() -> None:
+    space = get_space("nb201")
+    with pytest.raises(ValueError, match="at least 2"):
+        Supernet([space.build(cells("nor_conv_3x3")[0], **TINY)])
+
+
+def tournament(**kw) -> DartsTournament:
+    args = dict(train=colour_data(256, 1), val=colour_data(128, 2), size=2, keep=1, steps=25, batch_size=16,
+                build_kwargs=dict(TINY, num_classes=3))
+    args.update(kw)
+    return DartsTournament(**args)
+
+
+def test_the_cell_that_can_learn_wins() -> None:
+    space = get_space("nb201")
+    candidates = cells("none", "nor_conv_3x3")  # an all-none cell cuts the input off
+    result = tournament().run(space, candidates, torch.Generator().manual_seed(0))
+    assert result.winners == (1,)
+    assert result.weights[1] > 0.55 and abs(result.weights.sum() - 1) < 1e-6
+
+
+def test_reproducible_and_leaves_global_rng_alone() -> None:
+    space = get_space("nb201")
+    candidates = cells("nor_conv_1x1", "avg_pool_3x3", "skip_connect")
+    before = torch.get_rng_state()
+    t = tournament(size=3, steps=5)
+    a = t.run(space, candidates, torch.Generator().manual_seed(7))
+    b = t.run(space, candidates, torch.Generator().manual_seed(7))
+    assert torch.equal(before, torch.get_rng_state())
+    np.testing.assert_array_equal(a.weights, b.weights)
+    c = t.run(space, candidates, torch.Generator().manual_seed(8))
+    assert not np.array_equal(a.weights, c.weights)
+
+
+@pytest.mark.parametrize("kw, message", [
+    ({"size": 1}, "size must be an int >= 2"),
+    ({"keep": 2}, "keep must be in 1..size-1"),
+    ({"steps": 0}, "steps must be a positive int"),
+    ({"alpha_lr": 0.0}, "alpha_lr must be positive"),
+    ({"train": (torch.zeros(3, 3, 8, 8), torch.zeros(2))}, "train must be images"),
+])
+def test_bad_arguments(kw: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        tournament(**kw)
