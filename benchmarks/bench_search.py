@@ -118,6 +118,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, help="first seed")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--csv", default=str(ROOT.parent / "shared" / "data" / "nb201" / "nb201_cifar10.csv"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="JSON file for the figures (default: benchmarks/results/bench_<time>.json); "
+                             "the runs go to a folder of the same name without .json")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
@@ -141,7 +144,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"_seeds{seeds[0]}-{seeds[-1]}"
-    out = ROOT / "benchmarks" / "results" / f"bench_{stamp}"
+    path = args.out or ROOT / "benchmarks" / "results" / f"bench_{stamp}.json"
+    out = path.with_suffix("")
+    if out.exists():
+        shutil.rmtree(out)  # scratch runs of an earlier call with the same --out
     data = load_cifar10(args.data_dir)
     runs = {}
     for seed in seeds:
@@ -151,7 +157,7 @@ def main() -> None:
     look_up(runs, args.csv)
     rows = summarise(runs)
     print(format_table(rows, len(seeds)))
-    path = ROOT / "benchmarks" / "results" / f"bench_{stamp}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "summary": rows,
                                 "runs": {str(s): r for s, r in runs.items()}}, indent=2))
     print(f"wrote {path}")

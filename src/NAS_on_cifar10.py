@@ -17,6 +17,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from fne.evolution.evaluator import add_evaluator_args
 from fne.evolution.search import SearchConfig, run_search
 
 DEFAULTS = SearchConfig()
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train the picked cell N epochs and report test accuracy (0: no training)")
     p.add_argument("--benchmark", default=None, metavar="CSV",
                    help="look up the pick's c10_test_200ep in this CSV after the search")
+    add_evaluator_args(p)
     return p
 
 
@@ -50,7 +52,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     config = SearchConfig(space=args.space, data_dir=args.data_dir, pop_size=args.pop_size,
                           generations=args.generations, tournament_every=args.tournament_every,
                           seed=args.seed, device=args.device, out=args.out, resume=args.resume,
-                          train_epochs=args.train_epochs, benchmark=args.benchmark)
+                          train_epochs=args.train_epochs, benchmark=args.benchmark, workers=args.workers,
+                          backend=args.backend, ray_address=args.ray_address)
     try:
         result = run_search(config)
     except (ValueError, FileNotFoundError) as err:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from fne.evolution.dataset import load_cifar10, sample_batch
-from fne.evolution.evaluator import add_evaluator_args, evaluator_from_args
+from fne.evolution.evaluator import add_evaluator_args, evaluator_for
 from fne.evolution.fitness import (COMBINED_PROXIES, DEFAULT_PROXIES, Scorer, list_proxies,
                                    proxy_build_kwargs)
 from fne.evolution.fitness.groundtruth import column, correlation_report, read_rows, sample_rows
@@ -82,7 +82,7 @@ def score_rows(args: argparse.Namespace, rows: List[Dict[str, str]],
     data = load_cifar10(args.data_dir)
     x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.seed))
     build = dict(args.build_arg) if args.build_arg else proxy_build_kwargs(args.space)
-    evaluator = evaluator_from_args(args)
+    evaluator = evaluator_for(args.backend, args.workers, args.ray_address)
     try:
         scorer = Scorer(args.space, proxies, inputs=x, targets=y, device=args.device, seed=args.seed,
                         cache_file=args.cache, build_kwargs=build, evaluator=evaluator)

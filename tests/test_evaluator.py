@@ -177,17 +177,24 @@ def test_scorer_records_failed_cells(cells_and_batch) -> None:
 def test_command_line_options() -> None:
     import argparse
 
-    from fne.evolution.evaluator import add_evaluator_args, evaluator_from_args
+    from fne.evolution.evaluator import add_evaluator_args, evaluator_for
 
     parser = argparse.ArgumentParser()
     add_evaluator_args(parser)
-    assert evaluator_from_args(parser.parse_args([])) is None
-    ev = evaluator_from_args(parser.parse_args(["--workers", "2"]))
+
+    def from_argv(parser: argparse.ArgumentParser, argv: list):
+        args = parser.parse_args(argv)
+        return evaluator_for(args.backend, args.workers, args.ray_address)
+
+    assert from_argv(parser, []) is None
+    ev = from_argv(parser, ["--workers", "2"])
     try:
         assert isinstance(ev, ProcessEvaluator) and ev.workers == 2 and ev.threads >= 1
     finally:
         ev.close()
     with pytest.raises(ValueError, match="--ray-address needs --backend ray"):
-        evaluator_from_args(parser.parse_args(["--ray-address", "10.0.0.1:6379"]))
+        from_argv(parser, ["--ray-address", "10.0.0.1:6379"])
     with pytest.raises(ValueError, match="one worker"):
-        evaluator_from_args(parser.parse_args(["--workers", "2", "--backend", "serial"]))
+        from_argv(parser, ["--workers", "2", "--backend", "serial"])
+    with pytest.raises(ValueError, match="--workers must be an integer >= 1"):
+        from_argv(parser, ["--workers", "0"])

@@ -171,3 +171,17 @@ def test_train_and_test_learns_an_easy_task() -> None:
     acc = train_and_test(net, split(192), split(96), epochs=2, generator=torch.Generator().manual_seed(0),
                          batch_size=32, progress=False)
     assert acc > 80.0
+
+
+def test_process_workers_give_the_serial_result(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    from fne.evolution.search import SearchConfig, run_search
+
+    base = dict(data_dir=str(data_dir), pop_size=3, generations=1, tournament_every=0, seed=5, device="cpu")
+    serial = run_search(SearchConfig(out=str(tmp_path / "serial"), **base), progress=False)
+    pooled = run_search(SearchConfig(out=str(tmp_path / "pooled"), workers=2, backend="process", **base),
+                        progress=False)
+    for key in ("best", "history", "front", "evaluations"):
+        assert pooled[key] == serial[key], key
+    assert pooled["config"]["workers"] == 2
+    err = run_cli_inprocess(["--out", str(tmp_path / "bad"), "--workers", "2", "--backend", "serial"], capsys)
+    assert "one worker" in err and not (tmp_path / "bad").exists()

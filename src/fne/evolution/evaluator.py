@@ -239,11 +239,29 @@ def add_evaluator_args(parser: argparse.ArgumentParser) -> None:
                         help="address of a running Ray cluster (default: start a local instance)")
 
 
-def evaluator_from_args(args: argparse.Namespace) -> Optional[Evaluator]:
-    """The evaluator the parsed options ask for; None means score in this process."""
-    backend = args.backend or ("serial" if args.workers == 1 else "process")
-    if args.ray_address and backend != "ray":
+def resolve_backend(backend: Optional[str], workers: int, ray_address: Optional[str] = None) -> str:
+    """The backend the options ask for (``None``: serial for one worker, else process).
+
+    Raises:
+        ValueError: for contradictory options, naming them.
+    """
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
+    chosen = backend or ("serial" if workers == 1 else "process")
+    if chosen not in BACKENDS:
+        raise ValueError(f"unknown backend {chosen!r}; choose one of {', '.join(BACKENDS)}")
+    if ray_address and chosen != "ray":
         raise ValueError("--ray-address needs --backend ray")
-    if backend == "serial" and args.workers != 1:
+    if chosen == "serial" and workers != 1:
         raise ValueError("--backend serial runs one worker; drop --workers or pick process/ray")
-    return None if backend == "serial" else make_evaluator(backend, args.workers, args.ray_address)
+    return chosen
+
+
+def evaluator_for(backend: Optional[str], workers: int, ray_address: Optional[str] = None) -> Optional[Evaluator]:
+    """The evaluator for these options; ``None`` means score in this process (serial).
+
+    Raises:
+        ValueError: see :func:`resolve_backend`.
+    """
+    chosen = resolve_backend(backend, workers, ray_address)
+    return None if chosen == "serial" else make_evaluator(chosen, workers, ray_address)

@@ -41,6 +41,7 @@ from fne.genotopheno.space import SearchSpace
 from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
 from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from .dataset import CIFAR10Data, Split, load_cifar10, sample_batch, split_tensors, train_val_split
+from .evaluator import Evaluator, evaluator_for, resolve_backend
 from .evolution import Evolution
 from .fitness import Scorer, resolve_device
 from .tournament import SMALL_BUILD_KWARGS, DartsTournament
@@ -55,7 +56,8 @@ CHECKPOINT = "checkpoint.json"
 RESULT = "result.json"
 POPULATION = "population.json"
 SCORES_CACHE = "scores_cache.json"
-RESUME_IGNORED = ("out", "resume", "device", "train_epochs", "benchmark", "generations", "data_dir")
+RESUME_IGNORED = ("out", "resume", "device", "train_epochs", "benchmark", "generations", "data_dir",
+                  "workers", "backend", "ray_address")
 """Configuration keys that may change when a run is resumed."""
 
 
@@ -85,6 +87,9 @@ class SearchConfig:
         tournament_warmup: share of the tournament steps that train the weights only.
         tournament_batch: images per tournament step.
         build_kwargs: network size for scoring and tournaments (None: the space's small size).
+        workers: parallel scoring workers.
+        backend: ``serial``, ``process`` or ``ray`` (None: serial for one worker, else process).
+        ray_address: address of a running Ray cluster (None: a local instance).
     """
 
     space: str = "nb201"
@@ -107,6 +112,9 @@ class SearchConfig:
     tournament_warmup: float = 0.0
     tournament_batch: int = 32
     build_kwargs: Optional[Dict[str, Any]] = field(default=None)
+    workers: int = 1
+    backend: Optional[str] = None
+    ray_address: Optional[str] = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first option out of range."""
@@ -124,6 +132,7 @@ class SearchConfig:
             raise ValueError(f"tournament_keep ({self.tournament_keep}) must be below tournament_size "
                              f"({self.tournament_size})")
         resolve_device(self.device)
+        resolve_backend(self.backend, self.workers, self.ray_address)
         if not self.out:
             raise ValueError("--out must name a folder")
 
@@ -192,21 +201,23 @@ def search_splits(config: SearchConfig, data: CIFAR10Data) -> Tuple[Split, Split
 
 
 def build_scorer(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
-                 cache_file: Optional[Path] = None) -> Scorer:
+                 cache_file: Optional[Path] = None, evaluator: Optional[Evaluator] = None) -> Scorer:
     """The search's scorer: a fixed, class-balanced batch of search-train images, seeded by ``seed``."""
     train, _ = search_splits(config, data)
     inputs, targets = sample_batch(train, config.proxy_batch, torch.Generator().manual_seed(config.seed),
                                    balanced=True)
     return Scorer(space, config.proxies, inputs=inputs, targets=targets, device=str(resolve_device(config.device)),
-                  seed=config.seed, cache_file=cache_file, build_kwargs=config.network_kwargs())
+                  seed=config.seed, cache_file=cache_file, build_kwargs=config.network_kwargs(),
+                  evaluator=evaluator)
 
 
-def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace) -> Tuple[Scorer, Any]:
+def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
+                 evaluator: Optional[Evaluator]) -> Tuple[Scorer, Any]:
     """The scorer (cached in ``out``) and the tournament (None when switched off)."""
     device = resolve_device(config.device)
     train, val = search_splits(config, data)
     kwargs = config.network_kwargs()
-    scorer = build_scorer(config, data, space, Path(config.out) / SCORES_CACHE)
+    scorer = build_scorer(config, data, space, Path(config.out) / SCORES_CACHE, evaluator)
     tournament = None
     if config.tournament_every > 0:
         tournament = DartsTournament(
@@ -240,7 +251,23 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]
     state = _prepare_out(config)
     bench = _check_benchmark(config)
     data = load_cifar10(config.data_dir)
-    scorer, tournament = _build_parts(config, data, space)
+    evaluator = evaluator_for(config.backend, config.workers, config.ray_address)
+    try:
+        result = _evolve(config, space, data, state, evaluator, progress)
+    finally:
+        if evaluator is not None:
+            evaluator.close()
+    result.update(config=config.to_dict(), wall_time_s=time.perf_counter() - start,
+                  proxies=list(config.proxies), resumed=state is not None)
+    _finish(config, space, data, bench, result)
+    atomic_write_json(Path(config.out) / RESULT, result)
+    return result
+
+
+def _evolve(config: SearchConfig, space: SearchSpace, data: CIFAR10Data, state: Optional[Dict[str, Any]],
+            evaluator: Optional[Evaluator], progress: bool) -> Dict[str, Any]:
+    """Build the parts, restore or start the evolution, and run it."""
+    scorer, tournament = _build_parts(config, data, space, evaluator)
     evo = _make_evolution(config, space, scorer, tournament)
     if state is not None:
         evo.load_state_dict(state)
@@ -248,10 +275,8 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]
     else:
         save_checkpoint(Path(config.out) / CHECKPOINT, config=config.to_dict(), state=evo.state_dict())
     result = evo.run(progress=progress).to_dict()
-    result.update(config=config.to_dict(), wall_time_s=time.perf_counter() - start,
-                  proxies=list(config.proxies), resumed=state is not None)
-    _finish(config, space, data, bench, result)
-    atomic_write_json(Path(config.out) / RESULT, result)
+    if scorer.num_failed:
+        logger.warning("%d cell(s) failed to score and got the worst score", scorer.num_failed)
     return result
 
 
