@@ -10,6 +10,7 @@ and writes to ``--out``:
 * ``scores.csv``: ``arch_str``, one column per proxy, the metric;
 * ``correlations.json``: ``{proxy: {"spearman", "kendall", "failed"}}`` plus ``combined``,
   the equal-weight rank aggregation of the ``--combine`` proxies (nothing fitted to the metric);
+* ``timing.json``: cells scored, seconds, cells per second, device and backend;
 * ``<proxy>.png`` per proxy (score against the metric, rho and tau in the title) and
   ``ntk_vs_grad_corr.png`` (the two proxies against each other, coloured by the metric).
 
@@ -23,6 +24,7 @@ import csv
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -32,7 +34,7 @@ import torch
 from fne.evolution.dataset import load_cifar10, sample_batch
 from fne.evolution.evaluator import add_evaluator_args, evaluator_for
 from fne.evolution.fitness import (COMBINED_PROXIES, DEFAULT_PROXIES, Scorer, list_proxies,
-                                   proxy_build_kwargs)
+                                   proxy_build_kwargs, resolve_device)
 from fne.evolution.fitness.groundtruth import column, correlation_report, read_rows, sample_rows
 from fne.evolution.fitness.plots import scatter_png
 from fne.genotopheno import list_spaces
@@ -130,12 +132,19 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         torch.set_num_threads(args.threads)
     rows = sample_rows(read_rows(args.ground_truth, ("arch_str", args.metric)), args.n, args.seed)
     proxies = list(dict.fromkeys(list(args.proxies) + list(args.combine)))
+    start = time.perf_counter()
     scores = score_rows(args, rows, proxies)
+    timing = {"cells": len(rows), "seconds": time.perf_counter() - start, "device": str(resolve_device(args.device)),
+              "backend": args.backend or ("serial" if args.workers == 1 else "process"), "workers": args.workers}
+    timing["cells_per_second"] = timing["cells"] / max(timing["seconds"], 1e-9)
+    logger.info("scored %d cells in %.1f s: %.2f cells/s on %s", timing["cells"], timing["seconds"],
+                timing["cells_per_second"], timing["device"])
     truth = column(rows, args.metric)
     report = correlation_report(scores, proxies, truth, args.combine)
     args.out.mkdir(parents=True, exist_ok=True)
     write_scores_csv(args.out / "scores.csv", rows, scores, proxies, args.metric)
     (args.out / "correlations.json").write_text(json.dumps(report, indent=2))
+    (args.out / "timing.json").write_text(json.dumps(timing, indent=2))
     write_plots(args.out, scores, proxies, truth, report, args.metric)
     return report
 

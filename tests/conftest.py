@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
+from typing import Iterator
 
 import pytest
+import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NB201_CSV = SHARED_DATA / "nb201" / "nb201_cifar10.csv"
@@ -25,3 +29,22 @@ def shared_data_dir() -> Path:
     if not CIFAR_DIR.is_dir():
         pytest.skip(f"shared CIFAR-10 data not found at {CIFAR_DIR}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Run the test with one torch thread (steady timings, no oversubscription), then restore."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """Import a script (``src/*.py``, ``examples/*.py``) as a fresh module."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

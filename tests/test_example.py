@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
 
+from conftest import load_script
 from fne.genotopheno import get_space, list_ops
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_op_evolution.py"
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def load_example():
-    spec = importlib.util.spec_from_file_location("custom_op_evolution", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLE, "custom_op_evolution")
 
 
 def test_custom_op_is_registered_and_evolved() -> None:

@@ -76,6 +76,9 @@ def test_main_writes_scores_correlations_and_plots(plot_scores, inputs, tmp_path
     for entry in saved.values():
         assert {"spearman", "kendall"} <= set(entry)
         assert -1.0 <= entry["spearman"] <= 1.0 and -1.0 <= entry["kendall"] <= 1.0
+    timing = json.loads((out / "timing.json").read_text())
+    assert timing["cells"] == 6 and timing["device"] == "cpu" and timing["backend"] == "serial"
+    assert timing["cells_per_second"] > 0 and timing["seconds"] > 0
     for name in PROXIES + ["ntk_vs_grad_corr"]:
         png = out / f"{name}.png"
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

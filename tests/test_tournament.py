@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Tuple
+from typing import Tuple
 
 import numpy as np
 import pytest
@@ -15,14 +15,7 @@ from fne.evolution.tournament import DartsTournament, Supernet, build_supernet
 TINY = {"C": 4, "N": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def colour_data(n: int, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
