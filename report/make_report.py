@@ -1,8 +1,9 @@
 """Build ``report/README.md`` and its figures from benchmark runs.
 
 Every figure in the report comes from a JSON file that a benchmark writes under
-``benchmarks/results/``; a benchmark whose file is missing (or every benchmark, with
-``--rerun``) is run first::
+``report/results/`` (kept in the repository, so the report can be rebuilt and checked);
+a benchmark whose file is missing (or every benchmark, with ``--rerun``) is run first.
+Scratch folders of the runs (``report/results/*/``) are not kept::
 
     python report/make_report.py            # reuse existing results, run what is missing
     python report/make_report.py --rerun    # run every benchmark again (about an hour on 2 cores)
@@ -27,7 +28,7 @@ import numpy as np  # noqa: E402
 from scipy.stats import kendalltau, spearmanr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "report" / "results"
 REPORT = ROOT / "report"
 FIGURES = REPORT / "figures"
 SHARED = ROOT.parent / "shared" / "data"
@@ -53,7 +54,7 @@ def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
                               "--csv", str(csv), "--out", str(RESULTS / "bench_search.json")],
         "bench_evaluator.json": [py, str(bench / "bench_evaluator.py"), "--n", "60", "--workers", "2",
                                  "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_evaluator.json")],
-        "report_run/result.json": [py, str(ROOT / "src" / "NAS_on_cifar10.py"), "--seed", "0",
+        "report_run.json": [py, str(ROOT / "src" / "NAS_on_cifar10.py"), "--seed", "0",
                                    "--data-dir", str(data_dir), "--out", str(RESULTS / "report_run"),
                                    "--benchmark", str(csv)],
     }
@@ -65,8 +66,13 @@ def ensure_results(data_dir: Path, csv: Path, rerun: bool) -> Dict[str, Any]:
     for name, command in benchmark_jobs(data_dir, csv).items():
         path = RESULTS / name
         if rerun or not path.is_file():
+            if name == "report_run.json" and (RESULTS / "report_run").exists():
+                shutil.rmtree(RESULTS / "report_run")
             print("running:", " ".join(command), flush=True)
             subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+            if name == "report_run.json":
+                shutil.copyfile(RESULTS / "report_run" / "result.json", path)
+                copy_run_plots(RESULTS / "report_run")
         loaded[name] = json.loads(path.read_text())
     return loaded
 
@@ -143,6 +149,7 @@ def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
 def copy_run_plots(run: Path) -> List[str]:
     """Copy the example search's objective and Pareto-front plots into the report."""
     names = []
+    FIGURES.mkdir(parents=True, exist_ok=True)
     for name in ("objectives.png", "pareto_front.png"):
         src = run / "plots" / name
         if src.is_file():
@@ -154,10 +161,10 @@ def copy_run_plots(run: Path) -> List[str]:
 def write_report(results: Dict[str, Any]) -> Path:
     """Render ``report/README.md`` from loaded results."""
     proxies, search = results["bench_proxies.json"], results["bench_search.json"]
-    evaluator, run = results["bench_evaluator.json"], results["report_run/result.json"]
+    evaluator, run = results["bench_evaluator.json"], results["report_run.json"]
     FIGURES.mkdir(parents=True, exist_ok=True)
     scatter_figure(proxies, FIGURES / "proxies_vs_accuracy.png")
-    plots = copy_run_plots(RESULTS / "report_run")
+    plots = [p.name for p in sorted(FIGURES.glob("search_*.png"))]
     settings = proxies["settings"]
     text = TEMPLATE.format(
         n=settings["n"], seed=settings["seed"], batch=settings["batch"], build=settings["build_kwargs"],
@@ -175,7 +182,7 @@ def write_report(results: Dict[str, Any]) -> Path:
 TEMPLATE = """# fne on NAS-Bench-201: what it does and how well
 
 Every number and figure below was produced by `python report/make_report.py`, which runs the
-benchmarks in `benchmarks/` (or reuses their JSON results in `benchmarks/results/`). Rows marked
+benchmarks in `benchmarks/` (or reuses their JSON results in `report/results/`). Rows marked
 *published* are reference figures from the literature, not fne measurements.
 
 ## Training-free proxies against accuracy
