@@ -40,8 +40,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, backend: str,
-              workers: int) -> Dict[str, Any]:
-    """Score ``cells`` on ``backend``; the pool's start-up time is included."""
+              workers: int, threads: int = 1) -> Dict[str, Any]:
+    """Score ``cells`` on ``backend``; the pool's start-up time is included.
+
+    ``threads`` is torch's thread count in this process (what ``serial`` uses); pool
+    workers use one thread each, so a one-thread serial run gives their exact scores."""
+    torch.set_num_threads(threads)
     start = time.perf_counter()
     evaluator = None if backend == "serial" else make_evaluator(backend, workers)
     try:
@@ -51,7 +55,8 @@ def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, ba
         if evaluator is not None:
             evaluator.close()
     seconds = time.perf_counter() - start
-    return {"backend": backend, "workers": 1 if backend == "serial" else workers, "seconds": seconds,
+    return {"backend": backend, "workers": 1 if backend == "serial" else workers,
+            "threads": threads if backend == "serial" else 1, "seconds": seconds,
             "cells_per_second": len(cells) / seconds, "failed": scorer.num_failed, "scores": scores}
 
 
@@ -68,7 +73,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     cells = [space.sample(rng) for _ in range(args.n)]
     data = load_cifar10(args.data_dir)
     x, y = sample_batch(data.train, 64, torch.Generator().manual_seed(args.seed))
+    default_threads = torch.get_num_threads()
     runs = []
+    if "serial" in args.backends and default_threads > 1:
+        runs.append(timed_run(space, cells, x, y, "serial", 1, threads=default_threads))
     for backend in args.backends:
         if backend == "ray":
             try:
@@ -77,14 +85,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                 print("ray not installed: skipped")
                 continue
         runs.append(timed_run(space, cells, x, y, backend, args.workers))
-    serial = next((r["scores"] for r in runs if r["backend"] == "serial"), None)
-    print(f"{'backend':10s} {'workers':>7s} {'seconds':>8s} {'cells/s':>8s} {'failed':>6s}  same as serial")
+    serial = next((r["scores"] for r in runs if r["backend"] == "serial" and r["threads"] == 1), None)
+    print(f"{'backend':10s} {'workers':>7s} {'threads':>7s} {'seconds':>8s} {'cells/s':>8s} {'failed':>6s}"
+          "  same as 1-thread serial")
     for r in runs:
         same = "-" if serial is None else str(same_scores(serial, r.pop("scores")))
-        print(f"{r['backend']:10s} {r['workers']:7d} {r['seconds']:8.1f} {r['cells_per_second']:8.2f} "
-              f"{r['failed']:6d}  {same}")
+        print(f"{r['backend']:10s} {r['workers']:7d} {r['threads']:7d} {r['seconds']:8.1f} "
+              f"{r['cells_per_second']:8.2f} {r['failed']:6d}  {same}")
         r["same_as_serial"] = same
-    result = {"n": args.n, "seed": args.seed, "torch_threads_main": torch.get_num_threads(), "runs": runs}
+    result = {"n": args.n, "seed": args.seed, "torch_threads_default": default_threads, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     return result

@@ -16,7 +16,7 @@ the scores cached by the earlier ones: their wall times count only the cells not
 before; the ``fne`` column is the full cost of a search. On a machine shared with other
 jobs, ``OMP_NUM_THREADS=1`` avoids slowdowns from oversubscribed threads::
 
-    python benchmarks/bench_search.py --seeds 5 --data-dir ../shared/data \\
+    python benchmarks/bench_search.py --seeds 5 --jobs 2 --data-dir ../shared/data \\
         --csv ../shared/data/nb201/nb201_cifar10.csv
 """
 
@@ -25,13 +25,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -59,9 +62,14 @@ def sample_distinct(space: Any, n: int, seed: int) -> List[Any]:
     return cells
 
 
-def run_seed(seed: int, data_dir: str, out: Path, data: Any) -> Dict[str, Dict[str, Any]]:
-    """All four methods for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``."""
+def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0) -> Dict[str, Dict[str, Any]]:
+    """All four methods for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``.
+
+    ``threads`` > 0 sets torch's CPU threads first (for seeds run side by side)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
     space = get_space("nb201")
+    data = load_cifar10(data_dir)
     picks: Dict[str, Dict[str, Any]] = {}
     cache = out / f"seed{seed}_scores_cache.json"
     for method, every in (("fne", SearchConfig.tournament_every), ("fne, no tournament", 0)):
@@ -118,15 +126,39 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, help="first seed")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--csv", default=str(ROOT.parent / "shared" / "data" / "nb201" / "nb201_cifar10.csv"))
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds run side by side, each in its own process with one torch thread")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON file for the figures (default: benchmarks/results/bench_<time>.json); "
                              "the runs go to a folder of the same name without .json")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     if not Path(args.csv).is_file():
         parser.error(f"--csv {args.csv} does not exist")
     return args
+
+
+def run_seeds(seeds: List[int], data_dir: str, out: Path, jobs: int) -> Dict[int, Dict[str, Dict[str, Any]]]:
+    """Every seed, one after the other or ``jobs`` at a time in worker processes."""
+    runs: Dict[int, Dict[str, Dict[str, Any]]] = {}
+    if jobs == 1:
+        for seed in seeds:
+            runs[seed] = _report(seed, run_seed(seed, data_dir, out))
+        return runs
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(run_seed, seed, data_dir, out, 1): seed for seed in seeds}
+        for future in as_completed(futures):
+            runs[futures[future]] = _report(futures[future], future.result())
+    return {seed: runs[seed] for seed in seeds}
+
+
+def _report(seed: int, picks: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+    print(f"seed {seed}: " + "; ".join(f"{m}: {p['wall_time_s']:.0f}s" for m, p in picks.items()), flush=True)
+    return picks
 
 
 def look_up(runs: Dict[int, Dict[str, Dict[str, Any]]], csv_path: str) -> None:
@@ -148,17 +180,14 @@ def main() -> None:
     out = path.with_suffix("")
     if out.exists():
         shutil.rmtree(out)  # scratch runs of an earlier call with the same --out
-    data = load_cifar10(args.data_dir)
-    runs = {}
-    for seed in seeds:
-        runs[seed] = run_seed(seed, args.data_dir, out, data)
-        print(f"seed {seed}: " + "; ".join(f"{m}: {p['wall_time_s']:.0f}s" for m, p in runs[seed].items()),
-              flush=True)
+    runs = run_seeds(seeds, args.data_dir, out, args.jobs)
     look_up(runs, args.csv)
     rows = summarise(runs)
     print(format_table(rows, len(seeds)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "summary": rows,
+    path.write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "jobs": args.jobs,
+                                "torch_threads_per_seed": 1 if args.jobs > 1 else torch.get_num_threads(),
+                                "summary": rows,
                                 "runs": {str(s): r for s, r in runs.items()}}, indent=2))
     print(f"wrote {path}")
 

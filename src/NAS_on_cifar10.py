@@ -32,6 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generations", type=int, default=DEFAULTS.generations, help="generations after the first")
     p.add_argument("--tournament-every", type=int, default=DEFAULTS.tournament_every,
                    help="DARTS tournament every N generations (0: never)")
+    p.add_argument("--tournament-size", type=int, default=DEFAULTS.tournament_size,
+                   help="candidate cells per tournament")
+    p.add_argument("--tournament-keep", type=int, default=DEFAULTS.tournament_keep,
+                   help="winners per tournament")
+    p.add_argument("--tournament-steps", type=int, default=DEFAULTS.tournament_steps,
+                   help="training steps per tournament")
+    p.add_argument("--tournament-batch", type=int, default=DEFAULTS.tournament_batch,
+                   help="images per tournament step")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=DEFAULTS.device)
     p.add_argument("--out", default=DEFAULTS.out, help="output folder")
@@ -51,6 +59,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = SearchConfig(space=args.space, data_dir=args.data_dir, pop_size=args.pop_size,
                           generations=args.generations, tournament_every=args.tournament_every,
+                          tournament_size=args.tournament_size, tournament_keep=args.tournament_keep,
+                          tournament_steps=args.tournament_steps, tournament_batch=args.tournament_batch,
                           seed=args.seed, device=args.device, out=args.out, resume=args.resume,
                           train_epochs=args.train_epochs, benchmark=args.benchmark, workers=args.workers,
                           backend=args.backend, ray_address=args.ray_address)

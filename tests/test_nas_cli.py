@@ -18,7 +18,8 @@ from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "src" / "NAS_on_cifar10.py"
-TINY_RUN = ["--pop-size", "3", "--generations", "2", "--tournament-every", "2", "--seed", "3", "--device", "cpu"]
+TINY_RUN = ["--pop-size", "3", "--generations", "2", "--tournament-every", "2", "--tournament-size", "3",
+            "--tournament-steps", "4", "--tournament-batch", "8", "--seed", "3", "--device", "cpu"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -56,6 +57,8 @@ def run_cli_inprocess(argv: List[str], capsys: pytest.CaptureFixture) -> str:
     (["--pop-size", "1"], "--pop-size must be an integer >= 2"),
     (["--generations", "-2"], "--generations must be an integer >= 0"),
     (["--tournament-every", "-1"], "--tournament-every must be an integer >= 0"),
+    (["--tournament-size", "3", "--tournament-keep", "3"], "tournament_keep (3) must be below tournament_size (3)"),
+    (["--tournament-steps", "0"], "--tournament-steps must be an integer >= 1"),
 ])
 def test_bad_option_values(tmp_path: Path, capsys: pytest.CaptureFixture, argv: List[str], message: str) -> None:
     out = tmp_path / "out"
@@ -75,7 +78,8 @@ def _write_run(folder: Path, data_dir: Path, **changes: object) -> None:
     from fne.evolution.search import SearchConfig
 
     config = SearchConfig(data_dir=str(data_dir), out=str(folder), pop_size=3, generations=2,
-                          tournament_every=2, seed=3, device="cpu")
+                          tournament_every=2, tournament_size=3, tournament_steps=4, tournament_batch=8,
+                          seed=3, device="cpu")
     doc = dict(config.to_dict(), **changes)
     save_checkpoint(folder / "checkpoint.json", config=doc, state={"generation": 0})
 
@@ -175,3 +179,12 @@ def test_process_workers_give_the_serial_result(tmp_path: Path, data_dir: Path, 
     assert pooled["config"]["workers"] == 2
     err = run_cli_inprocess(["--out", str(tmp_path / "bad"), "--workers", "2", "--backend", "serial"], capsys)
     assert "one worker" in err and not (tmp_path / "bad").exists()
+
+
+def test_config_names_a_bad_tournament_weight_loss() -> None:
+    from fne.evolution.search import SearchConfig
+
+    with pytest.raises(ValueError, match="tournament_weight_loss must be one of"):
+        SearchConfig(tournament_weight_loss="sum").validate()
+    assert SearchConfig(space="nb201").tournament_network_kwargs() == {"C": 8, "N": 1}
+    assert SearchConfig(tournament_build_kwargs={"C": 8, "N": 3}).tournament_network_kwargs() == {"C": 8, "N": 3}

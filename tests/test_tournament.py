@@ -63,12 +63,29 @@ def tournament(**kw) -> DartsTournament:
     return DartsTournament(**args)
 
 
-def test_the_cell_that_can_learn_wins() -> None:
+@pytest.mark.parametrize("weight_loss", ["each", "mixture"])
+def test_the_cell_that_can_learn_wins(weight_loss: str) -> None:
     space = get_space("nb201")
     candidates = cells("none", "nor_conv_3x3")  # an all-none cell cuts the input off
-    result = tournament().run(space, candidates, torch.Generator().manual_seed(0))
+    result = tournament(weight_loss=weight_loss).run(space, candidates, torch.Generator().manual_seed(0))
     assert result.winners == (1,)
     assert result.weights[1] > 0.55 and abs(result.weights.sum() - 1) < 1e-6
+
+
+def test_alpha_step_moves_only_the_alphas_and_weight_step_only_the_weights() -> None:
+    space = get_space("nb201")
+    net = build_supernet(space, cells("nor_conv_3x3", "skip_connect"), seed=0, build_kwargs=dict(TINY, num_classes=3))
+    t = tournament()
+    batch = colour_data(16, 3)
+    before = [p.detach().clone() for p in net.weight_parameters()]
+    t._alpha_step(net, torch.optim.Adam([net.alphas], lr=0.1), batch)
+    assert net.alphas.abs().sum() > 0
+    assert all(torch.equal(a, p) for a, p in zip(before, net.weight_parameters()))
+    alphas = net.alphas.detach().clone()
+    opt = torch.optim.SGD(net.weight_parameters(), lr=0.1)
+    t._weight_step(net, net.weight_parameters(), opt, batch)
+    assert torch.equal(alphas, net.alphas)
+    assert any(not torch.equal(a, p) for a, p in zip(before, net.weight_parameters()))
 
 
 def test_reproducible_and_leaves_global_rng_alone() -> None:
@@ -89,6 +106,7 @@ def test_reproducible_and_leaves_global_rng_alone() -> None:
     ({"keep": 2}, "keep must be in 1..size-1"),
     ({"steps": 0}, "steps must be a positive int"),
     ({"alpha_lr": 0.0}, "alpha_lr must be positive"),
+    ({"weight_loss": "sum"}, "weight_loss must be one of"),
     ({"train": (torch.zeros(3, 3, 8, 8), torch.zeros(2))}, "train must be images"),
 ])
 def test_bad_arguments(kw: dict, message: str) -> None:

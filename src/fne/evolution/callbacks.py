@@ -112,11 +112,13 @@ def plot_front(objectives: np.ndarray, front: Sequence[int], names: Sequence[str
     """Scatter the population for each pair of objectives, front and pick highlighted."""
     F = np.asarray(objectives, dtype=float)
     pairs = list(itertools.combinations(range(F.shape[1]), 2)) or [(0, 0)]
-    fig = Figure(figsize=(4 * len(pairs), 3.6))
+    cols = min(3, len(pairs))
+    rows = -(-len(pairs) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.6 * rows))
     mask = np.zeros(len(F), dtype=bool)
     mask[list(front)] = True
     for n, (a, b) in enumerate(pairs):
-        ax = fig.add_subplot(1, len(pairs), n + 1)
+        ax = fig.add_subplot(rows, cols, n + 1)
         ax.scatter(F[~mask, a], F[~mask, b], s=12, c="0.6", label="population")
         ax.scatter(F[mask, a], F[mask, b], s=18, c="tab:red", label="Pareto front")
         if best is not None:
@@ -124,6 +126,8 @@ def plot_front(objectives: np.ndarray, front: Sequence[int], names: Sequence[str
         ax.set_xlabel(names[a])
         ax.set_ylabel(names[b])
         ax.legend(fontsize=7)
+    fig.suptitle("objectives (minimised) of the population; front in red")
+    fig.tight_layout()
     _save_figure(fig, Path(path))
 
 

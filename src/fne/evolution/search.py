@@ -44,7 +44,7 @@ from .dataset import CIFAR10Data, Split, load_cifar10, sample_batch, split_tenso
 from .evaluator import Evaluator, evaluator_for, resolve_backend
 from .evolution import Evolution
 from .fitness import Scorer, resolve_device
-from .tournament import SMALL_BUILD_KWARGS, DartsTournament
+from .tournament import SMALL_BUILD_KWARGS, TOURNAMENT_BUILD_KWARGS, WEIGHT_LOSSES, DartsTournament
 from .training import train_and_test
 
 logger = logging.getLogger(__name__)
@@ -82,11 +82,17 @@ class SearchConfig:
         proxy_batch: images each cell is scored on.
         val_fraction: share of the training images held out for the tournament's alpha updates.
         tournament_size: candidates per tournament.
-        tournament_keep: winners per tournament.
+        tournament_keep: winners per tournament. With 1, every tournament's winner heads the
+            pick order (the cells ranked above it lost), so the tournaments decide the pick
+            among the cells the proxies rank highest.
         tournament_steps: alternating alpha/weight steps per tournament.
         tournament_warmup: share of the tournament steps that train the weights only.
         tournament_batch: images per tournament step.
-        build_kwargs: network size for scoring and tournaments (None: the space's small size).
+        tournament_weight_loss: how the tournament trains the network weights (``each`` or
+            ``mixture``, see :mod:`fne.evolution.tournament`).
+        build_kwargs: network size for scoring (None: the space's small size).
+        tournament_build_kwargs: network size for tournaments (None: the space's
+            tournament size, :data:`~fne.evolution.tournament.TOURNAMENT_BUILD_KWARGS`).
         workers: parallel scoring workers.
         backend: ``serial``, ``process`` or ``ray`` (None: serial for one worker, else process).
         ray_address: address of a running Ray cluster (None: a local instance).
@@ -111,7 +117,9 @@ class SearchConfig:
     tournament_steps: int = 60
     tournament_warmup: float = 0.0
     tournament_batch: int = 32
+    tournament_weight_loss: str = "mixture"
     build_kwargs: Optional[Dict[str, Any]] = field(default=None)
+    tournament_build_kwargs: Optional[Dict[str, Any]] = field(default=None)
     workers: int = 1
     backend: Optional[str] = None
     ray_address: Optional[str] = None
@@ -133,6 +141,9 @@ class SearchConfig:
                              f"({self.tournament_size})")
         resolve_device(self.device)
         resolve_backend(self.backend, self.workers, self.ray_address)
+        if self.tournament_weight_loss not in WEIGHT_LOSSES:
+            raise ValueError(f"tournament_weight_loss must be one of {WEIGHT_LOSSES}, "
+                             f"got {self.tournament_weight_loss!r}")
         if not self.out:
             raise ValueError("--out must name a folder")
 
@@ -143,10 +154,16 @@ class SearchConfig:
         return d
 
     def network_kwargs(self) -> Dict[str, Any]:
-        """Build arguments used for scoring and tournaments."""
+        """Build arguments used for scoring."""
         if self.build_kwargs is not None:
             return dict(self.build_kwargs)
         return dict(SMALL_BUILD_KWARGS.get(self.space, {}))
+
+    def tournament_network_kwargs(self) -> Dict[str, Any]:
+        """Build arguments used for tournaments."""
+        if self.tournament_build_kwargs is not None:
+            return dict(self.tournament_build_kwargs)
+        return dict(TOURNAMENT_BUILD_KWARGS.get(self.space, {}))
 
 
 def _prepare_out(config: SearchConfig) -> Optional[Dict[str, Any]]:
@@ -216,14 +233,14 @@ def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
     """The scorer (cached in ``out``) and the tournament (None when switched off)."""
     device = resolve_device(config.device)
     train, val = search_splits(config, data)
-    kwargs = config.network_kwargs()
     scorer = build_scorer(config, data, space, Path(config.out) / SCORES_CACHE, evaluator)
     tournament = None
     if config.tournament_every > 0:
         tournament = DartsTournament(
             train=split_tensors(train), val=split_tensors(val), size=config.tournament_size,
             keep=config.tournament_keep, steps=config.tournament_steps, warmup=config.tournament_warmup,
-            batch_size=config.tournament_batch, build_kwargs=kwargs, device=device)
+            batch_size=config.tournament_batch, weight_loss=config.tournament_weight_loss,
+            build_kwargs=config.tournament_network_kwargs(), device=device)
     return scorer, tournament
 
 

@@ -8,8 +8,14 @@ head), so the weights compare whole cells and not how well their intermediate fe
 maps happen to add up.
 
 Training is first-order DARTS on real images: each step updates the alphas with Adam on
-a validation batch, then the network weights with SGD on a training batch, both with
-cross-entropy of the mixed logits. The candidates with the largest alphas win::
+a validation batch (cross-entropy of the mixed logits), then the network weights with SGD
+on a training batch. With ``weight_loss="mixture"`` (the default, classic DARTS) the weights
+minimise the cross-entropy of the mixed logits, so a candidate's gradient is scaled by its
+weight. With ``"each"`` they minimise the sum of every candidate's own cross-entropy, so
+each candidate trains at the full learning rate whatever its alpha and the alphas compare
+how well the candidates have learnt, without that rich-get-richer coupling. The alpha step
+needs no gradient through the networks, so it costs forward passes only. The candidates
+with the largest alphas win::
 
     tournament = DartsTournament(train=(x_tr, y_tr), val=(x_va, y_va), steps=60,
                                  build_kwargs={"C": 8, "N": 1})
@@ -36,7 +42,7 @@ from fne.genotopheno.space import SearchSpace
 logger = logging.getLogger(__name__)
 
 __all__ = ["Tournament", "TournamentResult", "DartsTournament", "Supernet", "build_supernet",
-           "SMALL_BUILD_KWARGS"]
+           "SMALL_BUILD_KWARGS", "TOURNAMENT_BUILD_KWARGS", "WEIGHT_LOSSES"]
 
 Device = Union[str, torch.device]
 
@@ -45,7 +51,14 @@ SMALL_BUILD_KWARGS: Dict[str, Dict[str, Any]] = {
     "darts": {"C": 8, "layers": 3, "stem_multiplier": 1},
     "fne": {"C": 8, "num_cells": 1, "channel_scale": 2},
 }
-"""Small network sizes per space, for fast scoring and tournaments on a CPU."""
+"""Small network sizes per space, for fast scoring on a CPU."""
+
+TOURNAMENT_BUILD_KWARGS: Dict[str, Dict[str, Any]] = dict(SMALL_BUILD_KWARGS)
+"""Network sizes per space for tournaments (by default the scoring sizes). Deeper networks
+(e.g. ``{"C": 8, "N": 3}`` for NB201) let a cell whose skip connection keeps a deep stack
+trainable show it, at about three times the cost per step."""
+
+WEIGHT_LOSSES = ("each", "mixture")
 
 
 @dataclass(frozen=True)
@@ -87,11 +100,16 @@ class Supernet(nn.Module):
         self.alphas = nn.Parameter(torch.zeros(len(networks)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mix(self.candidate_logits(x))
+
+    def candidate_logits(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """Every candidate's logits for ``x``."""
+        return [net(x) for net in self.candidates]
+
+    def mix(self, logits: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``sum_k softmax(alphas)_k * logits[k]``."""
         weights = torch.softmax(self.alphas, dim=0)
-        out = 0
-        for w, net in zip(weights, self.candidates):
-            out = out + w * net(x)
-        return out
+        return sum(w * z for w, z in zip(weights, logits))
 
     def weight_parameters(self) -> List[nn.Parameter]:
         """Every parameter except the alphas."""
@@ -143,6 +161,8 @@ class DartsTournament:
         weight_lr: SGD learning rate of the weights (momentum 0.9, cosine decay to 0).
         alpha_lr: Adam learning rate of the alphas.
         weight_decay: SGD weight decay.
+        weight_loss: ``"each"`` (sum of the candidates' own cross-entropies) or
+            ``"mixture"`` (cross-entropy of the mixed logits); see the module docstring.
         build_kwargs: network size arguments for ``space.build`` (default: full size).
         device: where to train.
 
@@ -153,7 +173,8 @@ class DartsTournament:
     def __init__(self, *, train: Tuple[torch.Tensor, torch.Tensor], val: Tuple[torch.Tensor, torch.Tensor],
                  size: int = 4, keep: int = 2, steps: int = 60, warmup: float = 0.0, batch_size: int = 32,
                  weight_lr: float = 0.05, alpha_lr: float = 0.05, weight_decay: float = 3e-4,
-                 build_kwargs: Optional[Mapping[str, Any]] = None, device: Device = "cpu") -> None:
+                 weight_loss: str = "mixture", build_kwargs: Optional[Mapping[str, Any]] = None,
+                 device: Device = "cpu") -> None:
         self.train, self.val = _check_data("train", train), _check_data("val", val)
         _require(isinstance(size, int) and size >= 2, f"size must be an int >= 2, got {size!r}")
         _require(isinstance(keep, int) and 1 <= keep < size,
@@ -166,6 +187,8 @@ class DartsTournament:
         for name, value in (("weight_lr", weight_lr), ("alpha_lr", alpha_lr)):
             _require(value > 0, f"{name} must be positive, got {value!r}")
         _require(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay!r}")
+        _require(weight_loss in WEIGHT_LOSSES, f"weight_loss must be one of {WEIGHT_LOSSES}, got {weight_loss!r}")
+        self.weight_loss = weight_loss
         self.size, self.keep, self.steps, self.batch_size = size, keep, steps, batch_size
         self.warmup = float(warmup)
         self.weight_lr, self.alpha_lr, self.weight_decay = weight_lr, alpha_lr, weight_decay
@@ -174,7 +197,8 @@ class DartsTournament:
 
     def __repr__(self) -> str:
         return (f"DartsTournament(size={self.size}, keep={self.keep}, steps={self.steps}, "
-                f"warmup={self.warmup}, batch_size={self.batch_size}, build_kwargs={self.build_kwargs})")
+                f"warmup={self.warmup}, batch_size={self.batch_size}, weight_loss={self.weight_loss!r}, "
+                f"build_kwargs={self.build_kwargs})")
 
     def run(self, space: SearchSpace, genotypes: Sequence[Any], generator: torch.Generator) -> TournamentResult:
         """Train a supernet of ``genotypes`` and return the alphas' softmax and the winners.
@@ -203,15 +227,27 @@ class DartsTournament:
         first_alpha_step = int(self.warmup * self.steps)
         for step in range(self.steps):
             if step >= first_alpha_step:
-                self._step(net, [net.alphas], a_opt, _batch(self.val, self.batch_size, generator, self.device))
-            self._step(net, weights, w_opt, _batch(self.train, self.batch_size, generator, self.device))
+                self._alpha_step(net, a_opt, _batch(self.val, self.batch_size, generator, self.device))
+            self._weight_step(net, weights, w_opt, _batch(self.train, self.batch_size, generator, self.device))
             sched.step()
 
     @staticmethod
-    def _step(net: Supernet, params: List[nn.Parameter], opt: torch.optim.Optimizer,
-              batch: Tuple[torch.Tensor, torch.Tensor]) -> None:
-        """One optimiser step on ``params`` only (the other parameters get no gradient)."""
-        loss = F.cross_entropy(net(batch[0]), batch[1])
+    def _alpha_step(net: Supernet, opt: torch.optim.Optimizer, batch: Tuple[torch.Tensor, torch.Tensor]) -> None:
+        """One Adam step on the alphas; the candidates' logits are computed without a graph."""
+        with torch.no_grad():
+            logits = net.candidate_logits(batch[0])
+        loss = F.cross_entropy(net.mix(logits), batch[1])
+        (net.alphas.grad,) = torch.autograd.grad(loss, [net.alphas])
+        opt.step()
+
+    def _weight_step(self, net: Supernet, params: List[nn.Parameter], opt: torch.optim.Optimizer,
+                     batch: Tuple[torch.Tensor, torch.Tensor]) -> None:
+        """One SGD step on the network weights (the alphas get no gradient)."""
+        logits = net.candidate_logits(batch[0])
+        if self.weight_loss == "each":
+            loss = sum(F.cross_entropy(z, batch[1]) for z in logits)
+        else:
+            loss = F.cross_entropy(net.mix(logits), batch[1])
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = g
