@@ -23,6 +23,7 @@ jobs, ``OMP_NUM_THREADS=1`` avoids slowdowns from oversubscribed threads::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -31,7 +32,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
@@ -62,29 +63,33 @@ def sample_distinct(space: Any, n: int, seed: int) -> List[Any]:
     return cells
 
 
-def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0) -> Dict[str, Dict[str, Any]]:
+def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
+             overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Dict[str, Any]]:
     """All four methods for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``.
 
-    ``threads`` > 0 sets torch's CPU threads first (for seeds run side by side)."""
+    ``threads`` > 0 sets torch's CPU threads first (for seeds run side by side);
+    ``overrides`` are :class:`SearchConfig` fields changed from their defaults in every method."""
     if threads > 0:
         torch.set_num_threads(threads)
     space = get_space("nb201")
     data = load_cifar10(data_dir)
     picks: Dict[str, Dict[str, Any]] = {}
     cache = out / f"seed{seed}_scores_cache.json"
-    for method, every in (("fne", SearchConfig.tournament_every), ("fne, no tournament", 0)):
+    for method, every in (("fne", None), ("fne, no tournament", 0)):
         folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
         if cache.is_file():  # scores depend only on the cell and the seed: reuse them
             folder.mkdir(parents=True)
             shutil.copy(cache, folder / SCORES_CACHE)
-        result = run_search(SearchConfig(data_dir=data_dir, seed=seed, tournament_every=every, out=str(folder)),
-                            progress=False)
+        config = SearchConfig(**dict(overrides or {}, data_dir=data_dir, seed=seed, out=str(folder)))
+        if every == 0:
+            config = dataclasses.replace(config, tournament_every=0)
+        result = run_search(config, progress=False)
         shutil.copy(folder / SCORES_CACHE, cache)
         picks[method] = {"arch": result["best"]["arch"], "evaluations": result["evaluations"],
                          "wall_time_s": result["wall_time_s"]}
     n = picks["fne"]["evaluations"]
     start = time.perf_counter()
-    config = SearchConfig(data_dir=data_dir, seed=seed)
+    config = SearchConfig(**dict(overrides or {}, data_dir=data_dir, seed=seed))
     scorer = build_scorer(config, data, space, cache)
     cells = sample_distinct(space, n, seed)
     scores = scorer.score_many(cells, progress=False)
@@ -131,7 +136,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON file for the figures (default: benchmarks/results/bench_<time>.json); "
                              "the runs go to a folder of the same name without .json")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="change a SearchConfig field in every method, e.g. "
+                             "--set 'tournament_build_kwargs={\"C\": 8, \"N\": 3}' (repeatable)")
     args = parser.parse_args()
+    try:
+        args.overrides = parse_overrides(args.set)
+    except ValueError as err:
+        parser.error(str(err))
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.jobs < 1:
@@ -141,16 +153,35 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def run_seeds(seeds: List[int], data_dir: str, out: Path, jobs: int) -> Dict[int, Dict[str, Dict[str, Any]]]:
+def parse_overrides(items: List[str]) -> Dict[str, Any]:
+    """``["field=json", ...]`` as a dict of :class:`SearchConfig` fields, checked."""
+    names = {f.name for f in dataclasses.fields(SearchConfig)} - {"data_dir", "seed", "out"}
+    overrides: Dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in names:
+            raise ValueError(f"--set {item!r}: expected FIELD=JSON with FIELD one of {sorted(names)}")
+        try:
+            overrides[name] = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"--set {item!r}: {text!r} is not JSON ({err})") from None
+    if "proxies" in overrides:
+        overrides["proxies"] = tuple(overrides["proxies"])
+    SearchConfig(**overrides).validate()
+    return overrides
+
+
+def run_seeds(seeds: List[int], data_dir: str, out: Path, jobs: int,
+              overrides: Dict[str, Any]) -> Dict[int, Dict[str, Dict[str, Any]]]:
     """Every seed, one after the other or ``jobs`` at a time in worker processes."""
     runs: Dict[int, Dict[str, Dict[str, Any]]] = {}
     if jobs == 1:
         for seed in seeds:
-            runs[seed] = _report(seed, run_seed(seed, data_dir, out))
+            runs[seed] = _report(seed, run_seed(seed, data_dir, out, 0, overrides))
         return runs
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_seed, seed, data_dir, out, 1): seed for seed in seeds}
+        futures = {pool.submit(run_seed, seed, data_dir, out, 1, overrides): seed for seed in seeds}
         for future in as_completed(futures):
             runs[futures[future]] = _report(futures[future], future.result())
     return {seed: runs[seed] for seed in seeds}
@@ -180,12 +211,13 @@ def main() -> None:
     out = path.with_suffix("")
     if out.exists():
         shutil.rmtree(out)  # scratch runs of an earlier call with the same --out
-    runs = run_seeds(seeds, args.data_dir, out, args.jobs)
+    runs = run_seeds(seeds, args.data_dir, out, args.jobs, args.overrides)
     look_up(runs, args.csv)
     rows = summarise(runs)
     print(format_table(rows, len(seeds)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "jobs": args.jobs,
+                                "config_overrides": args.overrides,
                                 "torch_threads_per_seed": 1 if args.jobs > 1 else torch.get_num_threads(),
                                 "summary": rows,
                                 "runs": {str(s): r for s, r in runs.items()}}, indent=2))

@@ -36,3 +36,21 @@ def test_ci_runs_readme_install_and_test_commands() -> None:
     assert ci_lines.index("pip install torch==2.13.0") < ci_lines.index(install) < ci_lines.index(test_cmd)
     assert main_job.startswith('pip install torch==2.13.0 && pip install -e ".[dev')
     assert "src/NAS_on_cifar10.py" in main_job
+
+
+def test_evolution_exports_resolve_lazily() -> None:
+    code = ("import sys, fne.evolution as fe; light = not any(m in sys.modules for m in ('matplotlib', 'ray')); "
+            "missing = [n for n in fe.__all__ if getattr(fe, n, None) is None]; print(light, missing)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True []"
+
+
+def test_evolution_unknown_name_raises_attribute_error() -> None:
+    import fne.evolution as fe
+
+    try:
+        fe.NoSuchThing
+    except AttributeError as err:
+        assert "NoSuchThing" in str(err)
+    else:
+        raise AssertionError("fe.NoSuchThing did not raise")

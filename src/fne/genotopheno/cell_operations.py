@@ -14,14 +14,16 @@ A registered op can then be named in ``darts`` and ``fne`` genotypes. An op must
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List
+from typing import Callable, List
 
 import torch
 from torch import nn
 
+from fne.registry import Registry
+
 OpFactory = Callable[[int, int, int, bool], nn.Module]
 
-_REGISTRY: Dict[str, OpFactory] = {}
+_REGISTRY: Registry[OpFactory] = Registry("op")
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 DARTS_OPS = (
@@ -52,19 +54,14 @@ def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
         raise ValueError(f"op name {name!r} must be letters, digits and '_' only")
 
     def decorator(factory: OpFactory) -> OpFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"op {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
+        return _REGISTRY.add(name, factory)
 
     return decorator
 
 
 def unregister_op(name: str) -> None:
     """Remove a registered op (mainly for tests); unknown names raise ``ValueError``."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown op {name!r}")
-    del _REGISTRY[name]
+    _REGISTRY.remove(name)
 
 
 def get_op(name: str) -> OpFactory:
@@ -73,15 +70,12 @@ def get_op(name: str) -> OpFactory:
     Raises:
         ValueError: naming the unknown op and the known ones.
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown op {name!r}; registered ops: {', '.join(list_ops())}") from None
+    return _REGISTRY.get(name)
 
 
 def list_ops() -> List[str]:
     """Names of all registered ops, in registration order."""
-    return list(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def create_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = True) -> nn.Module:

@@ -12,12 +12,14 @@ names isomorphic cells alike (``canonical``), samples them and builds networks::
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Dict, Hashable, List, Tuple, Type
+from typing import Any, Callable, Hashable, List, Tuple, Type
 
 import numpy as np
 from torch import nn
 
-_SPACES: Dict[str, Callable[[], "SearchSpace"]] = {}
+from fne.registry import Registry
+
+_SPACES: Registry[Callable[..., "SearchSpace"]] = Registry("search space")
 
 
 class SearchSpace(abc.ABC):
@@ -62,10 +64,8 @@ def register_space(name: str) -> Callable[[Type[SearchSpace]], Type[SearchSpace]
     """Class decorator registering a :class:`SearchSpace` subclass under ``name``."""
 
     def decorator(cls: Type[SearchSpace]) -> Type[SearchSpace]:
-        if name in _SPACES:
-            raise ValueError(f"search space {name!r} is already registered")
+        _SPACES.add(name, cls)
         cls.name = name
-        _SPACES[name] = cls
         return cls
 
     return decorator
@@ -81,14 +81,12 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
     Raises:
         ValueError: for an unknown name.
     """
-    if name not in _SPACES:
-        raise ValueError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
-    return _SPACES[name](**kwargs)
+    return _SPACES.get(name)(**kwargs)
 
 
 def list_spaces() -> List[str]:
     """Names of the registered search spaces."""
-    return list(_SPACES)
+    return _SPACES.names()
 
 
 def check_ops_known(ops: Tuple[str, ...], registered: List[str]) -> None:

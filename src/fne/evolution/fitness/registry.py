@@ -16,14 +16,16 @@ train/eval mode, hooks) and may return a non-finite value for a cell it cannot s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, List
+from typing import Callable, List
 
 import torch
 from torch import nn
 
+from fne.registry import Registry
+
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], float]
 
-_PROXIES: Dict[str, "Proxy"] = {}
+_PROXIES: Registry["Proxy"] = Registry("proxy")
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,7 @@ def register_proxy(name: str, higher_is_better: bool) -> Callable[[ProxyFn], Pro
         raise ValueError(f"proxy {name!r}: higher_is_better must be a bool, got {higher_is_better!r}")
 
     def decorator(fn: ProxyFn) -> ProxyFn:
-        if name in _PROXIES:
-            raise ValueError(f"proxy {name!r} is already registered")
-        _PROXIES[name] = Proxy(name, fn, higher_is_better)
+        _PROXIES.add(name, Proxy(name, fn, higher_is_better))
         return fn
 
     return decorator
@@ -67,8 +67,7 @@ def register_proxy(name: str, higher_is_better: bool) -> Callable[[ProxyFn], Pro
 
 def unregister_proxy(name: str) -> None:
     """Remove a registered proxy (mainly for tests); unknown names raise ``ValueError``."""
-    get_proxy(name)
-    del _PROXIES[name]
+    _PROXIES.remove(name)
 
 
 def get_proxy(name: str) -> Proxy:
@@ -77,12 +76,9 @@ def get_proxy(name: str) -> Proxy:
     Raises:
         ValueError: naming the unknown proxy and the known ones.
     """
-    try:
-        return _PROXIES[name]
-    except KeyError:
-        raise ValueError(f"unknown proxy {name!r}; registered proxies: {', '.join(list_proxies())}") from None
+    return _PROXIES.get(name)
 
 
 def list_proxies() -> List[str]:
     """Names of all registered proxies, in registration order."""
-    return list(_PROXIES)
+    return _PROXIES.names()

@@ -14,16 +14,17 @@ A user-defined space registers its own operators with :func:`register_variation`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, List, Mapping, Tuple
 
 import numpy as np
 
 from fne.genotopheno.space import SearchSpace
+from fne.registry import Registry
 
 Crossover = Callable[[SearchSpace, Any, Any, np.random.Generator], Any]
 Mutation = Callable[[SearchSpace, Any, np.random.Generator], Any]
 
-_VARIATIONS: Dict[str, "VariationOperators"] = {}
+_VARIATIONS: Registry["VariationOperators"] = Registry("variation operators")
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,7 @@ def register_variation(space_name: str, *, crossovers: Mapping[str, Crossover],
         if bad:
             raise ValueError(f"space {space_name!r}: {kind} {bad[0]!r} is not callable")
     ops = VariationOperators(tuple(crossovers.items()), tuple(mutations.items()))
-    _VARIATIONS[space_name] = ops
-    return ops
+    return _VARIATIONS.add(space_name, ops, replace=replace)
 
 
 def get_variation(space: SearchSpace) -> VariationOperators:
@@ -97,13 +97,13 @@ def get_variation(space: SearchSpace) -> VariationOperators:
     name = getattr(space, "name", "")
     if name not in _VARIATIONS:
         raise ValueError(f"no variation operators registered for space {name!r}; registered: "
-                         f"{', '.join(sorted(_VARIATIONS))} (use register_variation)")
-    return _VARIATIONS[name]
+                         f"{', '.join(list_variations())} (use register_variation)")
+    return _VARIATIONS.get(name)
 
 
 def list_variations() -> List[str]:
     """Space names that have registered variation operators."""
-    return sorted(_VARIATIONS)
+    return sorted(_VARIATIONS.names())
 
 
 from . import darts as _darts  # noqa: E402,F401  (registers "darts")

@@ -1,0 +1,50 @@
+"""A name -> value registry shared by ops, proxies, search spaces and variation operators."""
+
+from __future__ import annotations
+
+from typing import Dict, Generic, List, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["Registry"]
+
+
+class Registry(Generic[T]):
+    """Values by name, in registration order; duplicates and unknown names raise ``ValueError``.
+
+    Args:
+        kind: what is registered, used in error messages (e.g. ``"op"``).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: Dict[str, T] = {}
+
+    def add(self, name: str, value: T, *, replace: bool = False) -> T:
+        """Register ``value`` under ``name`` (a taken name raises unless ``replace``)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{self.kind} name must be a non-empty string, got {name!r}")
+        if name in self._items and not replace:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = value
+        return value
+
+    def remove(self, name: str) -> None:
+        """Unregister ``name``."""
+        self.get(name)
+        del self._items[name]
+
+    def get(self, name: str) -> T:
+        """The value registered under ``name``; the error lists the registered names."""
+        try:
+            return self._items[name]
+        except (KeyError, TypeError):
+            known = ', '.join(self.names()) or 'none'
+            raise ValueError(f"unknown {self.kind} {name!r}; registered {self.kind}s: {known}") from None
+
+    def names(self) -> List[str]:
+        """Registered names, in registration order."""
+        return list(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
