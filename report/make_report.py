@@ -43,16 +43,35 @@ ANCHORS = [
 ]
 
 
+# Tournament variants run next to the default search: result file -> (label, --set options).
+VARIANTS: Dict[str, Any] = {
+    "bench_search_small_tournament.json": (
+        "tournament networks of 1 cell a stage, 2 winners kept",
+        ['tournament_build_kwargs={"C": 8, "N": 1}', "tournament_keep=2"]),
+    "bench_search_keep2.json": (
+        "tournament networks of 3 cells a stage, 2 winners kept",
+        ['tournament_build_kwargs={"C": 8, "N": 3}', "tournament_keep=2"]),
+}
+
+
+def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = ()) -> List[str]:
+    """The ``bench_search.py`` command writing ``out`` (5 seeds, 2 at a time)."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "bench_search.py"), "--seeds", "5", "--jobs", "2",
+               "--data-dir", str(data_dir), "--csv", str(csv), "--out", str(out)]
+    for item in sets:
+        command += ["--set", item]
+    return command
+
+
 def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
     """Result file name -> command that writes it."""
     py, bench = sys.executable, ROOT / "benchmarks"
-    return {
+    variants = {name: search_command(data_dir, csv, RESULTS / name, sets) for name, (_, sets) in VARIANTS.items()}
+    return {**variants,
         "bench_proxies.json": [py, str(bench / "bench_proxies.py"), "--n", "1000", "--seed", "0",
                                "--data-dir", str(data_dir), "--csv", str(csv),
                                "--out", str(RESULTS / "bench_proxies.json")],
-        "bench_search.json": [py, str(bench / "bench_search.py"), "--seeds", "5", "--jobs", "2",
-                              "--data-dir", str(data_dir),
-                              "--csv", str(csv), "--out", str(RESULTS / "bench_search.json")],
+        "bench_search.json": search_command(data_dir, csv, RESULTS / "bench_search.json"),
         "bench_evaluator.json": [py, str(bench / "bench_evaluator.py"), "--n", "60", "--workers", "2",
                                  "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_evaluator.json")],
         "report_run.json": [py, str(ROOT / "src" / "NAS_on_cifar10.py"), "--seed", "0",
@@ -138,6 +157,18 @@ def search_table(search: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def variant_table(results: Dict[str, Any]) -> str:
+    """Markdown: fne with each tournament variant, next to the default."""
+    lines = ["| fne with | CIFAR-10 test acc. (mean ± std) | min / max | wall time per seed |", "|---|---|---|---|"]
+    rows = [("default settings", results["bench_search.json"])]
+    rows += [(label, results[name]) for name, (label, _) in VARIANTS.items()]
+    for label, search in rows:
+        row = next(r for r in search["summary"] if r["method"] == "fne")
+        lines.append(f"| {label} | {row['mean']:.2f} ± {row['std']:.2f} | {row['min']:.2f} / {row['max']:.2f} | "
+                     f"{row['wall_time_s']:.0f} s |")
+    return "\n".join(lines)
+
+
 def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
     """Markdown: seconds per cell and evaluator throughput."""
     s = proxies["speed"]
@@ -153,6 +184,15 @@ def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
         lines.append(f"| cells per second, {run['backend']} backend, {run['workers']} worker(s) | "
                      f"{run['cells_per_second']:.2f} (same scores as serial: {run['same_as_serial']}) |")
     return "\n".join(lines)
+
+
+def gpu_note(proxies: Dict[str, Any]) -> str:
+    """A line on the GPU figures: measured, or why there are none."""
+    settings, speed = proxies["settings"], proxies["speed"]
+    if settings.get("device") == "cuda" and speed.get("peak_gpu_mib") is not None:
+        return f"Measured on CUDA: peak GPU memory {speed['peak_gpu_mib']:.0f} MiB."
+    return ("These figures were measured on a CPU; no GPU was available to the runs behind this report, "
+            "so it has no GPU figures. `--device cuda` runs the same code with the batch kept on the GPU.")
 
 
 def copy_run_plots(run: Path) -> List[str]:
@@ -177,11 +217,11 @@ def write_report(results: Dict[str, Any]) -> Path:
     settings = proxies["settings"]
     text = TEMPLATE.format(
         n=settings["n"], seed=settings["seed"], batch=settings["batch"], build=settings["build_kwargs"],
-        proxy_table=proxy_table(proxies), search_table=search_table(search),
+        proxy_table=proxy_table(proxies), search_table=search_table(search), variant_table=variant_table(results),
         speed_table=speed_table(proxies, evaluator),
         run_arch=run["best"]["arch"], run_acc=run.get("benchmark", {}).get("c10_test_200ep", "n/a")
         if isinstance(run.get("benchmark"), dict) else run.get("benchmark", "n/a"),
-        run_evals=run["evaluations"], run_time=run["wall_time_s"],
+        gpu_note=gpu_note(proxies), run_evals=run["evaluations"], run_time=run["wall_time_s"],
         plots="\n\n".join(f"![{p}](figures/{p})" for p in plots))
     out = REPORT / "README.md"
     out.write_text(text)
@@ -212,6 +252,10 @@ benchmark table only after the search. Baselines use the same number of evaluati
 
 {search_table}
 
+Tournament variants (same seeds and search, only the tournament changed):
+
+{variant_table}
+
 Example run (seed 0): picked `{run_arch}` (CIFAR-10 test accuracy {run_acc}) with {run_evals}
 evaluations in {run_time:.0f} s. Objectives per generation and the final Pareto front:
 
@@ -220,6 +264,8 @@ evaluations in {run_time:.0f} s. Objectives per generation and the final Pareto 
 ## Speed
 
 {speed_table}
+
+{gpu_note}
 """
 
 
