@@ -11,9 +11,10 @@ For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 Only after every search has finished is each pick's ``c10_test_200ep`` looked up in the
 benchmark CSV. Prints a table (mean, std, min, max of that accuracy, evaluations and wall
 time per seed) and writes everything to ``benchmarks/results/bench_<time>.json``.
-Proxy scores depend only on the cell and the seed, so the later methods of a seed reuse
-the scores cached by the earlier ones: their wall times count only the cells not scored
-before; the ``fne`` column is the full cost of a search. On a machine shared with other
+Every method scores its cells from scratch (no score cache is shared between methods: a
+cache holds one score per canonical cell, from the first equivalent genotype scored, so a
+shared cache would make a method's result depend on what ran before it), and every wall
+time is the full cost of that method. On a machine shared with other
 jobs, ``OMP_NUM_THREADS=1`` avoids slowdowns from oversubscribed threads::
 
     python benchmarks/bench_search.py --seeds 5 --jobs 2 --data-dir ../shared/data \\
@@ -43,7 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from fne.genotopheno import get_space  # noqa: E402
 from fne.evolution.dataset import load_cifar10  # noqa: E402
 from fne.evolution.fitness import to_objectives  # noqa: E402
-from fne.evolution.search import (SCORES_CACHE, SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
+from fne.evolution.search import (SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
                                   read_benchmark, run_search)
 from fne.evolution.selection import pick_order  # noqa: E402
 
@@ -74,23 +75,18 @@ def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
     space = get_space("nb201")
     data = load_cifar10(data_dir)
     picks: Dict[str, Dict[str, Any]] = {}
-    cache = out / f"seed{seed}_scores_cache.json"
     for method, every in (("fne", None), ("fne, no tournament", 0)):
         folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
-        if cache.is_file():  # scores depend only on the cell and the seed: reuse them
-            folder.mkdir(parents=True)
-            shutil.copy(cache, folder / SCORES_CACHE)
         config = SearchConfig(**dict(overrides or {}, data_dir=data_dir, seed=seed, out=str(folder)))
         if every == 0:
             config = dataclasses.replace(config, tournament_every=0)
         result = run_search(config, progress=False)
-        shutil.copy(folder / SCORES_CACHE, cache)
         picks[method] = {"arch": result["best"]["arch"], "evaluations": result["evaluations"],
                          "wall_time_s": result["wall_time_s"]}
     n = picks["fne"]["evaluations"]
     start = time.perf_counter()
     config = SearchConfig(**dict(overrides or {}, data_dir=data_dir, seed=seed))
-    scorer = build_scorer(config, data, space, cache)
+    scorer = build_scorer(config, data, space)
     cells = sample_distinct(space, n, seed)
     scores = scorer.score_many(cells, progress=False)
     elapsed = time.perf_counter() - start

@@ -186,5 +186,6 @@ def test_config_names_a_bad_tournament_weight_loss() -> None:
 
     with pytest.raises(ValueError, match="tournament_weight_loss must be one of"):
         SearchConfig(tournament_weight_loss="sum").validate()
-    assert SearchConfig(space="nb201").tournament_network_kwargs() == {"C": 8, "N": 1}
-    assert SearchConfig(tournament_build_kwargs={"C": 8, "N": 3}).tournament_network_kwargs() == {"C": 8, "N": 3}
+    assert SearchConfig(space="nb201").tournament_network_kwargs() == {"C": 8, "N": 3}
+    assert SearchConfig(space="nb201").network_kwargs() == {"C": 8, "N": 1}
+    assert SearchConfig(tournament_build_kwargs={"C": 4, "N": 2}).tournament_network_kwargs() == {"C": 4, "N": 2}

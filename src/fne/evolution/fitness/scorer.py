@@ -5,6 +5,13 @@ digest of every setting that changes a score: the space, seed, network build arg
 the batch (shapes and values) and :data:`FITNESS_VERSION`. The device is not part of
 the key: CPU and CUDA agree up to floating-point rounding. Each proxy is seeded on its
 own, so an entry can be completed later with more proxies.
+
+An entry holds the scores of the first genotype of its canonical class that was scored.
+Equivalent genotypes can differ in weights that do not reach the output (an op on an edge
+whose node is cut off still has parameters and still draws from the seeded generator), so
+their own scores can differ from that entry; a search that starts from a given cache file
+is deterministic, but two cache files filled in different orders can hold different
+scores for the same class.
 """
 
 from __future__ import annotations
