@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from fne.evolution.dataset import load_cifar10, sample_batch
-from fne.evolution.evaluator import make_evaluator
+from fne.evolution.evaluator import make_evaluator, threads_per_worker
 from fne.evolution.fitness import DEFAULT_PROXIES, Scorer
 from fne.genotopheno import get_space
 
@@ -40,11 +40,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, backend: str,
-              workers: int, threads: int = 1) -> Dict[str, Any]:
+              workers: int, threads: int) -> Dict[str, Any]:
     """Score ``cells`` on ``backend``; the pool's start-up time is included.
 
     ``threads`` is torch's thread count in this process (what ``serial`` uses); pool
-    workers use one thread each, so a one-thread serial run gives their exact scores."""
+    workers use :func:`threads_per_worker` threads each, so a serial run with that many
+    threads gives their exact scores."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
     evaluator = None if backend == "serial" else make_evaluator(backend, workers)
@@ -56,7 +57,7 @@ def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, ba
             evaluator.close()
     seconds = time.perf_counter() - start
     return {"backend": backend, "workers": 1 if backend == "serial" else workers,
-            "threads": threads if backend == "serial" else 1, "seconds": seconds,
+            "threads": threads if backend == "serial" else threads_per_worker(workers), "seconds": seconds,
             "cells_per_second": len(cells) / seconds, "failed": scorer.num_failed, "scores": scores}
 
 
@@ -73,10 +74,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     cells = [space.sample(rng) for _ in range(args.n)]
     data = load_cifar10(args.data_dir)
     x, y = sample_batch(data.train, 64, torch.Generator().manual_seed(args.seed))
-    default_threads = torch.get_num_threads()
+    default_threads, pool_threads = torch.get_num_threads(), threads_per_worker(args.workers)
     runs = []
-    if "serial" in args.backends and default_threads > 1:
-        runs.append(timed_run(space, cells, x, y, "serial", 1, threads=default_threads))
+    if "serial" in args.backends and default_threads != pool_threads:
+        runs.append(timed_run(space, cells, x, y, "serial", 1, default_threads))
     for backend in args.backends:
         if backend == "ray":
             try:
@@ -84,10 +85,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
             except ImportError:
                 print("ray not installed: skipped")
                 continue
-        runs.append(timed_run(space, cells, x, y, backend, args.workers))
-    serial = next((r["scores"] for r in runs if r["backend"] == "serial" and r["threads"] == 1), None)
+        runs.append(timed_run(space, cells, x, y, backend, args.workers, pool_threads))
+    serial = next((r["scores"] for r in runs if r["backend"] == "serial" and r["threads"] == pool_threads), None)
     print(f"{'backend':10s} {'workers':>7s} {'threads':>7s} {'seconds':>8s} {'cells/s':>8s} {'failed':>6s}"
-          "  same as 1-thread serial")
+          f"  same as {pool_threads}-thread serial")
     for r in runs:
         same = "-" if serial is None else str(same_scores(serial, r.pop("scores")))
         print(f"{r['backend']:10s} {r['workers']:7d} {r['threads']:7d} {r['seconds']:8.1f} "

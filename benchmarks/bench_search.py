@@ -75,11 +75,10 @@ def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
     space = get_space("nb201")
     data = load_cifar10(data_dir)
     picks: Dict[str, Dict[str, Any]] = {}
-    for method, every in (("fne", None), ("fne, no tournament", 0)):
+    for method, changes in (("fne", {}), ("fne, no tournament", {"tournament_every": 0})):
         folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
-        config = SearchConfig(**dict(overrides or {}, data_dir=data_dir, seed=seed, out=str(folder)))
-        if every == 0:
-            config = dataclasses.replace(config, tournament_every=0)
+        config = SearchConfig(**{**(overrides or {}), **changes, "data_dir": data_dir, "seed": seed,
+                                 "out": str(folder)})
         result = run_search(config, progress=False)
         picks[method] = {"arch": result["best"]["arch"], "evaluations": result["evaluations"],
                          "wall_time_s": result["wall_time_s"]}

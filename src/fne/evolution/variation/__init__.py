@@ -24,7 +24,7 @@ from fne.registry import Registry
 Crossover = Callable[[SearchSpace, Any, Any, np.random.Generator], Any]
 Mutation = Callable[[SearchSpace, Any, np.random.Generator], Any]
 
-_VARIATIONS: Registry["VariationOperators"] = Registry("variation operators")
+_VARIATIONS: Registry["VariationOperators"] = Registry("variation")
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,6 @@ def register_variation(space_name: str, *, crossovers: Mapping[str, Crossover],
     Raises:
         ValueError: for an empty operator set, a non-callable, or a name already taken.
     """
-    if space_name in _VARIATIONS and not replace:
-        raise ValueError(f"variation operators for space {space_name!r} are already registered")
     for kind, table in (("crossover", crossovers), ("mutation", mutations)):
         if not table:
             raise ValueError(f"space {space_name!r}: at least one {kind} is required")
