@@ -9,7 +9,8 @@ For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 * ``naswot``: the same random cells, picked by the NASWOT score alone.
 
 Only after every search has finished is each pick's ``c10_test_200ep`` looked up in the
-benchmark CSV. Prints a table (mean, std, min, max of that accuracy, evaluations and wall
+benchmark CSV (``--methods`` runs a subset, e.g. ``--methods fne`` to compare settings).
+Prints a table (mean, std, min, max of that accuracy, evaluations and wall
 time per seed) and writes everything to ``benchmarks/results/bench_<time>.json``.
 Every method scores its cells from scratch (no score cache is shared between methods: a
 cache holds one score per canonical cell, from the first equivalent genotype scored, so a
@@ -33,7 +34,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -49,6 +50,8 @@ from fne.evolution.search import (SearchConfig, build_scorer, lookup_benchmark, 
 from fne.evolution.selection import pick_order  # noqa: E402
 
 METHODS = ("fne", "fne, no tournament", "random", "naswot")
+SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "random": "random", "naswot": "naswot"}
+"""``--methods`` names of the methods."""
 
 
 def sample_distinct(space: Any, n: int, seed: int) -> List[Any]:
@@ -65,42 +68,70 @@ def sample_distinct(space: Any, n: int, seed: int) -> List[Any]:
 
 
 def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
-             overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Dict[str, Any]]:
-    """All four methods for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``.
+             overrides: Optional[Dict[str, Any]] = None,
+             methods: Sequence[str] = METHODS, keep_runs: bool = False) -> Dict[str, Dict[str, Any]]:
+    """``methods`` for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``.
 
     ``threads`` > 0 sets torch's CPU threads first (for seeds run side by side);
-    ``overrides`` are :class:`SearchConfig` fields changed from their defaults in every method."""
+    ``overrides`` are :class:`SearchConfig` fields changed from their defaults in every method.
+    ``random`` and ``naswot`` get as many cells as the first fne method evaluated. With
+    ``keep_runs`` a search whose folder already holds a finished run of the same
+    configuration is not run again: its recorded result (and wall time) is used."""
     if threads > 0:
         torch.set_num_threads(threads)
-    space = get_space("nb201")
-    data = load_cifar10(data_dir)
     picks: Dict[str, Dict[str, Any]] = {}
     for method, changes in (("fne", {}), ("fne, no tournament", {"tournament_every": 0})):
-        folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
-        config = SearchConfig(**{**(overrides or {}), **changes, "data_dir": data_dir, "seed": seed,
-                                 "out": str(folder)})
+        if method in methods:
+            picks[method] = _search(method, seed, data_dir, out, {**(overrides or {}), **changes}, keep_runs)
+    if "random" in methods or "naswot" in methods:
+        n = next(p["evaluations"] for p in picks.values())
+        baselines = _baselines(seed, data_dir, n, overrides or {})
+        picks.update({m: baselines[m] for m in ("random", "naswot") if m in methods})
+    return picks
+
+
+def _search(method: str, seed: int, data_dir: str, out: Path, changes: Dict[str, Any],
+            keep_runs: bool = False) -> Dict[str, Any]:
+    folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
+    config = SearchConfig(**{**changes, "data_dir": data_dir, "seed": seed, "out": str(folder)})
+    result = _finished_run(folder, config) if keep_runs else None
+    if result is None:
+        if folder.exists():
+            shutil.rmtree(folder)
         result = run_search(config, progress=False)
-        picks[method] = {"arch": result["best"]["arch"], "evaluations": result["evaluations"],
-                         "wall_time_s": result["wall_time_s"]}
-    n = picks["fne"]["evaluations"]
+    return {"arch": result["best"]["arch"], "evaluations": result["evaluations"], "wall_time_s": result["wall_time_s"]}
+
+
+def _finished_run(folder: Path, config: SearchConfig) -> Optional[Dict[str, Any]]:
+    """The ``result.json`` of a finished run of ``config`` in ``folder``, else None."""
+    try:
+        result = json.loads((folder / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return result if result.get("config") == config.to_dict() else None
+
+
+def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """``n`` distinct random cells scored once, picked by the fne rule and by NASWOT alone."""
     start = time.perf_counter()
-    config = SearchConfig(**dict(overrides or {}, data_dir=data_dir, seed=seed))
-    scorer = build_scorer(config, data, space)
+    space = get_space("nb201")
+    config = SearchConfig(**dict(overrides, data_dir=data_dir, seed=seed))
+    proxies = config.proxies + tuple(p for p in ("naswot",) if p not in config.proxies)
+    scorer = build_scorer(dataclasses.replace(config, proxies=proxies), load_cifar10(data_dir), space)
     cells = sample_distinct(space, n, seed)
     scores = scorer.score_many(cells, progress=False)
     elapsed = time.perf_counter() - start
     best = int(pick_order(to_objectives(scores, config.proxies))[0])
     naswot = np.nan_to_num(np.array([s["naswot"] for s in scores], dtype=float), nan=-np.inf)
-    picks["random"] = {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed}
-    picks["naswot"] = {"arch": space.format(cells[int(np.argmax(naswot))]), "evaluations": n,
-                       "wall_time_s": elapsed}
-    return picks
+    return {"random": {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed},
+            "naswot": {"arch": space.format(cells[int(np.argmax(naswot))]), "evaluations": n,
+                       "wall_time_s": elapsed}}
 
 
 def summarise(runs: Dict[int, Dict[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
     """One row per method: accuracy statistics, evaluations and wall time per seed."""
     rows = []
-    for method in METHODS:
+    for method in [m for m in METHODS if m in next(iter(runs.values()))]:
         accs = np.array([runs[s][method]["accuracy"] for s in runs], dtype=float)
         rows.append({"method": method, "mean": float(np.mean(accs)), "std": float(np.std(accs)),
                      "min": float(np.min(accs)), "max": float(np.max(accs)),
@@ -131,6 +162,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON file for the figures (default: benchmarks/results/bench_<time>.json); "
                              "the runs go to a folder of the same name without .json")
+    parser.add_argument("--methods", default=",".join(SLUGS),
+                        help=f"comma-separated methods to run, of {','.join(SLUGS)} (random and naswot "
+                             "need one of the fne methods, whose evaluation count they match)")
+    parser.add_argument("--keep-runs", action="store_true",
+                        help="reuse the finished searches of the same configuration already in the runs "
+                             "folder (e.g. after an interrupted benchmark), with their recorded wall times; "
+                             "by default the folder is cleared first")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
                         help="change a SearchConfig field in every method, e.g. "
                              "--set 'tournament_build_kwargs={\"C\": 8, \"N\": 3}' (repeatable)")
@@ -139,6 +177,7 @@ def parse_args() -> argparse.Namespace:
         args.overrides = parse_overrides(args.set)
     except ValueError as err:
         parser.error(str(err))
+    args.methods = parse_methods(args.methods, parser)
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.jobs < 1:
@@ -146,6 +185,17 @@ def parse_args() -> argparse.Namespace:
     if not Path(args.csv).is_file():
         parser.error(f"--csv {args.csv} does not exist")
     return args
+
+
+def parse_methods(text: str, parser: argparse.ArgumentParser) -> Tuple[str, ...]:
+    """``--methods`` as method names in table order."""
+    slugs = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in slugs if s not in SLUGS]
+    if unknown or not slugs:
+        parser.error(f"--methods {text!r}: expected a comma-separated list of {', '.join(SLUGS)}")
+    if {"random", "naswot"} & set(slugs) and not {"fne", "fne-no-tournament"} & set(slugs):
+        parser.error("--methods: random and naswot need fne or fne-no-tournament (for the evaluation count)")
+    return tuple(m for slug, m in SLUGS.items() if slug in slugs)
 
 
 def parse_overrides(items: List[str]) -> Dict[str, Any]:
@@ -166,17 +216,18 @@ def parse_overrides(items: List[str]) -> Dict[str, Any]:
     return overrides
 
 
-def run_seeds(seeds: List[int], data_dir: str, out: Path, jobs: int,
-              overrides: Dict[str, Any]) -> Dict[int, Dict[str, Dict[str, Any]]]:
+def run_seeds(seeds: List[int], data_dir: str, out: Path, jobs: int, overrides: Dict[str, Any],
+              methods: Sequence[str] = METHODS, keep_runs: bool = False) -> Dict[int, Dict[str, Dict[str, Any]]]:
     """Every seed, one after the other or ``jobs`` at a time in worker processes."""
     runs: Dict[int, Dict[str, Dict[str, Any]]] = {}
     if jobs == 1:
         for seed in seeds:
-            runs[seed] = _report(seed, run_seed(seed, data_dir, out, 0, overrides))
+            runs[seed] = _report(seed, run_seed(seed, data_dir, out, 0, overrides, methods, keep_runs))
         return runs
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_seed, seed, data_dir, out, 1, overrides): seed for seed in seeds}
+        futures = {pool.submit(run_seed, seed, data_dir, out, 1, overrides, methods, keep_runs): seed
+                   for seed in seeds}
         for future in as_completed(futures):
             runs[futures[future]] = _report(futures[future], future.result())
     return {seed: runs[seed] for seed in seeds}
@@ -204,15 +255,15 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S") + f"_seeds{seeds[0]}-{seeds[-1]}"
     path = args.out or ROOT / "benchmarks" / "results" / f"bench_{stamp}.json"
     out = path.with_suffix("")
-    if out.exists():
+    if out.exists() and not args.keep_runs:
         shutil.rmtree(out)  # scratch runs of an earlier call with the same --out
-    runs = run_seeds(seeds, args.data_dir, out, args.jobs, args.overrides)
+    runs = run_seeds(seeds, args.data_dir, out, args.jobs, args.overrides, args.methods, args.keep_runs)
     look_up(runs, args.csv)
     rows = summarise(runs)
     print(format_table(rows, len(seeds)))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "jobs": args.jobs,
-                                "config_overrides": args.overrides,
+                                "config_overrides": args.overrides, "methods": list(args.methods),
                                 "torch_threads_per_seed": 1 if args.jobs > 1 else torch.get_num_threads(),
                                 "summary": rows,
                                 "runs": {str(s): r for s, r in runs.items()}}, indent=2))

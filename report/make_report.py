@@ -43,21 +43,21 @@ ANCHORS = [
 ]
 
 
-# Tournament variants run next to the default search: result file -> (label, --set options).
+# Other search settings, fne only, run next to the default search: result file -> (label, --set options).
 VARIANTS: Dict[str, Any] = {
-    "bench_search_small_tournament.json": (
-        "tournament networks of 1 cell a stage, 2 winners kept",
-        ['tournament_build_kwargs={"C": 8, "N": 1}', "tournament_keep=2"]),
-    "bench_search_keep1.json": (
-        "tournament networks of 3 cells a stage, 1 winner kept",
-        ['tournament_build_kwargs={"C": 8, "N": 3}', "tournament_keep=1"]),
+    "bench_search_previous_default.json": (
+        "objectives ntk, naswot, grad_corr, params (the previous default)",
+        ['proxies=["ntk", "naswot", "grad_corr", "params"]']),
 }
 
 
-def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = ()) -> List[str]:
+def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (),
+                   methods: Optional[str] = None) -> List[str]:
     """The ``bench_search.py`` command writing ``out`` (5 seeds, 2 at a time)."""
     command = [sys.executable, str(ROOT / "benchmarks" / "bench_search.py"), "--seeds", "5", "--jobs", "2",
                "--data-dir", str(data_dir), "--csv", str(csv), "--out", str(out)]
+    if methods:
+        command += ["--methods", methods]
     for item in sets:
         command += ["--set", item]
     return command
@@ -66,7 +66,8 @@ def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (
 def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
     """Result file name -> command that writes it."""
     py, bench = sys.executable, ROOT / "benchmarks"
-    variants = {name: search_command(data_dir, csv, RESULTS / name, sets) for name, (_, sets) in VARIANTS.items()}
+    variants = {name: search_command(data_dir, csv, RESULTS / name, sets, "fne")
+                for name, (_, sets) in VARIANTS.items()}
     return {**variants,
         "bench_proxies.json": [py, str(bench / "bench_proxies.py"), "--n", "1000", "--seed", "0",
                                "--data-dir", str(data_dir), "--csv", str(csv),
@@ -158,10 +159,9 @@ def search_table(search: Dict[str, Any]) -> str:
 
 
 def variant_table(results: Dict[str, Any]) -> str:
-    """Markdown: fne with each tournament variant, next to the default."""
+    """Markdown: fne with each variant of its settings, next to the default."""
     lines = ["| fne with | CIFAR-10 test acc. (mean ± std) | min / max | wall time per seed |", "|---|---|---|---|"]
-    rows = [("default settings (tournament networks of 3 cells a stage, 2 winners kept)",
-             results["bench_search.json"])]
+    rows = [("default settings (objectives naswot, params, synflow)", results["bench_search.json"])]
     rows += [(label, results[name]) for name, (label, _) in VARIANTS.items()]
     for label, search in rows:
         row = next(r for r in search["summary"] if r["method"] == "fne")
@@ -262,7 +262,7 @@ benchmark table only after the search. Baselines use the same number of evaluati
 
 {search_table}
 
-Tournament variants (same seeds and search, only the tournament changed):
+Other objectives (same seeds and tournaments, fne only):
 
 {variant_table}
 

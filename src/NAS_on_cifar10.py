@@ -15,12 +15,17 @@ import argparse
 import json
 import logging
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from fne.evolution.evaluator import add_evaluator_args
 from fne.evolution.search import SearchConfig, run_search
+from fne.evolution.tournament import WEIGHT_LOSSES
 
 DEFAULTS = SearchConfig()
+
+
+def _names(text: str) -> Tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training steps per tournament")
     p.add_argument("--tournament-batch", type=int, default=DEFAULTS.tournament_batch,
                    help="images per tournament step")
+    p.add_argument("--tournament-loss", choices=WEIGHT_LOSSES, default=DEFAULTS.tournament_weight_loss,
+                   help="how tournaments train the candidates' weights: each on its own loss, or the mixture")
+    p.add_argument("--proxies", type=_names, default=",".join(DEFAULTS.proxies),
+                   help="comma-separated proxies used as objectives (default: %(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=DEFAULTS.device)
     p.add_argument("--out", default=DEFAULTS.out, help="output folder")
@@ -61,6 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                           generations=args.generations, tournament_every=args.tournament_every,
                           tournament_size=args.tournament_size, tournament_keep=args.tournament_keep,
                           tournament_steps=args.tournament_steps, tournament_batch=args.tournament_batch,
+                          tournament_weight_loss=args.tournament_loss, proxies=args.proxies,
                           seed=args.seed, device=args.device, out=args.out, resume=args.resume,
                           train_epochs=args.train_epochs, benchmark=args.benchmark, workers=args.workers,
                           backend=args.backend, ray_address=args.ray_address)

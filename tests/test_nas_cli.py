@@ -59,6 +59,9 @@ def run_cli_inprocess(argv: List[str], capsys: pytest.CaptureFixture) -> str:
     (["--tournament-every", "-1"], "--tournament-every must be an integer >= 0"),
     (["--tournament-size", "3", "--tournament-keep", "3"], "tournament_keep (3) must be below tournament_size (3)"),
     (["--tournament-steps", "0"], "--tournament-steps must be an integer >= 1"),
+    (["--proxies", "params,bogus"], "--proxies must be distinct registered proxies"),
+    (["--proxies", "params,params"], "--proxies must be distinct registered proxies"),
+    (["--proxies", ","], "--proxies must be distinct registered proxies"),
 ])
 def test_bad_option_values(tmp_path: Path, capsys: pytest.CaptureFixture, argv: List[str], message: str) -> None:
     out = tmp_path / "out"

@@ -43,7 +43,7 @@ from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
 from .dataset import CIFAR10Data, Split, load_cifar10, sample_batch, split_tensors, train_val_split
 from .evaluator import Evaluator, evaluator_for, resolve_backend
 from .evolution import Evolution
-from .fitness import Scorer, resolve_device
+from .fitness import Scorer, list_proxies, resolve_device
 from .tournament import SMALL_BUILD_KWARGS, TOURNAMENT_BUILD_KWARGS, WEIGHT_LOSSES, DartsTournament
 from .training import train_and_test
 
@@ -77,8 +77,10 @@ class SearchConfig:
         resume: continue from ``out/checkpoint.json``.
         train_epochs: train the picked cell's network this many epochs and test it (0: no).
         benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in, after the search.
-        proxies: proxies turned into objectives: the three training-free proxies and the
-            parameter count (an independent fourth objective, nearly free to compute).
+        proxies: proxies turned into objectives. The default is NASWOT, the parameter count
+            and SynFlow: on NB201 they rank cells near the top of the benchmark first, while
+            the NTK condition number and the gradient correlation, which track accuracy over
+            the whole space, do not among the cells the proxies rank highest.
         proxy_batch: images each cell is scored on.
         val_fraction: share of the training images held out for the tournament's alpha updates.
         tournament_size: candidates per tournament.
@@ -109,7 +111,7 @@ class SearchConfig:
     resume: bool = False
     train_epochs: int = 0
     benchmark: Optional[str] = None
-    proxies: Tuple[str, ...] = ("ntk", "naswot", "grad_corr", "params")
+    proxies: Tuple[str, ...] = ("naswot", "params", "synflow")
     proxy_batch: int = 64
     val_fraction: float = 0.2
     tournament_size: int = 4
@@ -136,6 +138,10 @@ class SearchConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
         if not (isinstance(self.val_fraction, float) and 0.0 < self.val_fraction < 1.0):
             raise ValueError(f"val_fraction must be a float in (0, 1), got {self.val_fraction!r}")
+        unknown = [p for p in self.proxies if p not in list_proxies()]
+        if not self.proxies or unknown or len(set(self.proxies)) != len(self.proxies):
+            raise ValueError(f"--proxies must be distinct registered proxies ({', '.join(list_proxies())}), "
+                             f"got {list(self.proxies)}")
         if self.tournament_keep >= self.tournament_size:
             raise ValueError(f"tournament_keep ({self.tournament_keep}) must be below tournament_size "
                              f"({self.tournament_size})")
