@@ -80,7 +80,7 @@ def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
     if threads > 0:
         torch.set_num_threads(threads)
     picks: Dict[str, Dict[str, Any]] = {}
-    for method, changes in (("fne", {}), ("fne, no tournament", {"tournament_every": 0})):
+    for method, changes in (("fne", {}), ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0})):
         if method in methods:
             picks[method] = _search(method, seed, data_dir, out, {**(overrides or {}), **changes}, keep_runs)
     if "random" in methods or "naswot" in methods:
@@ -103,12 +103,13 @@ def _search(method: str, seed: int, data_dir: str, out: Path, changes: Dict[str,
 
 
 def _finished_run(folder: Path, config: SearchConfig) -> Optional[Dict[str, Any]]:
-    """The ``result.json`` of a finished run of ``config`` in ``folder``, else None."""
+    """The ``result.json`` of a finished run of ``config`` in ``folder`` (moved or not), else None."""
     try:
         result = json.loads((folder / "result.json").read_text())
     except (OSError, ValueError):
         return None
-    return result if result.get("config") == config.to_dict() else None
+    recorded = dict(result.get("config") or {}, out=config.out)
+    return result if recorded == config.to_dict() else None
 
 
 def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:

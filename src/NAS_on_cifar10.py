@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images per tournament step")
     p.add_argument("--tournament-loss", choices=WEIGHT_LOSSES, default=DEFAULTS.tournament_weight_loss,
                    help="how tournaments train the candidates' weights: each on its own loss, or the mixture")
+    p.add_argument("--final-tournament-size", type=int, default=DEFAULTS.final_tournament_size,
+                   help="candidates of a longer tournament after the last generation whose winner is the "
+                        "pick (0: none)")
+    p.add_argument("--final-tournament-steps", type=int, default=DEFAULTS.final_tournament_steps,
+                   help="training steps of the final tournament")
     p.add_argument("--proxies", type=_names, default=",".join(DEFAULTS.proxies),
                    help="comma-separated proxies used as objectives (default: %(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="random seed")
@@ -71,6 +76,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                           tournament_size=args.tournament_size, tournament_keep=args.tournament_keep,
                           tournament_steps=args.tournament_steps, tournament_batch=args.tournament_batch,
                           tournament_weight_loss=args.tournament_loss, proxies=args.proxies,
+                          final_tournament_size=args.final_tournament_size,
+                          final_tournament_steps=args.final_tournament_steps,
                           seed=args.seed, device=args.device, out=args.out, resume=args.resume,
                           train_epochs=args.train_epochs, benchmark=args.benchmark, workers=args.workers,
                           backend=args.backend, ray_address=args.ray_address)

@@ -155,6 +155,24 @@ def test_tournament_removes_losers_and_is_recorded() -> None:
     assert not final & losers and len(final) == 6
 
 
+class SizedRandomTournament(RandomTournament):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+
+def test_final_tournament_replaces_the_last_one_and_its_winner_is_the_pick() -> None:
+    usual, final = RandomTournament(), SizedRandomTournament(5)
+    evo = make(generations=4, tournament=usual, tournament_every=2, final_tournament=final)
+    result = evo.run(progress=False)
+    assert usual.calls == 1 and final.calls == 1
+    records = {h["generation"]: h["tournament"] for h in result.history if h["tournament"]}
+    assert sorted(records) == [2, 4] and not records[2]["final"] and records[4]["final"]
+    assert len(records[4]["candidates"]) == 5 and result.best["arch"] == records[4]["winners"][0]
+    with pytest.raises(ValueError, match="final_tournament must have run"):
+        make(final_tournament=object())
+
+
 def test_rates_adapt_within_bounds_or_stay_fixed() -> None:
     adaptive = make(generations=5, rate_bounds=(0.2, 0.8)).run(progress=False).history
     rates = [(h["crossover_rate"], h["mutation_rate"]) for h in adaptive]

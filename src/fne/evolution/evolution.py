@@ -35,7 +35,10 @@ population spreads out to. Each history record's ``best`` is the pick at that ge
 Tournament. Every ``tournament_every`` generations the first ``tournament.size`` cells of
 the pick order compete in ``tournament.run``; the losers are eliminated (and leave the
 population, the next cells in NSGA-II order of parents and children taking their places).
-A tournament therefore screens exactly the cells the final pick would choose.
+A tournament therefore screens exactly the cells the final pick would choose. An optional
+``final_tournament`` takes the place of the tournament after the last generation (it may
+be larger and train longer); its losers are eliminated from the pick but the final
+population stays as selected, and with one winner, that winner is the final pick.
 """
 
 from __future__ import annotations
@@ -156,6 +159,8 @@ class Evolution:
         generations: generations after the initial population (>= 0).
         tournament: a :class:`~fne.evolution.tournament.Tournament` or ``None`` (off).
         tournament_every: run the tournament after every this many generations (>= 1).
+        final_tournament: a tournament run after the last generation instead of
+            ``tournament`` (``None``: the usual schedule).
         crossover_rate: initial crossover probability.
         mutation_rate: initial mutation probability.
         adapt_rates: adapt both rates from the survival of children.
@@ -173,6 +178,7 @@ class Evolution:
                  objectives: Optional[Callable[[List[Scores]], np.ndarray]] = None, pop_size: int = 16,
                  offspring_size: Optional[int] = None, generations: int = 10,
                  tournament: Optional[Tournament] = None, tournament_every: int = 3,
+                 final_tournament: Optional[Tournament] = None,
                  crossover_rate: float = 0.5, mutation_rate: float = 0.5, adapt_rates: bool = True,
                  adapt_speed: float = 1.0, rate_bounds: Tuple[float, float] = (0.1, 0.9), seed: int = 0,
                  callbacks: Sequence[Callback] = (), max_attempts: int = 100) -> None:
@@ -181,10 +187,12 @@ class Evolution:
         self.proxies = self._check_proxies(proxies, scorer)
         self._check_sizes(pop_size, offspring_size, generations, tournament_every, max_attempts, seed)
         self._check_rates(crossover_rate, mutation_rate, adapt_speed, rate_bounds)
-        _require(tournament is None or (hasattr(tournament, "run") and _is_int(getattr(tournament, "size", 0), 2)),
-                 f"tournament must have run() and an int size >= 2, got {tournament!r}")
+        for name, t in (("tournament", tournament), ("final_tournament", final_tournament)):
+            _require(t is None or (hasattr(t, "run") and _is_int(getattr(t, "size", 0), 2)),
+                     f"{name} must have run() and an int size >= 2, got {t!r}")
         _require(all(isinstance(cb, Callback) for cb in callbacks), "callbacks must be Callback instances")
         self.space, self.scorer, self.tournament = space, scorer, tournament
+        self.final_tournament = final_tournament
         self._objectives_fn = objectives
         self.pop_size, self.generations, self.seed = int(pop_size), int(generations), int(seed)
         self.offspring_size = int(pop_size if offspring_size is None else offspring_size)
@@ -359,9 +367,11 @@ class Evolution:
         survived = np.isin(np.arange(len(self.population), len(pool)), keep)
         rates = self._adapt(survived)
         self.generation += 1
-        tournament = None
-        if self.tournament is not None and self.generation > 0 and self.generation % self.tournament_every == 0:
-            keep, tournament = self._tournament(pool, keep, order)
+        tournament, competition = None, self._scheduled_tournament()
+        if competition is not None:
+            kept, tournament = self._tournament(competition, pool, keep, order)
+            if competition is not self.final_tournament or self.generation != self.generations:
+                keep = kept
         self.population = [pool[i] for i in keep]
         self.population_scores = [pool_scores[i] for i in keep]
         record = self._record(len(children), survived, rates, tournament or None)
@@ -384,18 +394,26 @@ class Evolution:
                 setattr(self, f"{name}_rate", float(np.clip(rate, *self.rate_bounds)))
         return success
 
-    def _tournament(self, pool: List[Any], keep: List[int],
+    def _scheduled_tournament(self) -> Optional[Tournament]:
+        """The tournament due after this generation, if any."""
+        if self.final_tournament is not None and self.generation == self.generations:
+            return self.final_tournament
+        if self.tournament is not None and self.generation > 0 and self.generation % self.tournament_every == 0:
+            return self.tournament
+        return None
+
+    def _tournament(self, competition: Tournament, pool: List[Any], keep: List[int],
                     order: List[int]) -> Tuple[List[int], Dict[str, Any]]:
-        """Let the first ``tournament.size`` eligible cells in pick order compete.
+        """Let the first ``competition.size`` eligible cells in pick order compete.
 
         Losers are eliminated; those in the new population are replaced by the next
         cells of ``order`` (NSGA-II order of ``pool``).
         """
         ranked = self.pick_ranking()
-        candidates = ranked[:min(self.tournament.size, len(ranked))]
+        candidates = ranked[:min(competition.size, len(ranked))]
         if len(candidates) < 2:
             return keep, {}
-        result = self.tournament.run(self.space, [self._archive[k][0] for k in candidates], self._torch_rng)
+        result = competition.run(self.space, [self._archive[k][0] for k in candidates], self._torch_rng)
         losers = {candidates[j] for j in range(len(candidates)) if j not in result.winners}
         self._eliminated.update(dict.fromkeys(sorted(losers)))
         alive = [i for i in order if self._key(pool[i]) not in losers]
@@ -405,7 +423,8 @@ class Evolution:
         logger.info("generation %d tournament: %d candidates, %d eliminated", self.generation,
                     len(candidates), len(losers))
         return kept, {"candidates": texts, "weights": [float(w) for w in result.weights],
-                      "winners": [texts[j] for j in result.winners]}
+                      "winners": [texts[j] for j in result.winners],
+                      "final": competition is self.final_tournament}
 
     def pick_ranking(self) -> List[str]:
         """Canonical keys of the eligible archived cells in final-pick order (module doc)."""

@@ -77,10 +77,10 @@ class SearchConfig:
         resume: continue from ``out/checkpoint.json``.
         train_epochs: train the picked cell's network this many epochs and test it (0: no).
         benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in, after the search.
-        proxies: proxies turned into objectives. The default is NASWOT, the parameter count
-            and SynFlow: on NB201 they rank cells near the top of the benchmark first, while
-            the NTK condition number and the gradient correlation, which track accuracy over
-            the whole space, do not among the cells the proxies rank highest.
+        proxies: proxies turned into objectives. The default pairs the parameter count with
+            SynFlow: on NB201 the two rank cells near the top of the benchmark first, while the
+            NTK condition number and the gradient correlation, which track accuracy over the
+            whole space, do not among the cells the proxies rank highest.
         proxy_batch: images each cell is scored on.
         val_fraction: share of the training images held out for the tournament's alpha updates.
         tournament_size: candidates per tournament.
@@ -92,6 +92,10 @@ class SearchConfig:
         tournament_batch: images per tournament step.
         tournament_weight_loss: how the tournament trains the network weights (``each`` or
             ``mixture``, see :mod:`fne.evolution.tournament`).
+        final_tournament_size: candidates of a tournament after the last generation, in
+            place of the usual one, whose single winner is the final pick (0: none).
+        final_tournament_steps: training steps of the final tournament.
+        final_tournament_loss: weight loss of the final tournament (``each`` or ``mixture``).
         build_kwargs: network size for scoring (None: the space's small size).
         tournament_build_kwargs: network size for tournaments (None: the space's
             tournament size, :data:`~fne.evolution.tournament.TOURNAMENT_BUILD_KWARGS`).
@@ -111,7 +115,7 @@ class SearchConfig:
     resume: bool = False
     train_epochs: int = 0
     benchmark: Optional[str] = None
-    proxies: Tuple[str, ...] = ("naswot", "params", "synflow")
+    proxies: Tuple[str, ...] = ("params", "synflow")
     proxy_batch: int = 64
     val_fraction: float = 0.2
     tournament_size: int = 4
@@ -120,6 +124,9 @@ class SearchConfig:
     tournament_warmup: float = 0.0
     tournament_batch: int = 32
     tournament_weight_loss: str = "mixture"
+    final_tournament_size: int = 8
+    final_tournament_steps: int = 150
+    final_tournament_loss: str = "each"
     build_kwargs: Optional[Dict[str, Any]] = field(default=None)
     tournament_build_kwargs: Optional[Dict[str, Any]] = field(default=None)
     workers: int = 1
@@ -132,7 +139,8 @@ class SearchConfig:
             raise ValueError(f"--space {self.space!r} is not a registered space: {', '.join(list_spaces())}")
         for name, low in (("pop_size", 2), ("generations", 0), ("tournament_every", 0), ("seed", 0),
                           ("train_epochs", 0), ("proxy_batch", 2), ("tournament_size", 2),
-                          ("tournament_keep", 1), ("tournament_steps", 1), ("tournament_batch", 2)):
+                          ("tournament_keep", 1), ("tournament_steps", 1), ("tournament_batch", 2),
+                          ("final_tournament_size", 0), ("final_tournament_steps", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
@@ -147,6 +155,11 @@ class SearchConfig:
                              f"({self.tournament_size})")
         resolve_device(self.device)
         resolve_backend(self.backend, self.workers, self.ray_address)
+        if self.final_tournament_size == 1:
+            raise ValueError("--final-tournament-size must be 0 (none) or >= 2, got 1")
+        if self.final_tournament_loss not in WEIGHT_LOSSES:
+            raise ValueError(f"final_tournament_loss must be one of {WEIGHT_LOSSES}, "
+                             f"got {self.final_tournament_loss!r}")
         if self.tournament_weight_loss not in WEIGHT_LOSSES:
             raise ValueError(f"tournament_weight_loss must be one of {WEIGHT_LOSSES}, "
                              f"got {self.tournament_weight_loss!r}")
@@ -235,28 +248,36 @@ def build_scorer(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
 
 
 def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
-                 evaluator: Optional[Evaluator]) -> Tuple[Scorer, Any]:
-    """The scorer (cached in ``out``) and the tournament (None when switched off)."""
-    device = resolve_device(config.device)
-    train, val = search_splits(config, data)
+                 evaluator: Optional[Evaluator]) -> Tuple[Scorer, Any, Any]:
+    """The scorer (cached in ``out``), the tournament and the final tournament (None when off)."""
     scorer = build_scorer(config, data, space, Path(config.out) / SCORES_CACHE, evaluator)
-    tournament = None
+    tournament = final = None
     if config.tournament_every > 0:
-        tournament = DartsTournament(
-            train=split_tensors(train), val=split_tensors(val), size=config.tournament_size,
-            keep=config.tournament_keep, steps=config.tournament_steps, warmup=config.tournament_warmup,
-            batch_size=config.tournament_batch, weight_loss=config.tournament_weight_loss,
-            build_kwargs=config.tournament_network_kwargs(), device=device)
-    return scorer, tournament
+        tournament = _darts_tournament(config, data, config.tournament_size, config.tournament_keep,
+                                       config.tournament_steps, config.tournament_weight_loss)
+    if config.final_tournament_size > 0:
+        final = _darts_tournament(config, data, config.final_tournament_size, 1,
+                                  config.final_tournament_steps, config.final_tournament_loss)
+    return scorer, tournament, final
 
 
-def _make_evolution(config: SearchConfig, space: SearchSpace, scorer: Scorer, tournament: Any) -> Evolution:
+def _darts_tournament(config: SearchConfig, data: CIFAR10Data, size: int, keep: int, steps: int,
+                      loss: str) -> DartsTournament:
+    train, val = search_splits(config, data)
+    return DartsTournament(train=split_tensors(train), val=split_tensors(val), size=size, keep=keep, steps=steps,
+                           warmup=config.tournament_warmup, batch_size=config.tournament_batch, weight_loss=loss,
+                           build_kwargs=config.tournament_network_kwargs(), device=resolve_device(config.device))
+
+
+def _make_evolution(config: SearchConfig, space: SearchSpace, scorer: Scorer, tournament: Any,
+                    final: Any = None) -> Evolution:
     out = Path(config.out)
     callbacks = [LoggingCallback(), PopulationWriter(out / POPULATION),
                  CheckpointCallback(out / CHECKPOINT, config.to_dict()),
                  PlotCallback(out / "plots", config.proxies)]
     return Evolution(space=space, scorer=scorer, pop_size=config.pop_size, generations=config.generations,
                      tournament=tournament, tournament_every=max(config.tournament_every, 1),
+                     final_tournament=final,
                      seed=config.seed, callbacks=callbacks)
 
 
@@ -290,8 +311,8 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]
 def _evolve(config: SearchConfig, space: SearchSpace, data: CIFAR10Data, state: Optional[Dict[str, Any]],
             evaluator: Optional[Evaluator], progress: bool) -> Dict[str, Any]:
     """Build the parts, restore or start the evolution, and run it."""
-    scorer, tournament = _build_parts(config, data, space, evaluator)
-    evo = _make_evolution(config, space, scorer, tournament)
+    scorer, tournament, final = _build_parts(config, data, space, evaluator)
+    evo = _make_evolution(config, space, scorer, tournament, final)
     if state is not None:
         evo.load_state_dict(state)
         logger.info("resuming %s at generation %d", config.out, evo.generation)
