@@ -370,7 +370,7 @@ class Evolution:
         tournament, competition = None, self._scheduled_tournament()
         if competition is not None:
             kept, tournament = self._tournament(competition, pool, keep, order)
-            if competition is not self.final_tournament or self.generation != self.generations:
+            if not self._final_due:
                 keep = kept
         self.population = [pool[i] for i in keep]
         self.population_scores = [pool_scores[i] for i in keep]
@@ -394,9 +394,14 @@ class Evolution:
                 setattr(self, f"{name}_rate", float(np.clip(rate, *self.rate_bounds)))
         return success
 
+    @property
+    def _final_due(self) -> bool:
+        """Whether the final tournament replaces this generation's tournament."""
+        return self.final_tournament is not None and self.generation == self.generations
+
     def _scheduled_tournament(self) -> Optional[Tournament]:
         """The tournament due after this generation, if any."""
-        if self.final_tournament is not None and self.generation == self.generations:
+        if self._final_due:
             return self.final_tournament
         if self.tournament is not None and self.generation > 0 and self.generation % self.tournament_every == 0:
             return self.tournament
@@ -424,7 +429,7 @@ class Evolution:
                     len(candidates), len(losers))
         return kept, {"candidates": texts, "weights": [float(w) for w in result.weights],
                       "winners": [texts[j] for j in result.winners],
-                      "final": competition is self.final_tournament}
+                      "final": self._final_due}
 
     def pick_ranking(self) -> List[str]:
         """Canonical keys of the eligible archived cells in final-pick order (module doc)."""

@@ -157,12 +157,9 @@ class SearchConfig:
         resolve_backend(self.backend, self.workers, self.ray_address)
         if self.final_tournament_size == 1:
             raise ValueError("--final-tournament-size must be 0 (none) or >= 2, got 1")
-        if self.final_tournament_loss not in WEIGHT_LOSSES:
-            raise ValueError(f"final_tournament_loss must be one of {WEIGHT_LOSSES}, "
-                             f"got {self.final_tournament_loss!r}")
-        if self.tournament_weight_loss not in WEIGHT_LOSSES:
-            raise ValueError(f"tournament_weight_loss must be one of {WEIGHT_LOSSES}, "
-                             f"got {self.tournament_weight_loss!r}")
+        for name in ("tournament_weight_loss", "final_tournament_loss"):
+            if getattr(self, name) not in WEIGHT_LOSSES:
+                raise ValueError(f"{name} must be one of {WEIGHT_LOSSES}, got {getattr(self, name)!r}")
         if not self.out:
             raise ValueError("--out must name a folder")
 
@@ -251,22 +248,24 @@ def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
                  evaluator: Optional[Evaluator]) -> Tuple[Scorer, Any, Any]:
     """The scorer (cached in ``out``), the tournament and the final tournament (None when off)."""
     scorer = build_scorer(config, data, space, Path(config.out) / SCORES_CACHE, evaluator)
+    if config.tournament_every <= 0 and config.final_tournament_size <= 0:
+        return scorer, None, None
+    train, val = (split_tensors(split) for split in search_splits(config, data))
+
+    def darts_tournament(size: int, keep: int, steps: int, loss: str) -> DartsTournament:
+        return DartsTournament(train=train, val=val, size=size, keep=keep, steps=steps,
+                               warmup=config.tournament_warmup, batch_size=config.tournament_batch,
+                               weight_loss=loss, build_kwargs=config.tournament_network_kwargs(),
+                               device=resolve_device(config.device))
+
     tournament = final = None
     if config.tournament_every > 0:
-        tournament = _darts_tournament(config, data, config.tournament_size, config.tournament_keep,
-                                       config.tournament_steps, config.tournament_weight_loss)
+        tournament = darts_tournament(config.tournament_size, config.tournament_keep, config.tournament_steps,
+                                      config.tournament_weight_loss)
     if config.final_tournament_size > 0:
-        final = _darts_tournament(config, data, config.final_tournament_size, 1,
-                                  config.final_tournament_steps, config.final_tournament_loss)
+        final = darts_tournament(config.final_tournament_size, 1, config.final_tournament_steps,
+                                 config.final_tournament_loss)
     return scorer, tournament, final
-
-
-def _darts_tournament(config: SearchConfig, data: CIFAR10Data, size: int, keep: int, steps: int,
-                      loss: str) -> DartsTournament:
-    train, val = search_splits(config, data)
-    return DartsTournament(train=split_tensors(train), val=split_tensors(val), size=size, keep=keep, steps=steps,
-                           warmup=config.tournament_warmup, batch_size=config.tournament_batch, weight_loss=loss,
-                           build_kwargs=config.tournament_network_kwargs(), device=resolve_device(config.device))
 
 
 def _make_evolution(config: SearchConfig, space: SearchSpace, scorer: Scorer, tournament: Any,
