@@ -1,17 +1,19 @@
-"""Cells per second of the evaluator backends: serial against a pool of workers.
+"""Cells per second of the evaluator backends, and whether they all give the same bits.
 
-Scores the same ``--n`` NB201 cells (seed ``--seed``) with the three mission proxies on one
-batch of real CIFAR-10 images, once per backend, checks that every backend gives the
-serial scores, prints a table and writes JSON to ``--out``.
+Scores the same ``--n`` NB201 cells (seed ``--seed``) with the search's proxies on one batch
+of real CIFAR-10 images, once per backend and worker count (each worker with ``--threads``
+torch threads, the library default being 1), checks that every run gives bit-identical
+scores to the serial run, prints a table and writes JSON to ``--out``. Start-up of the
+pool is included in the time.
 
-    PYTHONPATH=src python benchmarks/bench_evaluator.py --n 60 --workers 2
+    python benchmarks/bench_evaluator.py --n 60 --workers 1 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import platform
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -20,8 +22,9 @@ import numpy as np
 import torch
 
 from fne.evolution.dataset import load_cifar10, sample_batch
-from fne.evolution.evaluator import make_evaluator, threads_per_worker
-from fne.evolution.fitness import DEFAULT_PROXIES, Scorer
+from fne.evolution.evaluator import make_evaluator, usable_cpus
+from fne.evolution.fitness import Scorer
+from fne.evolution.search import SearchConfig
 from fne.genotopheno import get_space
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,71 +35,68 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=60, help="cells to score")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts of the pools")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    ap.add_argument("--proxies", default=",".join(SearchConfig().proxies), help="comma-separated proxies")
     ap.add_argument("--backends", nargs="+", default=["serial", "process", "ray"])
     ap.add_argument("--data-dir", type=Path, default=SHARED)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_evaluator.json")
     return ap.parse_args(argv)
 
 
-def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, backend: str,
-              workers: int, threads: int) -> Dict[str, Any]:
-    """Score ``cells`` on ``backend``; the pool's start-up time is included.
-
-    ``threads`` is torch's thread count in this process (what ``serial`` uses); pool
-    workers use :func:`threads_per_worker` threads each, so a serial run with that many
-    threads gives their exact scores."""
-    torch.set_num_threads(threads)
+def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, proxies: Sequence[str],
+              backend: str, workers: int, threads: int) -> Dict[str, Any]:
+    """Score ``cells`` on ``backend`` with ``workers`` workers (pool start-up included)."""
     start = time.perf_counter()
-    evaluator = None if backend == "serial" else make_evaluator(backend, workers)
+    evaluator = make_evaluator(backend, workers, threads=threads)
     try:
-        scorer = Scorer(space, DEFAULT_PROXIES, inputs=x, targets=y, device="cpu", evaluator=evaluator)
+        scorer = Scorer(space, proxies, inputs=x, targets=y, device="cpu", evaluator=evaluator)
         scores = scorer.score_many(cells, progress=False)
     finally:
-        if evaluator is not None:
-            evaluator.close()
+        evaluator.close()
     seconds = time.perf_counter() - start
-    return {"backend": backend, "workers": 1 if backend == "serial" else workers,
-            "threads": threads if backend == "serial" else threads_per_worker(workers), "seconds": seconds,
-            "cells_per_second": len(cells) / seconds, "failed": scorer.num_failed, "scores": scores}
+    return {"backend": backend, "workers": evaluator.workers, "threads": threads, "seconds": seconds,
+            "cells_per_second": len(cells) / seconds, "failed": scorer.num_failed,
+            "bits": [[float(v).hex() for v in s.values()] for s in scores]}
 
 
-def same_scores(a: List[Dict[str, float]], b: List[Dict[str, float]]) -> bool:
-    """Equal up to float rounding of different thread counts (NaN equals NaN)."""
-    return all(math.isclose(u[k], v[k], rel_tol=1e-5) or (math.isnan(u[k]) and math.isnan(v[k]))
-               for u, v in zip(a, b) for k in u)
+def plan(backends: Sequence[str], workers: Sequence[int]) -> List[tuple]:
+    """``(backend, workers)`` pairs to time: serial once, each pool at each worker count."""
+    runs = [("serial", 1)] if "serial" in backends else []
+    return runs + [(b, w) for b in backends if b != "serial" for w in workers]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
+    proxies = tuple(p for p in args.proxies.split(",") if p)
     space = get_space("nb201")
     rng = np.random.default_rng(args.seed)
     cells = [space.sample(rng) for _ in range(args.n)]
-    data = load_cifar10(args.data_dir)
-    x, y = sample_batch(data.train, 64, torch.Generator().manual_seed(args.seed))
-    default_threads, pool_threads = torch.get_num_threads(), threads_per_worker(args.workers)
+    x, y = sample_batch(load_cifar10(args.data_dir).train, 64, torch.Generator().manual_seed(args.seed))
     runs = []
-    if "serial" in args.backends and default_threads != pool_threads:
-        runs.append(timed_run(space, cells, x, y, "serial", 1, default_threads))
-    for backend in args.backends:
+    for backend, workers in plan(args.backends, args.workers):
         if backend == "ray":
             try:
                 import ray  # noqa: F401
             except ImportError:
                 print("ray not installed: skipped")
                 continue
-        runs.append(timed_run(space, cells, x, y, backend, args.workers, pool_threads))
-    serial = next((r["scores"] for r in runs if r["backend"] == "serial" and r["threads"] == pool_threads), None)
-    print(f"{'backend':10s} {'workers':>7s} {'threads':>7s} {'seconds':>8s} {'cells/s':>8s} {'failed':>6s}"
-          f"  same as {pool_threads}-thread serial")
+        runs.append(timed_run(space, cells, x, y, proxies, backend, workers, args.threads))
+    reference = runs[0]["bits"]
+    print(f"{args.n} NB201 cells, proxies {','.join(proxies)}, {args.threads} torch thread(s) per worker, "
+          f"{usable_cpus()} usable cores")
+    print(f"{'backend':10s} {'workers':>7s} {'seconds':>8s} {'cells/s':>8s} {'failed':>6s}  bit-identical to "
+          f"{runs[0]['backend']}")
     for r in runs:
-        same = "-" if serial is None else str(same_scores(serial, r.pop("scores")))
-        print(f"{r['backend']:10s} {r['workers']:7d} {r['threads']:7d} {r['seconds']:8.1f} "
-              f"{r['cells_per_second']:8.2f} {r['failed']:6d}  {same}")
-        r["same_as_serial"] = same
-    result = {"n": args.n, "seed": args.seed, "torch_threads_default": default_threads, "runs": runs}
+        r["identical_to_first"] = r.pop("bits") == reference
+        print(f"{r['backend']:10s} {r['workers']:7d} {r['seconds']:8.1f} {r['cells_per_second']:8.2f} "
+              f"{r['failed']:6d}  {r['identical_to_first']}")
+    result = {"n": args.n, "seed": args.seed, "proxies": list(proxies), "threads": args.threads,
+              "usable_cpus": usable_cpus(), "cpu": platform.processor() or platform.machine(),
+              "torch": torch.__version__, "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
     return result
 
 

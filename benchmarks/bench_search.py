@@ -258,6 +258,8 @@ def main() -> None:
     out = path.with_suffix("")
     if out.exists() and not args.keep_runs:
         shutil.rmtree(out)  # scratch runs of an earlier call with the same --out
+    if args.jobs > 1:  # seeds side by side: one worker each, so that they share the cores
+        args.overrides.setdefault("workers", 1)
     runs = run_seeds(seeds, args.data_dir, out, args.jobs, args.overrides, args.methods, args.keep_runs)
     look_up(runs, args.csv)
     rows = summarise(runs)

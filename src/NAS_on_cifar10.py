@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from typing import List, Optional, Tuple
 
 from fne.evolution.evaluator import add_evaluator_args
 from fne.evolution.search import SearchConfig, run_search
 from fne.evolution.tournament import WEIGHT_LOSSES
+from fne.progress import configure_logging
 
 DEFAULTS = SearchConfig()
 
@@ -66,11 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def resume_command(argv: Optional[List[str]] = None) -> str:
+    """The command line that continues this run: the same options plus ``--resume``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["python", sys.argv[0] if argv is None else "src/NAS_on_cifar10.py", *args])
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse the options, run the search, print the pick."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO)
     config = SearchConfig(space=args.space, data_dir=args.data_dir, pop_size=args.pop_size,
                           generations=args.generations, tournament_every=args.tournament_every,
                           tournament_size=args.tournament_size, tournament_keep=args.tournament_keep,
@@ -80,16 +90,21 @@ def main(argv: Optional[List[str]] = None) -> int:
                           final_tournament_steps=args.final_tournament_steps,
                           seed=args.seed, device=args.device, out=args.out, resume=args.resume,
                           train_epochs=args.train_epochs, benchmark=args.benchmark, workers=args.workers,
-                          backend=args.backend, ray_address=args.ray_address)
+                          backend=args.backend, ray_address=args.ray_address, threads=args.threads)
     try:
         result = run_search(config)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"\ninterrupted; continue with: {resume_command(argv)}\n")
     summary = {"best": result["best"]["arch"], "evaluations": result["evaluations"],
                "wall_time_s": round(result["wall_time_s"], 1)}
     for key in ("train", "benchmark"):
         if key in result:
             summary[key] = result[key]
+    failed = result.get("failed_cells", {}).get("count", 0)
+    if failed:
+        summary["failed_cells"] = failed
     print(json.dumps(summary, indent=2))
     return 0
 

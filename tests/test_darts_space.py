@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -279,3 +282,70 @@ def test_user_registered_op_in_darts_genotype():
         assert all(op in space.ops for op, _ in space.sample(np.random.default_rng(1)).normal)
     finally:
         cell_operations.unregister_op(name)
+
+
+# ----------------------------------------------------------------------------- inputs, digits, text
+
+NB301_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "nb301" / "nb301_cifar10_725.csv"
+
+
+def _node_inputs(g: DartsGenotype):
+    for cell in ("normal", "reduce"):
+        pairs = getattr(g, cell)
+        for j in range(4):
+            yield cell, j + 2, pairs[2 * j], pairs[2 * j + 1]
+
+
+def test_validate_rejects_a_node_reading_one_input_twice(space):
+    twice = DARTS_V2.normal[:4] + (("sep_conv_3x3", 1), ("skip_connect", 1)) + DARTS_V2.normal[6:]
+    with pytest.raises(ValueError) as info:
+        space.validate(_with(DARTS_V2, normal=twice))
+    assert "input 1 (normal pair 6)" in str(info.value) and "node 4" in str(info.value)
+    text = V2_TEXT.replace("('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0)",
+                           "('sep_conv_3x3', 1), ('skip_connect', 1), ('skip_connect', 0)")
+    pos = text.index("('skip_connect', 1)") + len("('skip_connect', ")
+    with pytest.raises(ValueError, match=f"input 1 at position {pos} \\(normal pair 6\\).*node 4"):
+        space.parse(text)
+
+
+def test_none_edges_may_share_an_input(space):
+    # a none edge reads nothing, and canonical() moves its input to 0, so sharing is allowed
+    g = _with(DARTS_V2, normal=(("none", 1), ("sep_conv_3x3", 0)) + DARTS_V2.normal[2:])
+    key = space.canonical(g)
+    assert space.canonical_genotype(g).normal[:2] == (("none", 0), ("sep_conv_3x3", 0))
+    assert space.canonical(space.parse(key)) == key
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        sampled = space.sample(rng, include_none=True)
+        assert space.parse(space.canonical(sampled)) == space.canonical_genotype(sampled)
+
+
+def test_published_cells_have_distinct_inputs(space):
+    if not NB301_CSV.is_file():
+        pytest.skip(f"NB301 table not found at {NB301_CSV}")
+    with open(NB301_CSV, newline="") as fh:
+        cells = [space.parse(row["arch_str"]) for row in csv.DictReader(fh)]
+    assert len(cells) == 725
+    for g in cells + [DARTS_V1, DARTS_V2]:
+        assert all(a[1] != b[1] for _, _, a, b in _node_inputs(g))
+
+
+@pytest.mark.parametrize("digit", ["\u0662", "\u00b2", "\uff12"])
+def test_indices_must_be_ascii_digits(space, digit):
+    text = V2_TEXT.replace("('dil_conv_3x3', 2)", f"('dil_conv_3x3', {digit})")
+    with pytest.raises(ValueError, match=f"unexpected character '{digit}' at position {text.index(digit)}"):
+        space.parse(text)
+    concat = V2_TEXT.replace("normal_concat=[2, 3, 4, 5]", f"normal_concat=[{digit}, 3, 4, 5]")
+    with pytest.raises(ValueError, match=f"'{digit}' at position {concat.index(digit)}"):
+        space.parse(concat)
+
+
+def test_build_and_canonical_take_text(space):
+    torch.manual_seed(0)
+    from_text = space.build(V2_TEXT, C=4, layers=3)
+    assert repr(from_text) == repr(space.build(DARTS_V2, C=4, layers=3))
+    assert space.build_small(V1_TEXT).genotype == DARTS_V1
+    assert space.canonical(V2_TEXT) == space.canonical(DARTS_V2)
+    assert space.canonical_genotype(V1_TEXT) == space.canonical_genotype(DARTS_V1)
+    with pytest.raises(ValueError, match="'dil_conv_9x9'"):
+        space.build(V2_TEXT.replace("dil_conv_3x3", "dil_conv_9x9"))

@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -447,3 +448,112 @@ def test_shared_normalised_stats_and_balanced_batch() -> None:
     assert mean.abs().max() < 0.02 and (std - 1).abs().max() < 0.02
     _, y = ds.sample_batch(split, 100, torch.Generator().manual_seed(0), balanced=True)
     assert torch.bincount(y, minlength=10).tolist() == [10] * 10
+
+
+# --------------------------------------------------------------------------- unreadable data
+
+
+def _assert_clear(err: pytest.ExceptionInfo, path: Path, *needles: str) -> None:
+    text = str(err.value)
+    assert str(path) in text, text
+    assert "allow_pickle" not in text and "pickle.load" not in text, text
+    for needle in needles:
+        assert needle in text, (needle, text)
+
+
+def test_random_bytes_npz_is_named_not_a_npz_archive(tmp_path: Path) -> None:
+    path = tmp_path / "x_train.npz"
+    path.write_bytes(os.urandom(1000))
+    with pytest.raises(ValueError) as info:
+        ds.load_npz_split(path)
+    _assert_clear(info, path, "not a .npz archive (a zip of .npy arrays)", "numpy.savez", "re-download")
+    np.save(tmp_path / "plain.npy", np.zeros((2, 32, 32, 3), np.uint8))  # an .npy, not an .npz
+    (tmp_path / "plain.npy").rename(tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match="not a .npz archive"):
+        ds.load_npz_split(tmp_path / "plain.npz")
+
+
+def _damaged(path: Path, kind: str) -> None:
+    good = dict(x=np.zeros((20, 32, 32, 3), np.uint8), y=np.arange(20) % 10)
+    if kind == "object array":
+        np.savez(path, x=np.array([{"a": 1}, None], dtype=object), y=np.arange(2))
+    elif kind == "not an array":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("x.npy", b"hello world")
+            archive.writestr("y.npy", b"hello world")
+    elif kind == "bad crc":
+        np.savez(path, **good)
+        raw = bytearray(path.read_bytes())
+        raw[300:310] = b"\x01" * 10
+        path.write_bytes(bytes(raw))
+    elif kind == "bad deflate":
+        np.savez_compressed(path, **good)
+        raw = bytearray(path.read_bytes())
+        raw[100:110] = b"\xff" * 10
+        path.write_bytes(bytes(raw))
+    else:  # truncated
+        np.savez(path, **good)
+        path.write_bytes(path.read_bytes()[:5000])
+
+
+@pytest.mark.parametrize("kind, needle", [
+    ("object array", "holds Python objects"), ("not an array", "is not a .npy array"),
+    ("bad crc", "damaged .npz archive"), ("bad deflate", "damaged .npz archive"),
+    ("truncated", "not a .npz archive"),
+])
+def test_damaged_npz_gives_a_clear_error(tmp_path: Path, kind: str, needle: str) -> None:
+    path = tmp_path / "cifar10_train_x.npz"
+    _damaged(path, kind)
+    with pytest.raises(ValueError) as info:
+        ds.load_npz_split(path)
+    _assert_clear(info, path, needle, "numpy.savez")
+
+
+def test_damaged_official_batch_gives_a_clear_error(tmp_path: Path) -> None:
+    write_batch(tmp_path / "codec", np.zeros((2, 32, 32, 3), np.uint8), [0, 1])
+    (tmp_path / "codec").write_bytes((tmp_path / "codec").read_bytes().replace(b"latin1", b"lrtin1"))
+    (tmp_path / "huge").write_bytes(b"\x80\x05\x96" + (2 ** 64 - 1).to_bytes(8, "little"))
+    (tmp_path / "random").write_bytes(os.urandom(300))
+    ragged = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, [1, 2]]}
+    (tmp_path / "ragged").write_bytes(pickle.dumps(ragged, protocol=2))
+    for name in ("codec", "huge", "random", "ragged"):
+        with pytest.raises(ValueError) as info:
+            ds.read_official_batch(tmp_path / name)
+        _assert_clear(info, tmp_path / name, "--download")
+
+
+# --------------------------------------------------------------------------- too few images
+
+
+def test_batch_larger_than_the_split_says_too_few_images(tmp_path: Path) -> None:
+    path = tmp_path / "cifar10_train_tiny.npz"
+    write_npz(path, n=6)
+    split = ds.load_npz_split(path, "train")
+    assert split.source == path
+    with pytest.raises(ValueError) as info:
+        ds.sample_batch(split, 64, torch.Generator().manual_seed(0), balanced=True)
+    text = str(info.value)
+    for needle in ("too few images", "'train'", str(path), "6 images", "64",
+                   "use more images or a smaller batch (proxy_batch in a search)"):
+        assert needle in text, (needle, text)
+    search_train, _ = ds.train_val_split(split, 2, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="too few images: split 'train-train' .* has 4 images"):
+        ds.sample_batch(search_train, 64, torch.Generator())
+    with pytest.raises(ValueError, match=f"too few images: split 'train' \\(read from {path}\\)"):
+        next(ds.iterate_minibatches(split, 7, torch.Generator()))
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "8"])
+def test_batch_size_must_be_a_positive_integer(bad: object) -> None:
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        ds.sample_batch(make_split(n_per_class=1), bad, torch.Generator())  # type: ignore[arg-type]
+
+
+def test_split_source_is_kept_by_subsets_and_official_folders(tmp_path: Path) -> None:
+    assert make_split().source is None and "split 'synthetic'" == make_split().describe()
+    make_official_folder(tmp_path / ds.OFFICIAL_FOLDER, n=2)
+    data = ds.load_official_folder(tmp_path / ds.OFFICIAL_FOLDER)
+    assert data.train.source == tmp_path / ds.OFFICIAL_FOLDER
+    assert data.test.source == tmp_path / ds.OFFICIAL_FOLDER / ds.TEST_BATCH
+    assert data.train.subset([0, 1]).source == data.train.source
+    assert str(data.test.source) in data.test.describe()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fne.evolution.evaluator import (Failed, ProcessEvaluator, SerialEvaluator, make_evaluator,
-                                     threads_per_worker)
+                                     threads_per_worker, usable_cpus)
 
 
 def square(x: int) -> int:
@@ -161,10 +161,10 @@ def test_scorer_records_failed_cells(cells_and_batch) -> None:
     space, cells, x, y = cells_and_batch
 
     class AlwaysFails:
-        workers = 2
+        workers, threads = 2, 1
 
-        def map(self, fn, items, *, desc="", progress=True):
-            return [Failed("worker lost", 2) for _ in items]
+        def imap(self, fn, items):
+            return iter([Failed("worker lost", 2) for _ in items])
 
         def close(self) -> None:
             return None
@@ -186,10 +186,13 @@ def test_command_line_options() -> None:
         args = parser.parse_args(argv)
         return evaluator_for(args.backend, args.workers, args.ray_address)
 
-    assert from_argv(parser, []) is None
+    default = from_argv(parser, [])
+    assert default.workers == usable_cpus() and default.threads == 1
+    default.close()
+    assert isinstance(from_argv(parser, ["--workers", "1"]), SerialEvaluator)
     ev = from_argv(parser, ["--workers", "2"])
     try:
-        assert isinstance(ev, ProcessEvaluator) and ev.workers == 2 and ev.threads >= 1
+        assert isinstance(ev, ProcessEvaluator) and ev.workers == 2 and ev.threads == 1
     finally:
         ev.close()
     with pytest.raises(ValueError, match="--ray-address needs --backend ray"):

@@ -292,8 +292,10 @@ def test_scorer_rejects_bad_arguments(space, batch, tmp_path):
         Scorer(space, inputs=x, targets=y[:3])
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
-    with pytest.raises(ValueError, match="not a fitness score cache"):
-        Scorer(space, inputs=x, targets=y, cache_file=bad)
+    scorer = Scorer(space, inputs=x, targets=y, cache_file=bad)  # only a cache: set aside, rebuilt
+    assert not bad.exists() and scorer._cache == {}
+    aside = list(tmp_path.glob("bad.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text() == "[1, 2]"
 
 
 def test_scorer_default_network_is_the_reduced_one(space, batch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Iterator, List
 
 import numpy as np
@@ -11,6 +12,7 @@ from torch import nn
 
 from fne.genotopheno import cell_operations
 from fne.genotopheno.fne_space import (
+    MAX_NODES_LIMIT,
     FneCell,
     FneGenotype,
     FneSpace,
@@ -261,6 +263,92 @@ def test_canonical_fast_on_eight_nodes_with_free_order() -> None:
     assert s.canonical(_random_relabel(g, np.random.default_rng(0))) == s.format(c)
 
 
+def _isomorphism_key(g: FneGenotype) -> tuple:
+    """A complete invariant by brute force: the smallest edges tuple over all topological orders."""
+    p = g.pruned()
+    n = p.num_nodes
+    best = None
+    for perm in itertools.permutations(range(1, n - 1)):
+        order = [0, *perm, n - 1]
+        pos = {v: k for k, v in enumerate(order)}
+        if all(pos[j] < pos[i] for i in range(1, n) for j in range(i) if any(p.edge(i, j))):
+            edges = tuple(p.edge(order[b], order[a]) if order[a] < order[b] else (0,) * len(p.edges[0])
+                          for b in range(1, n) for a in range(b))
+            best = edges if best is None or edges < best else best
+    return best
+
+
+def _random_cell(rng: np.random.Generator, n: int, density: float, counts: List[int]) -> FneGenotype:
+    """A random valid two-op cell of ``n`` nodes with few distinct counts (many ties)."""
+    while True:
+        blocks = []
+        for _ in range(n * (n - 1) // 2):
+            block = [0, 0]
+            if rng.random() < density:
+                block[int(rng.integers(2))] = int(rng.choice(counts))
+            blocks.append(tuple(block))
+        g = FneGenotype(tuple(blocks))
+        if g.fed_nodes()[-1]:
+            return g
+
+
+def test_canonical_is_a_complete_invariant() -> None:
+    """Equal keys exactly for isomorphic cells (checked against brute force on small cells)."""
+    s = FneSpace(ops=("skip_connect", "sep_conv_3x3"), max_nodes=7, max_channels=2)
+    rng = np.random.default_rng(21)
+    keys_by_class: dict = {}
+    for t in range(400):
+        g = _random_cell(rng, int(rng.integers(3, 8)), float(rng.choice([0.2, 0.4, 0.7])), [1, 1, 2])
+        key = s.canonical(g)
+        assert s.canonical(_random_relabel(g, rng)) == key
+        assert _isomorphism_key(s.parse(key)) == _isomorphism_key(g)
+        keys_by_class.setdefault(_isomorphism_key(g), set()).add(key)
+    assert all(len(keys) == 1 for keys in keys_by_class.values())
+    assert len(keys_by_class) > 150
+
+
+def _worst_case_cell(n: int) -> FneGenotype:
+    """Intermediate nodes without edges between them, alike but for their edge to the output."""
+    edges = {(0, i): {"sep_conv_3x3": 1} for i in range(1, n - 1)}
+    edges.update({(i, n - 1): {"skip_connect": i} for i in range(1, n - 1)})
+    return _cell(n, edges)
+
+
+def _cycle_cell(m: int) -> FneGenotype:
+    """0 -> a_1..a_m -> b_1..b_m -> output, b_i reading a_i and a_(i+1): a symmetric cell."""
+    edges = {(0, a): {"sep_conv_3x3": 1} for a in range(1, m + 1)}
+    for i in range(m):
+        b = m + 1 + i
+        edges.update({(1 + i, b): {"skip_connect": 1}, (1 + (i + 1) % m, b): {"skip_connect": 1},
+                      (b, 2 * m + 1): {"max_pool_3x3": 1}})
+    return _cell(2 * m + 2, edges)
+
+
+def test_canonical_at_the_node_cap() -> None:
+    n = MAX_NODES_LIMIT
+    s = FneSpace(max_nodes=n, max_channels=n)
+    worst = _worst_case_cell(n)  # (n - 2)! topological orders, all equal but for the output row
+    c = s.canonical_genotype(worst)
+    skip = cell_operations.DARTS_OPS.index("skip_connect")
+    assert [c.edge(n - 1, i)[skip] for i in range(1, n - 1)] == list(range(1, n - 1))
+    assert all(c.edge(i, 0) == worst.edge(1, 0) for i in range(1, n - 1))
+    rng = np.random.default_rng(4)
+    for g in (worst, _cycle_cell((n - 2) // 2)):
+        key = s.canonical(g)
+        for _ in range(5):
+            assert s.canonical(_random_relabel(g, rng)) == key
+        assert s.canonical(s.parse(key)) == key and sorted(s.parse(key).edges) == sorted(g.edges)
+
+
+def test_max_nodes_is_capped() -> None:
+    assert FneSpace(max_nodes=MAX_NODES_LIMIT).max_nodes == MAX_NODES_LIMIT
+    with pytest.raises(ValueError, match=f"max_nodes={MAX_NODES_LIMIT + 1} is above the cap of "
+                                         f"{MAX_NODES_LIMIT} nodes"):
+        FneSpace(max_nodes=MAX_NODES_LIMIT + 1)
+    with pytest.raises(ValueError, match="max_nodes must be an int"):
+        FneSpace(max_nodes=True)
+
+
 # -------------------------------------------------------------------- build
 def test_build_forward_backward(space: FneSpace) -> None:
     torch.manual_seed(0)
@@ -323,3 +411,12 @@ def test_user_registered_op(my_op: str) -> None:
     assert isinstance(op, nn.Sequential) and op[0].kernel_size == (1, 1) and op[0].out_channels == 2 * 2
     assert net(torch.randn(2, 3, 8, 8)).shape == (2, 10)
     assert "0|2  1|0  0|3" in str(net)
+
+
+@pytest.mark.parametrize("token", ["\u0663", "\u00b2", "\uff11", "-\u0663", "1\u0660"])
+def test_counts_must_be_ascii_digits(space: FneSpace, token: str) -> None:
+    with pytest.raises(ValueError) as info:
+        space.parse(f"0|0|{token}|0|0|2|0|0")
+    message = str(info.value)
+    assert repr(token) in message and "block 1 (edge 0->1), count 3" in message
+    assert "ASCII" in message and "is negative" not in message

@@ -18,7 +18,7 @@ from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "src" / "NAS_on_cifar10.py"
-TINY_RUN = ["--pop-size", "3", "--generations", "2", "--tournament-every", "2", "--tournament-size", "3",
+TINY_RUN = ["--workers", "1", "--final-tournament-steps", "4", "--pop-size", "3", "--generations", "2", "--tournament-every", "2", "--tournament-size", "3",
             "--tournament-steps", "4", "--tournament-batch", "8", "--seed", "3", "--device", "cpu"]
 
 
@@ -84,7 +84,7 @@ def _write_run(folder: Path, data_dir: Path, **changes: object) -> None:
 
     config = SearchConfig(data_dir=str(data_dir), out=str(folder), pop_size=3, generations=2,
                           tournament_every=2, tournament_size=3, tournament_steps=4, tournament_batch=8,
-                          seed=3, device="cpu")
+                          final_tournament_steps=4, seed=3, device="cpu", workers=1)
     doc = dict(config.to_dict(), **changes)
     save_checkpoint(folder / "checkpoint.json", config=doc, state={"generation": 0})
 
@@ -172,16 +172,28 @@ def test_train_and_test_learns_an_easy_task() -> None:
     assert acc > 80.0
 
 
+def _has_ray() -> bool:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def test_process_workers_give_the_serial_result(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
     from fne.evolution.search import SearchConfig, run_search
 
-    base = dict(data_dir=str(data_dir), pop_size=3, generations=1, tournament_every=0, seed=5, device="cpu")
-    serial = run_search(SearchConfig(out=str(tmp_path / "serial"), **base), progress=False)
-    pooled = run_search(SearchConfig(out=str(tmp_path / "pooled"), workers=2, backend="process", **base),
-                        progress=False)
-    for key in ("best", "history", "front", "evaluations"):  # as JSON: NaN scores compare equal
-        assert json.dumps(pooled[key], sort_keys=True) == json.dumps(serial[key], sort_keys=True), key
-    assert pooled["config"]["workers"] == 2
+    base = dict(data_dir=str(data_dir), pop_size=3, generations=1, tournament_every=0, seed=5, device="cpu",
+                final_tournament_steps=6, tournament_build_kwargs={"C": 4, "N": 1})
+    serial = run_search(SearchConfig(out=str(tmp_path / "serial"), workers=1, **base), progress=False)
+    assert any(h["tournament"] for h in serial["history"])  # the final tournament trains in workers too
+    backends = [("process", 2), ("process", 3)] + ([("ray", 2)] if _has_ray() else [])
+    for backend, workers in backends:
+        pooled = run_search(SearchConfig(out=str(tmp_path / f"{backend}{workers}"), workers=workers,
+                                         backend=backend, **base), progress=False)
+        for key in ("best", "history", "front", "evaluations"):  # as JSON: NaN scores compare equal
+            assert json.dumps(pooled[key], sort_keys=True) == json.dumps(serial[key], sort_keys=True), key
+        assert pooled["config"]["workers"] == workers
     err = run_cli_inprocess(["--out", str(tmp_path / "bad"), "--workers", "2", "--backend", "serial"], capsys)
     assert "one worker" in err and not (tmp_path / "bad").exists()
 

@@ -144,3 +144,18 @@ def test_validate_rejects_foreign_values(space) -> None:
         space.validate("|nor_conv_3x3~0|")
     with pytest.raises(ValueError, match="unknown space|unknown search space"):
         get_space("nb301")
+
+
+@pytest.mark.parametrize("digit", ["\u0660", "\u0663", "\u00b2", "\uff10", "\u0968"])
+def test_input_index_must_be_ascii_digits(space, digit: str) -> None:
+    """'٠', '٣', '²', '０', '०' pass str.isdigit (and int() reads some of them) but are not indices."""
+    text = BEST.replace("nor_conv_1x1~2", f"nor_conv_1x1~{digit}")
+    pos = text.index(f"nor_conv_1x1~{digit}")
+    with pytest.raises(ValueError) as info:
+        space.parse(text)
+    message = str(info.value)
+    assert repr(f"nor_conv_1x1~{digit}") in message and f"position {pos}" in message
+    assert "ASCII" in message
+    first = BEST.replace("nor_conv_3x3~0", f"nor_conv_3x3~{digit}", 1)
+    with pytest.raises(ValueError, match="position 1:"):
+        space.parse(first)

@@ -37,3 +37,34 @@ def test_unknown_names_listed(call: str) -> None:
 def test_bad_names(name: object) -> None:
     with pytest.raises(ValueError, match="name must be a non-empty string"):
         Registry("widget").add(name, 1)  # type: ignore[arg-type]
+
+
+def test_plural_names_the_registered_kind() -> None:
+    reg: Registry[int] = Registry("proxy", plural="proxies")
+    reg.add("a", 1)
+    assert reg.plural == "proxies"
+    with pytest.raises(ValueError, match=r"^unknown proxy 'zz'; registered proxies: a$"):
+        reg.get("zz")
+    assert Registry("widget").plural == "widgets"
+
+
+@pytest.mark.parametrize("kind, plural", [("", None), (None, None), ("proxy", "")])
+def test_bad_kind_or_plural(kind: object, plural: object) -> None:
+    with pytest.raises(ValueError, match="registry (kind|plural) must be a non-empty string"):
+        Registry(kind, plural=plural)  # type: ignore[arg-type]
+
+
+def test_builtin_registries_read_well() -> None:
+    from fne.evolution.fitness import get_proxy
+    from fne.evolution.variation import _VARIATIONS
+    from fne.genotopheno import get_op, get_space
+
+    cases = [(get_proxy, "unknown proxy 'nope'; registered proxies: "),
+             (get_space, "unknown search space 'nope'; registered search spaces: nb201"),
+             (get_op, "unknown op 'nope'; registered ops: "),
+             (_VARIATIONS.get, "unknown variation set 'nope'; registered variation sets: ")]
+    for lookup, message in cases:
+        with pytest.raises(ValueError) as info:
+            lookup("nope")
+        assert str(info.value).startswith(message), str(info.value)
+        assert "proxys" not in str(info.value)

@@ -53,3 +53,22 @@ def test_build_shows_genotype_and_runs(space) -> None:
 def test_garbage_rejected(space, text: str) -> None:
     with pytest.raises(ValueError):
         space.parse(text)
+
+
+def test_build_and_canonical_take_genotype_text(space) -> None:
+    g = space.sample(np.random.default_rng(2))
+    text = space.format(g)
+    assert space.coerce(text) == g and space.coerce(g) is g
+    assert space.canonical(text) == space.canonical(g)
+    torch.manual_seed(0)
+    from_value = space.build(g, num_classes=3, **SMALL.get(space.name, {}))
+    torch.manual_seed(0)
+    from_text = space.build(text, num_classes=3, **SMALL.get(space.name, {}))
+    assert repr(from_text) == repr(from_value)
+    x = torch.randn(2, 3, 32, 32)
+    from_value.eval()
+    from_text.eval()
+    with torch.no_grad():
+        assert torch.equal(from_text(x), from_value(x))
+    with pytest.raises(ValueError):
+        space.build("garbage ~|~ text", num_classes=3, **SMALL.get(space.name, {}))

@@ -89,14 +89,60 @@ def test_darts_mutations_change_one_pair() -> None:
         assert old[0] == new[0] and new[1] < NUM_INPUTS + (i % 8) // 2
 
 
-def test_darts_crossover_mixes_pairs_position_by_position() -> None:
+def test_darts_crossover_takes_whole_nodes_from_a_parent() -> None:
     space = DartsSpace()
     rng = np.random.default_rng(4)
-    a, b = space.sample(rng), space.sample(rng)
-    child = vdarts.uniform_crossover(space, a, b, rng)
-    for field in ("normal", "reduce"):
-        for k, pair in enumerate(getattr(child, field)):
-            assert pair in (getattr(a, field)[k], getattr(b, field)[k])
+    mixed = 0
+    for _ in range(30):
+        a, b = space.sample(rng), space.sample(rng)
+        child = vdarts.uniform_crossover(space, a, b, rng)
+        for field in ("normal", "reduce"):
+            nodes = [getattr(g, field) for g in (child, a, b)]
+            sources = [[node[2 * j: 2 * j + 2] for node in nodes] for j in range(4)]
+            assert all(c in (x, y) for c, x, y in sources)
+            mixed += len({c == x for c, x, _ in sources}) == 2
+    assert mixed > 20
+
+
+def _repeated_inputs(g) -> list:
+    """(cell, node, input) of every node whose two real (non-none) edges read the same input."""
+    found = []
+    for cell in ("normal", "reduce"):
+        pairs = getattr(g, cell)
+        for j in range(4):
+            (op_a, in_a), (op_b, in_b) = pairs[2 * j], pairs[2 * j + 1]
+            if in_a == in_b and "none" not in (op_a, op_b):
+                found.append((cell, 2 + j, in_a))
+    return found
+
+
+@pytest.mark.parametrize("ops", [None, ("skip_connect", "sep_conv_3x3"),
+                                 ("none", "skip_connect", "max_pool_3x3")])
+def test_darts_variation_keeps_the_two_inputs_of_a_node_distinct(ops) -> None:
+    space = DartsSpace(ops=ops)
+    rng = np.random.default_rng(11)
+    include_none = ops is not None and "none" in ops
+    pop = [space.sample(rng, include_none=include_none) for _ in range(12)]
+    pop += [space.canonical_genotype(g) for g in pop]  # none edges moved to input 0
+    for _ in range(400):
+        a, b = pop[int(rng.integers(len(pop)))], pop[int(rng.integers(len(pop)))]
+        children = [vdarts.uniform_crossover(space, a, b, rng), vdarts.mutate_op(space, a, rng),
+                    vdarts.mutate_input(space, a, rng)]
+        for child in children:
+            assert _repeated_inputs(child) == [], (space.format(a), space.format(child))
+            space.validate(child)
+        pop[int(rng.integers(len(pop)))] = children[int(rng.integers(3))]
+
+
+def test_darts_mutate_input_never_gives_node_2_one_input_twice() -> None:
+    space = DartsSpace()
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        g = space.sample(rng)
+        child = vdarts.mutate_input(space, g, rng)
+        for field in ("normal", "reduce"):
+            assert sorted(i for _, i in getattr(child, field)[:2]) == [0, 1]
+        assert child != g
 
 
 def _total(g: FneGenotype) -> int:

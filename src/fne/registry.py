@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Generic, List, TypeVar
+from typing import Dict, Generic, List, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -14,10 +14,20 @@ class Registry(Generic[T]):
 
     Args:
         kind: what is registered, used in error messages (e.g. ``"op"``).
+        plural: the plural of ``kind`` in messages; default ``kind + "s"`` (pass
+            ``"proxies"`` for ``"proxy"``).
+
+    Raises:
+        ValueError: for an empty ``kind`` or ``plural``.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, plural: Optional[str] = None) -> None:
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"registry kind must be a non-empty string, got {kind!r}")
+        if plural is not None and (not isinstance(plural, str) or not plural):
+            raise ValueError(f"registry plural must be a non-empty string or None, got {plural!r}")
         self.kind = kind
+        self.plural = plural if plural is not None else f"{kind}s"
         self._items: Dict[str, T] = {}
 
     def add(self, name: str, value: T, *, replace: bool = False) -> T:
@@ -40,7 +50,7 @@ class Registry(Generic[T]):
             return self._items[name]
         except (KeyError, TypeError):
             known = ', '.join(self.names()) or 'none'
-            raise ValueError(f"unknown {self.kind} {name!r}; registered {self.kind}s: {known}") from None
+            raise ValueError(f"unknown {self.kind} {name!r}; registered {self.plural}: {known}") from None
 
     def names(self) -> List[str]:
         """Registered names, in registration order."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_json", "save_checkpoint", "load_checkpoint", "config_mismatch"]
+           "atomic_write_json", "save_checkpoint", "load_checkpoint", "read_checkpoint", "config_mismatch"]
 
 CHECKPOINT_FORMAT = "fne-evolution-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -29,8 +29,19 @@ CHECKPOINT_VERSION = 1
 PathLike = Union[str, Path]
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read without changing it for longer than a call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename).
+
+    The file gets the mode a plain ``open(path, "w")`` would give it (``0o666`` less the
+    umask), not the private mode of the temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -38,6 +49,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
@@ -61,14 +73,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def atomic_write_json(path: PathLike, obj: Any, *, indent: Optional[int] = 2) -> None:
+def atomic_write_json(path: PathLike, obj: Any, *, indent: Optional[int] = 2, sort_keys: bool = False) -> None:
     """Write ``obj`` as strict JSON (non-finite floats become ``null``) atomically."""
-    atomic_write_text(path, json.dumps(_jsonable(obj), indent=indent, allow_nan=False) + "\n")
+    text = json.dumps(_jsonable(obj), indent=indent, allow_nan=False, sort_keys=sort_keys)
+    atomic_write_text(path, text + "\n")
 
 
-def save_checkpoint(path: PathLike, *, config: Mapping[str, Any], state: Mapping[str, Any]) -> None:
-    """Write a checkpoint holding ``config`` and ``state`` atomically to ``path``."""
-    doc = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+def save_checkpoint(path: PathLike, *, config: Mapping[str, Any], state: Mapping[str, Any],
+                    extra: Optional[Mapping[str, Any]] = None) -> None:
+    """Write a checkpoint holding ``config``, ``state`` and ``extra`` keys atomically to ``path``."""
+    doc = {**dict(extra or {}), "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
            "config": dict(config), "state": dict(state)}
     atomic_write_json(path, doc, indent=None)
 
@@ -84,7 +98,13 @@ def config_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any],
 
 def load_checkpoint(path: PathLike, *, config: Optional[Mapping[str, Any]] = None,
                     ignore: Iterable[str] = ()) -> Dict[str, Any]:
-    """Read a checkpoint and return its ``state``.
+    """Read a checkpoint and return its ``state`` (see :func:`read_checkpoint`)."""
+    return read_checkpoint(path, config=config, ignore=ignore)["state"]
+
+
+def read_checkpoint(path: PathLike, *, config: Optional[Mapping[str, Any]] = None,
+                    ignore: Iterable[str] = ()) -> Dict[str, Any]:
+    """Read a checkpoint and return the whole document (``config``, ``state``, extra keys).
 
     Args:
         path: the checkpoint file.
@@ -115,7 +135,7 @@ def load_checkpoint(path: PathLike, *, config: Optional[Mapping[str, Any]] = Non
         if diff:
             details = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in diff.items())
             raise ValueError(f"checkpoint {path} belongs to a different search ({details})")
-    return doc["state"]
+    return doc
 
 
 def _get(doc: Any, key: str) -> Any:

@@ -31,6 +31,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple, Union
@@ -74,11 +75,14 @@ class Split:
         images: uint8 array ``(N, H, W, 3)`` (NHWC).
         labels: int64 array ``(N,)`` with values in ``0 .. NUM_CLASSES - 1``.
         name: A label for messages, e.g. ``"train"``.
+        source: The file (or folder) the images were read from, named in messages; None
+            for images made in memory.
     """
 
     images: np.ndarray
     labels: np.ndarray
     name: str = "split"
+    source: Optional[Path] = None
 
     def __post_init__(self) -> None:
         labels = check_split_arrays(self.images, self.labels, self.name)
@@ -88,9 +92,14 @@ class Split:
         return int(self.labels.shape[0])
 
     def subset(self, indices: Sequence[int], name: Optional[str] = None) -> "Split":
-        """Return the split restricted to ``indices`` (in the given order)."""
+        """Return the split restricted to ``indices`` (in the given order), from the same source."""
         idx = np.asarray(indices, dtype=np.int64)
-        return Split(self.images[idx], self.labels[idx], name or self.name)
+        return Split(self.images[idx], self.labels[idx], name or self.name, self.source)
+
+    def describe(self) -> str:
+        """The split for messages: ``split 'train' (read from /data/train.npz)``."""
+        where = f" (read from {self.source})" if self.source is not None else ""
+        return f"split {self.name!r}{where}"
 
     def class_counts(self) -> np.ndarray:
         """Number of images per class, shape ``(NUM_CLASSES,)``."""
@@ -169,15 +178,27 @@ class _BatchUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+_REDOWNLOAD = ("replace it with the file from the official archive (delete the folder and run "
+               "again with --download, or re-extract cifar-10-python.tar.gz)")
+
+# What a damaged pickle raises: bad opcodes or lengths (a huge length is a MemoryError or an
+# OverflowError before anything is allocated), wrong argument types, unknown codec names, and
+# numpy's SystemError / RuntimeError for an array or dtype rebuilt from a damaged state.
+_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+                  LookupError, OverflowError, MemoryError, SystemError, RuntimeError)
+
+
 def _unpickle(path: Path) -> dict:
     """Read one pickled batch file into a dict with bytes keys."""
     try:
         with open(path, "rb") as fh:
             obj = _BatchUnpickler(fh, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
-        raise ValueError(f"{path}: not a readable CIFAR-10 batch file ({err})") from err
+    except _PICKLE_ERRORS as err:
+        reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+        raise ValueError(f"{path}: not a readable CIFAR-10 batch file ({reason}); "
+                         f"{_REDOWNLOAD}") from err
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a pickled dict, got {type(obj).__name__}")
+        raise ValueError(f"{path}: expected a pickled dict, got {type(obj).__name__}; {_REDOWNLOAD}")
     return obj
 
 
@@ -194,12 +215,26 @@ def read_official_batch(path: Union[str, Path], name: Optional[str] = None) -> S
     batch = _unpickle(path)
     missing = [k.decode() for k in (b"data", b"labels") if k not in batch]
     if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; found {sorted(map(repr, batch))}")
-    data = np.asarray(batch[b"data"])
+        raise ValueError(f"{path}: missing key(s) {missing}; found {sorted(map(repr, batch))}; "
+                         f"{_REDOWNLOAD}")
+    data = _batch_array(path, batch[b"data"], "b'data'")
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{path}: b'data' must be uint8 (N, 3072), got {data.dtype} {data.shape}")
+        raise ValueError(f"{path}: b'data' must be uint8 (N, 3072), got {data.dtype} {data.shape}; "
+                         f"{_REDOWNLOAD}")
     images = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-    return _labelled_split(path, images, np.asarray(batch[b"labels"]), name or path.name)
+    labels = _batch_array(path, batch[b"labels"], "b'labels'")
+    return _labelled_split(path, images, labels, name or path.name)
+
+
+def _batch_array(path: Path, value: object, key: str) -> np.ndarray:
+    """``value`` as a numeric array; a ragged or non-numeric value names ``key`` and ``path``."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{path}: {key} is not an array ({err}); {_REDOWNLOAD}") from err
+    if array.dtype.hasobject:
+        raise ValueError(f"{path}: {key} holds Python objects, not numbers; {_REDOWNLOAD}")
+    return array
 
 
 def _read_class_names(folder: Path) -> Tuple[str, ...]:
@@ -212,9 +247,9 @@ def _read_class_names(folder: Path) -> Tuple[str, ...]:
     return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
 
 
-def _concat(parts: List[Split], name: str) -> Split:
+def _concat(parts: List[Split], name: str, source: Path) -> Split:
     return Split(np.concatenate([p.images for p in parts]),
-                 np.concatenate([p.labels for p in parts]), name)
+                 np.concatenate([p.labels for p in parts]), name, source)
 
 
 def load_official_folder(folder: Union[str, Path]) -> CIFAR10Data:
@@ -228,7 +263,7 @@ def load_official_folder(folder: Union[str, Path]) -> CIFAR10Data:
     missing = [n for n in TRAIN_BATCHES + (TEST_BATCH,) if not (folder / n).is_file()]
     if missing:
         raise FileNotFoundError(f"CIFAR-10 folder {folder} lacks {', '.join(missing)}")
-    train = _concat([read_official_batch(folder / n) for n in TRAIN_BATCHES], "train")
+    train = _concat([read_official_batch(folder / n) for n in TRAIN_BATCHES], "train", folder)
     test = read_official_batch(folder / TEST_BATCH, "test")
     logger.info("loaded CIFAR-10 from %s: %d train, %d test", folder, len(train), len(test))
     return CIFAR10Data(train, test, DataSource("official", folder), _read_class_names(folder))
@@ -242,17 +277,14 @@ def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: not an npz archive, a key missing, wrong shape/dtype, or labels out of range.
+        ValueError: not an npz archive (or a damaged one), a key missing, an array that is not
+            plain numbers, wrong shape/dtype, or labels out of range; the message names the
+            file and what to do.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR-10 npz file {path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files if k == "x" or k in NPZ_LABEL_KEYS}
-            keys = list(npz.files)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path}: not a readable .npz archive ({err})") from err
+    arrays, keys = _read_npz(path)
     label_key = next((k for k in NPZ_LABEL_KEYS if k in arrays), None)
     if "x" not in arrays or label_key is None:
         raise ValueError(f"{path}: needs key 'x' and one of {list(NPZ_LABEL_KEYS)}; found {keys}")
@@ -263,10 +295,57 @@ def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
     return _labelled_split(path, images, arrays[label_key], name or path.stem)
 
 
-def _labelled_split(path: Path, images: np.ndarray, labels: np.ndarray, name: str) -> Split:
-    """Build a Split, naming ``path`` in any label error."""
+_RECREATE_NPZ = "re-create it with numpy.savez or re-download it"
+# What a damaged zip raises: bad CRC or headers, bad deflate data, and for members that are
+# encrypted or use an unknown compression method, RuntimeError / NotImplementedError.
+_ZIP_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError)
+
+
+def _read_npz(path: Path) -> Tuple[dict, List[str]]:
+    """The image and label arrays of the npz file ``path``, and all its keys."""
+    with open(path, "rb") as fh:
+        is_zip = zipfile.is_zipfile(fh)
+    if not is_zip:
+        raise ValueError(f"{path}: not a .npz archive (a zip of .npy arrays); {_RECREATE_NPZ}")
     try:
-        return Split(images, labels, name)
+        with np.load(path, allow_pickle=False) as npz:
+            keys = list(npz.files)
+            arrays = {k: _npz_array(path, npz, k) for k in keys if k == "x" or k in NPZ_LABEL_KEYS}
+    except _ZIP_ERRORS as err:
+        raise ValueError(f"{path}: damaged .npz archive ({err}); {_RECREATE_NPZ}") from err
+    return arrays, keys
+
+
+def _npz_array(path: Path, npz: "np.lib.npyio.NpzFile", key: str) -> np.ndarray:
+    """Array ``key`` of ``npz``, or a ValueError naming the file, the key and what is wrong."""
+    if _npz_holds_objects(npz, key):
+        raise ValueError(f"{path}: array {key!r} holds Python objects (dtype object), which are "
+                         f"not loaded; save it as numbers (x uint8, y integers) with numpy.savez")
+    try:
+        value = npz[key]
+    except ValueError as err:
+        raise ValueError(f"{path}: array {key!r} is damaged ({err}); {_RECREATE_NPZ}") from err
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{path}: member {key!r} is not a .npy array; {_RECREATE_NPZ}")
+    return value
+
+
+def _npz_holds_objects(npz: "np.lib.npyio.NpzFile", key: str) -> bool:
+    """Whether the ``.npy`` header of ``key`` declares an object dtype (False if unreadable)."""
+    fmt = np.lib.format
+    try:
+        with npz.zip.open(f"{key}.npy") as fh:
+            version = fmt.read_magic(fh)
+            header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            return bool(header(fh)[2].hasobject)
+    except (KeyError, ValueError) + _ZIP_ERRORS:
+        return False
+
+
+def _labelled_split(path: Path, images: np.ndarray, labels: np.ndarray, name: str) -> Split:
+    """Build a Split read from ``path``, naming ``path`` in any label error."""
+    try:
+        return Split(images, labels, name, path)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from err
 
@@ -571,10 +650,15 @@ def _balanced_quotas(capacity: np.ndarray, total: int) -> np.ndarray:
     return quota
 
 
-def _check_batch_size(batch_size: int, n: int, what: str) -> None:
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1 or batch_size > n:
-        raise ValueError(f"batch_size must be an integer in 1..{n} ({what} has {n} images), "
-                         f"got {batch_size!r}")
+def _check_batch_size(batch_size: int, n: int, what: str, option: str = "") -> None:
+    """Raise ``ValueError`` unless ``1 <= batch_size <= n``; ``option`` names the setting to lower."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size > n:
+        flag = f" ({option})" if option else ""
+        images = "1 image" if n == 1 else f"{n} images"
+        raise ValueError(f"too few images: {what} has {images}, fewer than the batch_size of "
+                         f"{batch_size} asked for; use more images or a smaller batch{flag}")
 
 
 def sample_indices(labels: np.ndarray, batch_size: int, generator: RandomSource, *,
@@ -614,7 +698,12 @@ def sample_batch(split: Split, batch_size: int, generator: RandomSource,
 
     Returns:
         ``(images (B, 3, H, W) float32, labels (B,) int64)``.
+
+    Raises:
+        ValueError: ``batch_size`` is not a positive integer or exceeds ``len(split)``; the
+            message names the split, its source file, both numbers and what to do.
     """
+    _check_batch_size(batch_size, len(split), split.describe(), "proxy_batch in a search")
     idx = sample_indices(split.labels, batch_size, generator, balanced=balanced)
     return split_tensors(split.subset(idx), device, normalized=normalized)
 
@@ -694,7 +783,7 @@ def iterate_minibatches(split: Split, batch_size: int, generator: torch.Generato
         augment: Random crop (4-pixel zero padding) and horizontal flip.
         drop_last: Skip a final batch smaller than ``batch_size``.
     """
-    _check_batch_size(batch_size, len(split), split.name)
+    _check_batch_size(batch_size, len(split), split.describe())
     order = _permutation(len(split), generator) if shuffle else np.arange(len(split))
     stop = len(split) - len(split) % batch_size if drop_last else len(split)
     for start in range(0, stop, batch_size):

@@ -1,6 +1,9 @@
 """Evaluators: run one picklable function over many items, serially, in processes or on Ray.
 
-Every backend returns results in the order of the items. A call that raises, or whose
+Every backend runs its calls with the same explicit number of torch threads (intra-op
+and inter-op, default 1), set by the library inside the worker, so a result does not
+depend on the backend or on the number of workers: throughput comes from workers, not
+from threads. Results come back in the order of the items. A call that raises, or whose
 worker dies, is retried once; if it fails again its slot holds a :class:`Failed` record
 and the run goes on::
 
@@ -9,25 +12,34 @@ and the run goes on::
         results = evaluator.map(score_cell, cells, desc="scoring")
     finally:
         evaluator.close()
+
+The serial evaluator is the same path with one worker, in this process: it sets the
+thread count for the duration of each call and restores the caller's afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
 
-from tqdm.auto import tqdm
+from fne.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("serial", "process", "ray")
 MAX_ATTEMPTS = 2
+DEFAULT_THREADS = 1
+"""Torch threads per worker. One thread per worker keeps results identical across
+backends and worker counts, and avoids the collapse of multi-threaded OpenMP kernels
+when another process shares the cores."""
 
 
 @dataclass(frozen=True)
@@ -42,16 +54,65 @@ Result = Union[Any, Failed]
 
 
 class Evaluator(Protocol):
-    """What the scorers need from a backend."""
+    """What the scorers and tournaments need from a backend."""
 
     workers: int
+    threads: int
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
+        """Yield ``fn(item)`` for every item, in order; failures become :class:`Failed` records."""
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
             progress: bool = True) -> List[Result]:
-        """Apply ``fn`` to every item; failures become :class:`Failed` records."""
+        """All of :meth:`imap` as a list, with a progress bar."""
 
     def close(self) -> None:
         """Release workers; the evaluator may not be used afterwards."""
+
+
+def usable_cpus() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # platforms without sched_getaffinity
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_per_worker(workers: int, cpus: Optional[int] = None) -> int:
+    """Torch threads for each of ``workers`` processes that share ``cpus`` cores evenly."""
+    cpus = cpus or usable_cpus()
+    return max(1, cpus // max(1, workers))
+
+
+def set_torch_threads(threads: int) -> None:
+    """Set torch's intra-op threads and, if it is still possible, its inter-op threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    if torch.get_num_interop_threads() != threads:
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:  # inter-op work already started in this process: keep its pool
+            logger.debug("inter-op threads already fixed at %d", torch.get_num_interop_threads())
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run a block with ``threads`` intra-op threads, then restore the caller's count."""
+    import torch
+
+    before = torch.get_num_threads()
+    set_torch_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_threads(threads: Any) -> int:
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    return threads
 
 
 def _describe(exc: BaseException) -> str:
@@ -65,24 +126,42 @@ def _log_failures(results: List[Result], desc: str) -> None:
                        len(results), MAX_ATTEMPTS)
 
 
-class SerialEvaluator:
-    """Runs every item in this process."""
+class _MapMixin:
+    """``map`` on top of ``imap``: a list, a progress bar and a failure summary."""
 
-    workers = 1
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
+        raise NotImplementedError
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
             progress: bool = True) -> List[Result]:
-        results = [self._call(fn, item) for item in tqdm(items, desc=desc, disable=not progress)]
+        results: List[Result] = []
+        with progress_bar(len(items), desc or "map", enabled=progress) as bar:
+            for result in self.imap(fn, items):
+                results.append(result)
+                bar.update(1)
         _log_failures(results, desc)
         return results
 
-    @staticmethod
-    def _call(fn: Callable[[Any], Any], item: Any) -> Result:
+
+class SerialEvaluator(_MapMixin):
+    """Runs every item in this process, with ``threads`` torch threads during each call."""
+
+    workers = 1
+
+    def __init__(self, threads: int = DEFAULT_THREADS) -> None:
+        self.threads = _check_threads(threads)
+
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
+        for item in items:
+            yield self._call(fn, item)
+
+    def _call(self, fn: Callable[[Any], Any], item: Any) -> Result:
         error = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                return fn(item)
-            except Exception as exc:  # a failing cell must not stop the run
+                with torch_threads(self.threads):
+                    return fn(item)
+            except Exception as exc:  # a failing item must not stop the run
                 error = _describe(exc)
                 logger.warning("attempt %d failed: %s", attempt, error)
         return Failed(error, MAX_ATTEMPTS)
@@ -91,26 +170,19 @@ class SerialEvaluator:
         return None
 
 
-def threads_per_worker(workers: int, cpus: Optional[int] = None) -> int:
-    """Torch threads for each of ``workers`` processes so that they do not oversubscribe."""
-    cpus = cpus or os.cpu_count() or 1
-    return max(1, cpus // max(1, workers))
-
-
 def _init_worker(threads: int) -> None:
-    import torch
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    set_torch_threads(threads)
 
-    torch.set_num_threads(threads)
 
+class ProcessEvaluator(_MapMixin):
+    """A local pool of ``workers`` spawned processes with ``threads`` torch threads each."""
 
-class ProcessEvaluator:
-    """A local pool of ``workers`` processes (spawned), each with its share of the cores."""
-
-    def __init__(self, workers: int = 2, threads: Optional[int] = None) -> None:
-        if workers < 1:
+    def __init__(self, workers: int = 2, threads: int = DEFAULT_THREADS) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        self.threads = threads or threads_per_worker(workers)
+        self.threads = _check_threads(threads)
         self._pool: Optional[ProcessPoolExecutor] = None
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -121,81 +193,90 @@ class ProcessEvaluator:
         return self._pool
 
     def _restart(self) -> None:
+        logger.warning("a worker process died; restarting the pool")
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
-            progress: bool = True) -> List[Result]:
-        results: Dict[int, Result] = {}
-        errors: Dict[int, str] = {}
-        with tqdm(total=len(items), desc=desc, disable=not progress) as bar:
-            retry = self._round(fn, items, list(range(len(items))), results, errors, bar)
-            for i in retry:  # the last attempt, one at a time: a worker-killing item fails alone
-                if self._round(fn, items, [i], results, errors, bar):
-                    results[i] = Failed(errors[i], MAX_ATTEMPTS)
-        ordered = [results[i] for i in range(len(items))]
-        _log_failures(ordered, desc)
-        return ordered
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
+        futures: Dict[int, Future] = {i: self._executor().submit(fn, item) for i, item in enumerate(items)}
+        try:
+            for i in range(len(items)):
+                yield self._collect(fn, items, i, futures)
+        finally:
+            for future in futures.values():
+                future.cancel()
 
-    def _round(self, fn: Callable[[Any], Any], items: Sequence[Any], indices: List[int],
-               results: Dict[int, Result], errors: Dict[int, str], bar: tqdm) -> List[int]:
-        """Submit ``indices`` once; return those that must be tried again."""
-        futures: Dict[int, Future] = {i: self._executor().submit(fn, items[i]) for i in indices}
-        retry = []
-        for i, future in futures.items():
-            try:
-                results[i] = future.result()
-                bar.update(1)
-            except BrokenProcessPool as exc:
-                errors[i] = f"worker died: {_describe(exc)}"
-                retry.append(i)
-            except Exception as exc:  # the item's own error, raised in the worker
-                errors[i] = _describe(exc)
-                retry.append(i)
-        if any(errors[i].startswith("worker died") for i in retry):
-            logger.warning("a worker process died; restarting the pool")
+    def _collect(self, fn: Callable[[Any], Any], items: Sequence[Any], i: int,
+                 futures: Dict[int, Future]) -> Result:
+        """Item ``i``'s result; on failure it is tried once more, alone when its worker died."""
+        try:
+            return futures[i].result()
+        except BrokenProcessPool as exc:
+            error = f"worker died: {_describe(exc)}"
             self._restart()
-        return retry
+            result = self._retry(fn, items[i], error)
+            for j in range(i + 1, len(items)):  # the broken pool lost them too
+                futures[j] = self._executor().submit(fn, items[j])
+            return result
+        except Exception as exc:  # the item's own error, raised in the worker
+            return self._retry(fn, items[i], _describe(exc))
+
+    def _retry(self, fn: Callable[[Any], Any], item: Any, error: str) -> Result:
+        logger.warning("attempt 1 failed: %s", error)
+        try:
+            return self._executor().submit(fn, item).result()
+        except BrokenProcessPool as exc:
+            self._restart()
+            return Failed(f"worker died: {_describe(exc)}", MAX_ATTEMPTS)
+        except Exception as exc:
+            return Failed(_describe(exc), MAX_ATTEMPTS)
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def terminate(self) -> None:
+        """Stop the workers at once (after an error or Ctrl-C in this process)."""
+        if self._pool is None:
+            return
+        processes = list(getattr(self._pool, "_processes", {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+        self._pool = None
 
-class RayEvaluator:
-    """Runs items as Ray tasks on a local Ray instance or an existing cluster."""
 
-    def __init__(self, workers: int = 2, address: Optional[str] = None) -> None:
-        if workers < 1:
+class RayEvaluator(_MapMixin):
+    """Runs items as Ray tasks (one CPU and ``threads`` torch threads each) on a local
+    Ray instance or an existing cluster."""
+
+    def __init__(self, workers: int = 2, address: Optional[str] = None, threads: int = DEFAULT_THREADS) -> None:
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         try:
             import ray
         except ImportError:
             raise ValueError("the ray backend needs ray: pip install 'fne[ray]'") from None
         self._ray, self.workers, self.address = ray, workers, address
-        if not ray.is_initialized():
+        self.threads = _check_threads(threads)
+        self._started = not ray.is_initialized()
+        if self._started:
             kwargs: Dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
             ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
-            self._started = True
-        else:
-            self._started = False
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
-            progress: bool = True) -> List[Result]:
+    def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
         ray = self._ray
-        threads = threads_per_worker(self.workers)
         task = ray.remote(num_cpus=1, max_retries=MAX_ATTEMPTS - 1, retry_exceptions=True)(_ray_call)
-        refs = [task.remote(fn, item, threads) for item in items]
-        results: List[Result] = []
-        for ref in tqdm(refs, desc=desc, disable=not progress):
+        refs = [task.remote(fn, item, self.threads) for item in items]
+        for ref in refs:
             try:
-                results.append(ray.get(ref))
+                yield ray.get(ref)
             except Exception as exc:  # a task error or a lost worker, after Ray's retry
-                results.append(Failed(_describe(exc), MAX_ATTEMPTS))
-        _log_failures(results, desc)
-        return results
+                yield Failed(_describe(exc), MAX_ATTEMPTS)
 
     def close(self) -> None:
         if self._started and self._ray.is_initialized():
@@ -203,40 +284,50 @@ class RayEvaluator:
 
 
 def _ray_call(fn: Callable[[Any], Any], item: Any, threads: int) -> Any:
-    _init_worker(threads)
+    set_torch_threads(threads)
     return fn(item)
 
 
-def make_evaluator(backend: str = "serial", workers: int = 1,
-                   ray_address: Optional[str] = None) -> Evaluator:
+def make_evaluator(backend: str = "serial", workers: int = 1, ray_address: Optional[str] = None,
+                   threads: int = DEFAULT_THREADS) -> Evaluator:
     """Create the evaluator for ``backend`` (``serial``, ``process`` or ``ray``).
 
     Args:
         backend: which backend.
-        workers: parallel workers (ignored by ``serial``).
+        workers: parallel workers (``serial`` always runs one).
         ray_address: address of an existing Ray cluster; ``None`` starts a local instance.
+        threads: torch threads of every worker (and of the serial evaluator's calls).
 
     Raises:
-        ValueError: for an unknown backend, ``workers < 1`` or a missing ray install.
+        ValueError: for an unknown backend, ``workers < 1``, ``threads < 1`` or a missing ray install.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if workers < 1:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if backend == "serial":
-        return SerialEvaluator()
+        return SerialEvaluator(threads)
     if backend == "process":
-        return ProcessEvaluator(workers)
-    return RayEvaluator(workers, ray_address)
+        return ProcessEvaluator(workers, threads)
+    return RayEvaluator(workers, ray_address, threads)
 
 
 def add_evaluator_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``--workers``, ``--backend`` and ``--ray-address`` to a script's parser."""
-    parser.add_argument("--workers", type=int, default=1, help="parallel scoring workers")
+    """Add ``--workers``, ``--backend``, ``--ray-address`` and ``--threads`` to a script's parser."""
+    parser.add_argument("--workers", type=int, default=None,
+                        help=f"parallel workers (default: the usable cores, {usable_cpus()} here; "
+                             "1 on a GPU)")
     parser.add_argument("--backend", choices=BACKENDS, default=None,
                         help="serial, process or ray (default: serial for one worker, else process)")
     parser.add_argument("--ray-address", default=None,
                         help="address of a running Ray cluster (default: start a local instance)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="torch threads per worker (default: %(default)s)")
+
+
+def default_workers(device: str = "cpu") -> int:
+    """Workers when none are asked for: the usable cores on a CPU, one on a GPU."""
+    return 1 if str(device).startswith("cuda") else usable_cpus()
 
 
 def resolve_backend(backend: Optional[str], workers: int, ray_address: Optional[str] = None) -> str:
@@ -257,11 +348,15 @@ def resolve_backend(backend: Optional[str], workers: int, ray_address: Optional[
     return chosen
 
 
-def evaluator_for(backend: Optional[str], workers: int, ray_address: Optional[str] = None) -> Optional[Evaluator]:
-    """The evaluator for these options; ``None`` means score in this process (serial).
+def evaluator_for(backend: Optional[str], workers: Optional[int], ray_address: Optional[str] = None,
+                  threads: int = DEFAULT_THREADS, device: str = "cpu") -> Evaluator:
+    """The evaluator for these options (``workers=None``: :func:`default_workers`).
 
     Raises:
-        ValueError: see :func:`resolve_backend`.
+        ValueError: see :func:`resolve_backend`; ``threads`` below 1.
     """
+    if workers is None:
+        workers = 1 if backend == "serial" else default_workers(device)
     chosen = resolve_backend(backend, workers, ray_address)
-    return None if chosen == "serial" else make_evaluator(chosen, workers, ray_address)
+    _check_threads(threads)
+    return make_evaluator(chosen, workers, ray_address, threads)

@@ -51,7 +51,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from fne.progress import is_terminal, progress_bar
 
 from fne.genotopheno.space import SearchSpace
 
@@ -427,9 +427,13 @@ class Evolution:
         texts = [self.space.format(self._archive[k][0]) for k in candidates]
         logger.info("generation %d tournament: %d candidates, %d eliminated", self.generation,
                     len(candidates), len(losers))
-        return kept, {"candidates": texts, "weights": [float(w) for w in result.weights],
-                      "winners": [texts[j] for j in result.winners],
-                      "final": self._final_due}
+        record = {"candidates": texts, "weights": [float(w) for w in result.weights],
+                  "winners": [texts[j] for j in result.winners], "final": self._final_due}
+        if getattr(result, "steps", 0):
+            record["steps"] = int(result.steps)
+        if getattr(result, "trace", ()):
+            record["trace"] = [list(w) for w in result.trace]
+        return kept, record
 
     def pick_ranking(self) -> List[str]:
         """Canonical keys of the eligible archived cells in final-pick order (module doc)."""
@@ -503,8 +507,8 @@ class Evolution:
             raise ValueError("run() needs a scorer; pass scorer= or use ask()/tell()")
         for cb in self.callbacks:
             cb.on_start(self.snapshot() if self.population else None)
-        with tqdm(total=self.generations + 1, initial=self.generation + 1, desc="generations",
-                  disable=not progress) as bar:
+        with progress_bar(self.generations - self.generation, "generations", unit="gen",
+                          enabled=progress and is_terminal()) as bar:
             while not self.done:
                 genotypes = self.ask()
                 self.tell(genotypes, self.scorer.score_many(genotypes, progress=progress))
@@ -549,8 +553,8 @@ class Evolution:
                                  f"this evolution has {mine!r}")
         try:
             restored = self._parse_state(state)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"malformed evolution state: {err}") from None
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:  # RuntimeError: a bad torch_rng
+            raise ValueError(f"malformed evolution state: {type(err).__name__}: {err}") from None
         for name, value in restored.items():
             setattr(self, name, value)
         self._pending, self._origins = None, []
@@ -562,9 +566,7 @@ class Evolution:
             raise ValueError("population and population_scores differ in length")
         rng = np.random.default_rng()
         rng.bit_generator.state = dict(state["numpy_rng"])
-        torch_rng = torch.Generator()
-        raw = np.frombuffer(base64.b64decode(state["torch_rng"]), dtype=np.uint8).copy()
-        torch_rng.set_state(torch.from_numpy(raw))
+        torch_rng = _torch_generator(state["torch_rng"])
         return {"population": population, "population_scores": scores, "generation": int(state["generation"]),
                 "num_evaluated": int(state["num_evaluated"]), "_archive": self._parse_archive(state["archive"]),
                 "_eliminated": dict.fromkeys(str(k) for k in state["eliminated"]),
@@ -578,6 +580,17 @@ class Evolution:
             genotype = self.space.parse(text)
             archive[self._key(genotype)] = (genotype, _clean_scores(scores, self.proxies))
         return archive
+
+
+def _torch_generator(text: Any) -> torch.Generator:
+    """A CPU generator restored from its base64 state; ``ValueError`` when it is not one."""
+    generator = torch.Generator()
+    try:
+        raw = np.frombuffer(base64.b64decode(text, validate=True), dtype=np.uint8).copy()
+        generator.set_state(torch.from_numpy(raw))
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"torch_rng is not a saved torch generator state ({err})") from None
+    return generator
 
 
 def _clean_scores(scores: Scores, proxies: Sequence[str]) -> Dict[str, float]:

@@ -18,19 +18,31 @@ Files in ``config.out`` (all written atomically):
   ``history``, ``config``, ``evaluations``, ``wall_time_s`` and, on request, the trained
   network's test accuracy and the benchmark's accuracy of the pick.
 
-Nothing is written before the options, the data folder, the benchmark file and (when
-resuming) the checkpoint have been checked. Everything random derives from ``seed``, so a
-run killed at any moment and resumed ends with the same result as an uninterrupted one.
+Nothing is written before the options, the data folder and the benchmark table (every row
+parsed in the searched space) have been checked. A run holds an exclusive lock on
+``out`` (``out/.lock``) for its lifetime: a second run into the same folder is refused
+at once. ``result.json`` is written as soon as the search ends, before the pick is
+trained or looked up, and again after each of those steps; a step that fails is recorded
+in it (``{"error": ...}``) rather than losing the search. ``wall_time_s`` is the whole run,
+summed over the segments of a resumed run, with a breakdown in ``timing``. Resuming a
+finished run changes nothing.
+
+Scoring and the tournaments' candidate training go through one evaluator (``workers``
+processes, or this process when ``workers`` is 1), each worker with ``threads`` torch
+threads (default 1): the result is the same for every backend and worker count.
+Everything random derives from ``seed``, so a run killed at any moment and resumed ends
+with the same result as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
@@ -38,14 +50,17 @@ import torch
 from fne.genotopheno import get_space, list_spaces
 from fne.genotopheno.space import SearchSpace
 
+from .benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
 from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
-from .checkpoint import atomic_write_json, load_checkpoint, save_checkpoint
+from .checkpoint import atomic_write_json, read_checkpoint, save_checkpoint
 from .dataset import CIFAR10Data, Split, load_cifar10, sample_batch, split_tensors, train_val_split
-from .evaluator import Evaluator, evaluator_for, resolve_backend
+from .evaluator import DEFAULT_THREADS, Evaluator, default_workers, evaluator_for, resolve_backend, torch_threads
 from .evolution import Evolution
 from .fitness import Scorer, list_proxies, resolve_device
+from .run_clock import RunClock
+from .run_lock import FolderLock
 from .tournament import SMALL_BUILD_KWARGS, TOURNAMENT_BUILD_KWARGS, WEIGHT_LOSSES, DartsTournament
-from .training import train_and_test
+from .training import evaluate_accuracy, train_network
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +72,7 @@ RESULT = "result.json"
 POPULATION = "population.json"
 SCORES_CACHE = "scores_cache.json"
 RESUME_IGNORED = ("out", "resume", "device", "train_epochs", "benchmark", "generations", "data_dir",
-                  "workers", "backend", "ray_address")
+                  "workers", "backend", "ray_address", "threads")
 """Configuration keys that may change when a run is resumed."""
 
 
@@ -70,7 +85,10 @@ class SearchConfig:
         data_dir: folder holding CIFAR-10 (see :func:`fne.evolution.dataset.load_cifar10`).
         pop_size: population size.
         generations: generations after the initial population.
-        tournament_every: a DARTS tournament every this many generations (0: none).
+        tournament_every: a DARTS tournament every this many generations (0, the default:
+            none; the final tournament alone decides among the proxies' best cells, at a third
+            fewer training steps than with three intermediate tournaments and no loss of
+            accuracy on NB201).
         seed: seed of everything random.
         device: ``auto``, ``cpu`` or ``cuda``.
         out: output folder.
@@ -93,22 +111,26 @@ class SearchConfig:
         tournament_weight_loss: how the tournament trains the network weights (``each`` or
             ``mixture``, see :mod:`fne.evolution.tournament`).
         final_tournament_size: candidates of a tournament after the last generation, in
-            place of the usual one, whose single winner is the final pick (0: none).
+            place of the usual one, whose single winner is the final pick (0: none). Its
+            candidates train side by side in the workers.
         final_tournament_steps: training steps of the final tournament.
         final_tournament_loss: weight loss of the final tournament (``each`` or ``mixture``).
         build_kwargs: network size for scoring (None: the space's small size).
         tournament_build_kwargs: network size for tournaments (None: the space's
             tournament size, :data:`~fne.evolution.tournament.TOURNAMENT_BUILD_KWARGS`).
-        workers: parallel scoring workers.
+        workers: parallel workers for scoring and tournament training (None: the usable
+            cores on a CPU, one on a GPU).
         backend: ``serial``, ``process`` or ``ray`` (None: serial for one worker, else process).
         ray_address: address of a running Ray cluster (None: a local instance).
+        threads: torch threads of each worker (1 keeps results identical across backends
+            and fast on a shared machine).
     """
 
     space: str = "nb201"
     data_dir: str = "../shared/data"
     pop_size: int = 20
     generations: int = 12
-    tournament_every: int = 3
+    tournament_every: int = 0
     seed: int = 0
     device: str = "auto"
     out: str = "runs/nas_cifar10"
@@ -129,9 +151,10 @@ class SearchConfig:
     final_tournament_loss: str = "each"
     build_kwargs: Optional[Dict[str, Any]] = field(default=None)
     tournament_build_kwargs: Optional[Dict[str, Any]] = field(default=None)
-    workers: int = 1
+    workers: Optional[int] = None
     backend: Optional[str] = None
     ray_address: Optional[str] = None
+    threads: int = DEFAULT_THREADS
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first option out of range."""
@@ -154,7 +177,9 @@ class SearchConfig:
             raise ValueError(f"tournament_keep ({self.tournament_keep}) must be below tournament_size "
                              f"({self.tournament_size})")
         resolve_device(self.device)
-        resolve_backend(self.backend, self.workers, self.ray_address)
+        resolve_backend(self.backend, self.resolved_workers(), self.ray_address)
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"--threads must be an integer >= 1, got {self.threads!r}")
         if self.final_tournament_size == 1:
             raise ValueError("--final-tournament-size must be 0 (none) or >= 2, got 1")
         for name in ("tournament_weight_loss", "final_tournament_loss"):
@@ -169,6 +194,12 @@ class SearchConfig:
         d["proxies"] = list(self.proxies)
         return d
 
+    def resolved_workers(self) -> int:
+        """``workers``, or the default for the device and backend when it is None."""
+        if self.workers is not None:
+            return self.workers
+        return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
+
     def network_kwargs(self) -> Dict[str, Any]:
         """Build arguments used for scoring."""
         if self.build_kwargs is not None:
@@ -182,50 +213,48 @@ class SearchConfig:
         return dict(TOURNAMENT_BUILD_KWARGS.get(self.space, {}))
 
 
-def _prepare_out(config: SearchConfig) -> Optional[Dict[str, Any]]:
-    """Check the output folder; return the checkpoint state when resuming."""
+def _check_out_path(out: Path) -> None:
+    """Refuse an ``--out`` that is, or lies below, a regular file."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is a file" if folder == out else f"lies below {folder}, which is a file"
+                raise ValueError(f"--out {out} {where}, not a folder; choose another --out")
+            return
+
+
+def _check_out(config: SearchConfig) -> None:
+    """Before anything is written: the output folder can hold this run."""
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder")
-    ckpt = out / CHECKPOINT
+    _check_out_path(out)
+    if config.resume and not (out / CHECKPOINT).exists() and not (out / RESULT).exists():
+        raise FileNotFoundError(f"--resume: no checkpoint {out / CHECKPOINT}; run without --resume to start")
+
+
+def _prepare_out(config: SearchConfig) -> Optional[Dict[str, Any]]:
+    """With the folder locked: the checkpoint document when resuming, None for a new run."""
+    out = Path(config.out)
     if not config.resume:
-        if ckpt.exists() or (out / RESULT).exists():
+        if (out / CHECKPOINT).exists() or (out / RESULT).exists():
             raise ValueError(f"--out {out} already holds a run; pass --resume to continue it or choose "
                              "another --out (nothing was overwritten)")
         return None
-    if not ckpt.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint {ckpt}; run without --resume to start")
-    return load_checkpoint(ckpt, config=config.to_dict(), ignore=RESUME_IGNORED)
+    return read_checkpoint(out / CHECKPOINT, config=config.to_dict(), ignore=RESUME_IGNORED)
 
 
-def read_benchmark(csv_path: Path) -> Dict[str, float]:
-    """``arch_str -> c10_test_200ep`` of a benchmark CSV."""
-    with open(csv_path, newline="", encoding="utf-8") as fh:
-        return {row["arch_str"]: float(row["c10_test_200ep"]) for row in csv.DictReader(fh)}
-
-
-def lookup_benchmark(table: Dict[str, float], space: SearchSpace, arch: str) -> Optional[float]:
-    """Accuracy of ``arch`` in ``table`` (see :func:`read_benchmark`): its own row, or else
-    the mean over the rows of cells with the same canonical form; None if there is none."""
-    if arch in table:
-        return table[arch]
-    key = space.canonical(space.parse(arch))
-    same = [acc for text, acc in table.items() if space.canonical(space.parse(text)) == key]
-    return float(np.mean(same)) if same else None
-
-
-def _check_benchmark(config: SearchConfig) -> Optional[Path]:
-    if config.benchmark is None:
+def _finished_result(config: SearchConfig) -> Optional[Dict[str, Any]]:
+    """The ``result.json`` of a finished run in ``out`` when resuming it, else None."""
+    path = Path(config.out) / RESULT
+    if not (config.resume and path.is_file()):
         return None
-    path = Path(config.benchmark)
-    if not path.is_file():
-        raise FileNotFoundError(f"--benchmark file {path} does not exist")
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader(fh), [])
-    missing = [c for c in ("arch_str", "c10_test_200ep") if c not in header]
-    if missing:
-        raise ValueError(f"--benchmark file {path} lacks column(s) {missing}")
-    return path
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is corrupt ({err}); move it away to finish the run from its "
+                         "checkpoint") from None
+    if not isinstance(result, dict) or "best" not in result:
+        raise ValueError(f"{path} is not a search result; move it away to finish the run from its checkpoint")
+    return result
 
 
 def search_splits(config: SearchConfig, data: CIFAR10Data) -> Tuple[Split, Split]:
@@ -244,19 +273,18 @@ def build_scorer(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
                   evaluator=evaluator)
 
 
-def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
-                 evaluator: Optional[Evaluator]) -> Tuple[Scorer, Any, Any]:
-    """The scorer (cached in ``out``), the tournament and the final tournament (None when off)."""
-    scorer = build_scorer(config, data, space, Path(config.out) / SCORES_CACHE, evaluator)
+def build_tournaments(config: SearchConfig, data: CIFAR10Data,
+                      evaluator: Optional[Evaluator]) -> Tuple[Optional[DartsTournament], Optional[DartsTournament]]:
+    """The usual and the final tournament of a search (None when switched off)."""
     if config.tournament_every <= 0 and config.final_tournament_size <= 0:
-        return scorer, None, None
+        return None, None
     train, val = (split_tensors(split) for split in search_splits(config, data))
 
     def darts_tournament(size: int, keep: int, steps: int, loss: str) -> DartsTournament:
         return DartsTournament(train=train, val=val, size=size, keep=keep, steps=steps,
                                warmup=config.tournament_warmup, batch_size=config.tournament_batch,
                                weight_loss=loss, build_kwargs=config.tournament_network_kwargs(),
-                               device=resolve_device(config.device))
+                               device=resolve_device(config.device), evaluator=evaluator)
 
     tournament = final = None
     if config.tournament_every > 0:
@@ -265,78 +293,163 @@ def _build_parts(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
     if config.final_tournament_size > 0:
         final = darts_tournament(config.final_tournament_size, 1, config.final_tournament_steps,
                                  config.final_tournament_loss)
-    return scorer, tournament, final
+    return tournament, final
 
 
-def _make_evolution(config: SearchConfig, space: SearchSpace, scorer: Scorer, tournament: Any,
-                    final: Any = None) -> Evolution:
-    out = Path(config.out)
+@dataclass
+class _Run:
+    """The parts of one run segment."""
+
+    config: SearchConfig
+    space: SearchSpace
+    data: CIFAR10Data
+    evaluator: Evaluator
+    clock: RunClock
+    scorer: Optional[Scorer] = None
+    tournaments: Tuple[Optional[DartsTournament], ...] = ()
+
+    def evaluator_threads(self) -> contextlib.AbstractContextManager:
+        """Run a block in this process with the workers' torch thread count."""
+        return torch_threads(self.evaluator.threads)
+
+    def timing(self) -> Dict[str, Any]:
+        """The run's time so far, this segment included."""
+        return self.clock.snapshot(scoring=self.scorer.seconds if self.scorer else 0.0,
+                                   tournaments=sum(t.seconds for t in self.tournaments if t is not None))
+
+
+def _make_evolution(run: _Run) -> Evolution:
+    config, out = run.config, Path(run.config.out)
+    tournament, final = run.tournaments
     callbacks = [LoggingCallback(), PopulationWriter(out / POPULATION),
-                 CheckpointCallback(out / CHECKPOINT, config.to_dict()),
+                 CheckpointCallback(out / CHECKPOINT, config.to_dict(), extra=lambda: {"timing": run.timing()}),
                  PlotCallback(out / "plots", config.proxies)]
-    return Evolution(space=space, scorer=scorer, pop_size=config.pop_size, generations=config.generations,
+    return Evolution(space=run.space, scorer=run.scorer, pop_size=config.pop_size, generations=config.generations,
                      tournament=tournament, tournament_every=max(config.tournament_every, 1),
-                     final_tournament=final,
-                     seed=config.seed, callbacks=callbacks)
+                     final_tournament=final, seed=config.seed, callbacks=callbacks)
+
+
+@contextlib.contextmanager
+def _evaluator(config: SearchConfig) -> Iterator[Evaluator]:
+    """The run's evaluator, closed at the end; its workers are stopped at once on an error or Ctrl-C."""
+    evaluator = evaluator_for(config.backend, config.resolved_workers(), config.ray_address, config.threads,
+                              str(resolve_device(config.device)))
+    try:
+        yield evaluator
+    except BaseException:
+        getattr(evaluator, "terminate", evaluator.close)()
+        raise
+    evaluator.close()
 
 
 def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]:
     """Run (or resume) a search and write its files; return the ``result.json`` content.
 
     Raises:
-        ValueError: bad options, an output folder holding another run, or a corrupt or
-            mismatched checkpoint.
+        ValueError: bad options, an output folder holding another run or in use by one, a
+            benchmark table of another space, or a corrupt or mismatched checkpoint.
         FileNotFoundError: missing data folder, benchmark file or (resuming) checkpoint.
     """
     start = time.perf_counter()
     config.validate()
     space = get_space(config.space)
-    state = _prepare_out(config)
-    bench = _check_benchmark(config)
+    _check_out(config)
+    bench = check_benchmark(config.benchmark, space) if config.benchmark is not None else None
     data = load_cifar10(config.data_dir)
-    evaluator = evaluator_for(config.backend, config.workers, config.ray_address)
-    try:
-        result = _evolve(config, space, data, state, evaluator, progress)
-    finally:
-        if evaluator is not None:
-            evaluator.close()
-    result.update(config=config.to_dict(), wall_time_s=time.perf_counter() - start,
-                  proxies=list(config.proxies), resumed=state is not None)
-    _finish(config, space, data, bench, result)
-    atomic_write_json(Path(config.out) / RESULT, result)
+    with FolderLock(config.out):
+        finished = _finished_result(config)
+        if finished is not None:
+            logger.info("the run in %s is finished (result.json); nothing to do", config.out)
+            return finished
+        doc = _prepare_out(config)
+        with _evaluator(config) as evaluator:
+            run = _Run(config, space, data, evaluator, RunClock(doc.get("timing") if doc else None, start))
+            result = _evolve(run, doc["state"] if doc else None, progress)
+        _finish(run, bench, result)
     return result
 
 
-def _evolve(config: SearchConfig, space: SearchSpace, data: CIFAR10Data, state: Optional[Dict[str, Any]],
-            evaluator: Optional[Evaluator], progress: bool) -> Dict[str, Any]:
-    """Build the parts, restore or start the evolution, and run it."""
-    scorer, tournament, final = _build_parts(config, data, space, evaluator)
-    evo = _make_evolution(config, space, scorer, tournament, final)
+def _evolve(run: _Run, state: Optional[Dict[str, Any]], progress: bool) -> Dict[str, Any]:
+    """Build the parts, restore or start the evolution, run it and write ``result.json``."""
+    config = run.config
+    run.scorer = build_scorer(config, run.data, run.space, Path(config.out) / SCORES_CACHE, run.evaluator)
+    run.tournaments = build_tournaments(config, run.data, run.evaluator)
+    for tournament in run.tournaments:
+        if tournament is not None:
+            tournament.progress = progress
+    evo = _make_evolution(run)
     if state is not None:
-        evo.load_state_dict(state)
+        _restore(evo, state, Path(config.out) / CHECKPOINT)
         logger.info("resuming %s at generation %d", config.out, evo.generation)
     else:
-        save_checkpoint(Path(config.out) / CHECKPOINT, config=config.to_dict(), state=evo.state_dict())
+        save_checkpoint(Path(config.out) / CHECKPOINT, config=config.to_dict(), state=evo.state_dict(),
+                        extra={"timing": run.timing()})
     result = evo.run(progress=progress).to_dict()
-    if scorer.num_failed:
-        logger.warning("%d cell(s) failed to score and got the worst score", scorer.num_failed)
+    result.update(config=config.to_dict(), proxies=list(config.proxies), resumed=state is not None,
+                  failed_cells={"count": run.scorer.num_failed, "cells": list(run.scorer.failed)})
+    if run.scorer.num_failed:
+        logger.warning("%d cell(s) failed to score and got the worst score; see failed_cells in %s",
+                       run.scorer.num_failed, Path(config.out) / RESULT)
+    _write_result(run, result)
     return result
 
 
-def _finish(config: SearchConfig, space: SearchSpace, data: CIFAR10Data, bench: Optional[Path],
-            result: Dict[str, Any]) -> None:
-    """Train/test the pick and look it up in the benchmark, when asked."""
-    arch = result["best"]["arch"]
-    if config.train_epochs > 0:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            net = space.build(space.parse(arch))
-        acc = train_and_test(net, data.train, data.test, epochs=config.train_epochs,
-                             device=resolve_device(config.device),
-                             generator=torch.Generator().manual_seed(config.seed))
-        result["train"] = {"epochs": config.train_epochs, "test_accuracy": acc}
-        logger.info("trained %d epochs: test accuracy %.2f%%", config.train_epochs, acc)
+def _restore(evo: Evolution, state: Dict[str, Any], path: Path) -> None:
+    try:
+        evo.load_state_dict(state)
+    except ValueError as err:
+        raise ValueError(f"checkpoint {path} cannot be resumed: {err}. Nothing was changed; start again "
+                         "with another --out (or move this folder away)") from None
+
+
+def _write_result(run: _Run, result: Dict[str, Any]) -> None:
+    timing = run.timing()
+    result.update(wall_time_s=timing["wall_s"], timing=timing)
+    atomic_write_json(Path(run.config.out) / RESULT, result)
+
+
+def _finish(run: _Run, bench: Optional[Path], result: Dict[str, Any]) -> None:
+    """Train/test the pick and look it up in the benchmark, when asked; each step that fails is
+    recorded in ``result.json`` and logged, and the search result stays."""
+    steps = []
+    if run.config.train_epochs > 0:
+        steps.append(("train", lambda: _train_pick(run, result["best"]["arch"])))
     if bench is not None:
-        acc = lookup_benchmark(read_benchmark(bench), space, arch)
-        result["benchmark"] = {"csv": str(bench), "c10_test_200ep": acc}
-        logger.info("benchmark accuracy of the pick: %s", acc)
+        steps.append(("benchmark", lambda: _look_up(run, bench, result["best"]["arch"])))
+    for key, step in steps:
+        try:
+            result[key] = step()
+        except Exception as err:  # an after-search step must not lose the search's result
+            logger.error("%s step failed: %s: %s", key, type(err).__name__, err)
+            result[key] = {"error": f"{type(err).__name__}: {err}"}
+        _write_result(run, result)
+
+
+def _train_pick(run: _Run, arch: str) -> Dict[str, Any]:
+    config, device = run.config, resolve_device(run.config.device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        net = run.space.build(run.space.parse(arch))
+    with run.evaluator_threads():
+        seconds = train_network(net, run.data.train, epochs=config.train_epochs, device=device,
+                                generator=torch.Generator().manual_seed(config.seed))
+        run.clock.add("training", seconds)
+        with _timed(run.clock, "testing"):
+            acc = evaluate_accuracy(net, run.data.test, device=device)
+    logger.info("trained %d epochs: test accuracy %.2f%%", config.train_epochs, acc)
+    return {"epochs": config.train_epochs, "test_accuracy": acc}
+
+
+def _look_up(run: _Run, bench: Path, arch: str) -> Dict[str, Any]:
+    acc = lookup_benchmark(read_benchmark(bench), run.space, arch)
+    logger.info("benchmark accuracy of the pick: %s", acc)
+    return {"csv": str(bench), "c10_test_200ep": acc}
+
+
+@contextlib.contextmanager
+def _timed(clock: RunClock, part: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        clock.add(part, time.perf_counter() - start)

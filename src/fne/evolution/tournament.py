@@ -1,24 +1,26 @@
-"""DARTS tournament: candidate cells compete inside one supernet, softmax weights decide.
+"""DARTS tournament: candidate cells compete, softmax weights over them decide.
 
-Each candidate's network is built with the same (small) size arguments, and the
-networks are placed side by side: the supernet's logits are
-``sum_k softmax(alpha)_k * logits_k(x)``, one architecture weight ``alpha_k`` per
+Each candidate's network is built with the same (small) size arguments, and their logits
+are mixed: ``sum_k softmax(alpha)_k * logits_k(x)``, one architecture weight ``alpha_k`` per
 candidate. Mixing at the logits keeps every candidate's network intact (stem, cells,
 head), so the weights compare whole cells and not how well their intermediate feature
 maps happen to add up.
 
 Training is first-order DARTS on real images: each step updates the alphas with Adam on
 a validation batch (cross-entropy of the mixed logits), then the network weights with SGD
-on a training batch. With ``weight_loss="mixture"`` (the default, classic DARTS) the weights
-minimise the cross-entropy of the mixed logits, so a candidate's gradient is scaled by its
-weight. With ``"each"`` they minimise the sum of every candidate's own cross-entropy, so
-each candidate trains at the full learning rate whatever its alpha and the alphas compare
-how well the candidates have learnt, without that rich-get-richer coupling. The alpha step
-needs no gradient through the networks, so it costs forward passes only. The candidates
-with the largest alphas win::
+on a training batch. With ``weight_loss="each"`` the weights minimise every candidate's own
+cross-entropy, so each candidate trains at the full learning rate whatever its alpha, and
+the alphas compare how well the candidates have learnt. The candidates are then
+independent apart from the alpha step, which needs only their logits: each is trained in
+jobs of its own through an evaluator (in parallel workers when it has several), and the
+alpha steps are replayed from the recorded logits (:mod:`fne.evolution.candidate_training`);
+the outcome is the same with one worker or many. With ``"mixture"`` (classic DARTS) the
+weights minimise the cross-entropy of the mixed logits, so a candidate's gradient is scaled
+by its weight; the candidates are coupled and train together in one supernet in this
+process. The candidates with the largest alphas win::
 
     tournament = DartsTournament(train=(x_tr, y_tr), val=(x_va, y_va), steps=60,
-                                 build_kwargs={"C": 8, "N": 1})
+                                 weight_loss="each", build_kwargs={"C": 8, "N": 1})
     result = tournament.run(space, genotypes, torch.Generator().manual_seed(0))
     winners = [genotypes[i] for i in result.winners]
 
@@ -29,6 +31,7 @@ another strategy can be swapped in, or ``None`` given to switch tournaments off.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 
@@ -38,6 +41,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from fne.genotopheno.space import SearchSpace
+from fne.progress import progress_bar
+
+from .candidate_training import AlphaState, ChunkJob, cosine_lr, train_chunk
+from .evaluator import DEFAULT_THREADS, Evaluator, Failed, SerialEvaluator, torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +75,14 @@ class TournamentResult:
     Attributes:
         weights: softmax of the final alphas, one per candidate (sums to 1).
         winners: indices of the candidates that survive, largest weight first.
+        steps: training steps run (fewer than asked when the tournament settled early).
+        trace: the weights after each chunk of steps (``each`` tournaments), for inspection.
     """
 
     weights: np.ndarray
     winners: Tuple[int, ...]
+    steps: int = 0
+    trace: Tuple[Tuple[float, ...], ...] = ()
 
 
 class Tournament(Protocol):
@@ -128,13 +139,6 @@ def build_supernet(space: SearchSpace, genotypes: Sequence[Any], *, seed: int,
     return Supernet(nets).to(device)
 
 
-def _batch(data: Tuple[torch.Tensor, torch.Tensor], size: int, generator: torch.Generator,
-           device: Device) -> Tuple[torch.Tensor, torch.Tensor]:
-    x, y = data
-    idx = torch.randint(0, len(x), (size,), generator=generator)
-    return x[idx].to(device), y[idx].to(device)
-
-
 def _check_data(name: str, data: Any) -> Tuple[torch.Tensor, torch.Tensor]:
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise ValueError(f"{name} must be an (images, labels) pair of tensors")
@@ -165,6 +169,15 @@ class DartsTournament:
             ``"mixture"`` (cross-entropy of the mixed logits); see the module docstring.
         build_kwargs: network size arguments for ``space.build`` (default: full size).
         device: where to train.
+        evaluator: backend that trains the candidates of an ``each`` tournament side by
+            side (one job per candidate and chunk); None trains them in this process with
+            one torch thread. A ``mixture`` tournament couples its candidates and always
+            trains in this process, with the evaluator's thread count.
+        chunk: steps per job of an ``each`` tournament; progress is reported after each.
+        settle: stop an ``each`` tournament early when the leader has been the same
+            candidate, with weight at least ``settle_weight``, after this many consecutive
+            chunks (0: always train every step).
+        settle_weight: see ``settle``.
 
     Raises:
         ValueError: for out-of-range arguments or malformed data.
@@ -174,7 +187,8 @@ class DartsTournament:
                  size: int = 4, keep: int = 2, steps: int = 60, warmup: float = 0.0, batch_size: int = 32,
                  weight_lr: float = 0.05, alpha_lr: float = 0.05, weight_decay: float = 3e-4,
                  weight_loss: str = "mixture", build_kwargs: Optional[Mapping[str, Any]] = None,
-                 device: Device = "cpu") -> None:
+                 device: Device = "cpu", evaluator: Optional[Evaluator] = None, chunk: int = 25,
+                 settle: int = 0, settle_weight: float = 0.5) -> None:
         self.train, self.val = _check_data("train", train), _check_data("val", val)
         _require(isinstance(size, int) and size >= 2, f"size must be an int >= 2, got {size!r}")
         _require(isinstance(keep, int) and 1 <= keep < size,
@@ -188,48 +202,156 @@ class DartsTournament:
             _require(value > 0, f"{name} must be positive, got {value!r}")
         _require(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay!r}")
         _require(weight_loss in WEIGHT_LOSSES, f"weight_loss must be one of {WEIGHT_LOSSES}, got {weight_loss!r}")
+        _require(isinstance(chunk, int) and chunk >= 1, f"chunk must be a positive int, got {chunk!r}")
+        _require(isinstance(settle, int) and settle >= 0, f"settle must be an int >= 0, got {settle!r}")
         self.weight_loss = weight_loss
         self.size, self.keep, self.steps, self.batch_size = size, keep, steps, batch_size
         self.warmup = float(warmup)
         self.weight_lr, self.alpha_lr, self.weight_decay = weight_lr, alpha_lr, weight_decay
         self.build_kwargs = dict(build_kwargs or {})
         self.device = device
+        self.evaluator = evaluator
+        self.chunk, self.settle, self.settle_weight = chunk, settle, float(settle_weight)
+        self.seconds = 0.0
+        self.steps_run = 0
+        self.progress = True
 
     def __repr__(self) -> str:
         return (f"DartsTournament(size={self.size}, keep={self.keep}, steps={self.steps}, "
                 f"warmup={self.warmup}, batch_size={self.batch_size}, weight_loss={self.weight_loss!r}, "
                 f"build_kwargs={self.build_kwargs})")
 
+    @property
+    def first_alpha_step(self) -> int:
+        """The first step that also updates the alphas."""
+        return int(self.warmup * self.steps)
+
     def run(self, space: SearchSpace, genotypes: Sequence[Any], generator: torch.Generator) -> TournamentResult:
-        """Train a supernet of ``genotypes`` and return the alphas' softmax and the winners.
+        """Train the candidates and return the alphas' softmax and the winners.
 
         Args:
             space: the space the genotypes belong to.
             genotypes: 2 or more distinct candidates (at most ``size`` are expected).
             generator: CPU torch generator for the initialisation and the batches.
         """
+        start = time.perf_counter()
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        net = build_supernet(space, genotypes, seed=seed, build_kwargs=self.build_kwargs, device=self.device)
-        self._train(net, generator)
-        weights = torch.softmax(net.alphas.detach(), 0).cpu().numpy().astype(float)
+        net = build_supernet(space, genotypes, seed=seed, build_kwargs=self.build_kwargs, device="cpu")
+        train_idx, val_idx = self._batch_indices(generator)
+        steps_before, trace = self.steps_run, []
+        if self.weight_loss == "each":
+            weights = self._run_each(list(net.candidates), train_idx, val_idx, trace)
+        else:
+            weights = self._run_mixture(net, train_idx, val_idx)
+        self.seconds += time.perf_counter() - start
         order = np.lexsort((np.arange(len(weights)), -weights))
         keep = min(self.keep, len(genotypes) - 1)
         logger.info("tournament weights %s", np.round(weights, 3).tolist())
-        return TournamentResult(weights=weights, winners=tuple(int(i) for i in order[:keep]))
+        return TournamentResult(weights=weights, winners=tuple(int(i) for i in order[:keep]),
+                                steps=self.steps_run - steps_before, trace=tuple(trace))
 
-    def _train(self, net: Supernet, generator: torch.Generator) -> None:
+    def _batch_indices(self, generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Every step's training and validation batch indices, drawn up front."""
+        n_tr, n_va = len(self.train[0]), len(self.val[0])
+        train_idx = torch.randint(0, n_tr, (self.steps, self.batch_size), generator=generator)
+        val_idx = torch.randint(0, n_va, (self.steps, self.batch_size), generator=generator)
+        return train_idx, val_idx
+
+    # ------------------------------------------------------------------ each: candidates apart
+    def _run_each(self, nets: List[nn.Module], train_idx: torch.Tensor, val_idx: torch.Tensor,
+                  trace: List[Tuple[float, ...]]) -> np.ndarray:
+        alphas = AlphaState(len(nets), self.alpha_lr)
+        states: List[Optional[Dict[str, Any]]] = [None] * len(nets)
+        evaluator = self.evaluator or SerialEvaluator()
+        settled, leader = 0, -1
+        with progress_bar(self.steps, f"tournament of {len(nets)}", unit="step", enabled=self.progress) as bar:
+            for lo in range(0, self.steps, self.chunk):
+                hi = min(self.steps, lo + self.chunk)
+                live = [k for k in range(len(nets)) if alphas.alive[k]]
+                batches = self._chunk_batches(train_idx, val_idx, lo, hi)
+                jobs = [self._chunk_job(nets[k], states[k], batches, lo, hi) for k in live]
+                results = dict(zip(live, evaluator.map(train_chunk, jobs, progress=False)))
+                self._absorb(results, nets, states, alphas)
+                self._replay(alphas, results, val_idx, lo, hi)
+                self.steps_run += hi - lo
+                weights = alphas.weights()
+                trace.append(tuple(round(float(w), 4) for w in weights))
+                top = int(torch.argmax(weights))
+                bar.set_postfix_str(f"leader {top} weight {float(weights[top]):.2f}", refresh=False)
+                bar.update(hi - lo)
+                settled = settled + 1 if top == leader and float(weights[top]) >= self.settle_weight else 0
+                leader = top
+                if self.settle and settled >= self.settle and hi < self.steps:
+                    logger.info("tournament settled after %d of %d steps", hi, self.steps)
+                    break
+        return alphas.weights().numpy().astype(float)
+
+    def _chunk_batches(self, train_idx: torch.Tensor, val_idx: torch.Tensor, lo: int,
+                       hi: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The images of steps ``lo .. hi - 1``: training batches, their labels, validation batches."""
+        idx = train_idx[lo:hi]
+        return self.train[0][idx], self.train[1][idx], self.val[0][val_idx[lo:hi]]
+
+    def _chunk_job(self, net: nn.Module, state: Optional[Dict[str, Any]],
+                   batches: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], lo: int, hi: int) -> ChunkJob:
+        return ChunkJob(net=net, optimizer_state=state, train_x=batches[0], train_y=batches[1],
+                        val_x=batches[2], alpha_from=[s >= self.first_alpha_step for s in range(lo, hi)], start=lo,
+                        total_steps=self.steps, lr=self.weight_lr, weight_decay=self.weight_decay,
+                        device=str(self.device))
+
+    @staticmethod
+    def _absorb(results: Dict[int, Any], nets: List[nn.Module], states: List[Optional[Dict[str, Any]]],
+                alphas: AlphaState) -> None:
+        """Keep each candidate's trained network; a failed candidate leaves the tournament."""
+        for k, result in results.items():
+            if isinstance(result, Failed):
+                logger.warning("tournament candidate %d failed and is out: %s", k, result.error)
+                alphas.alive[k] = False
+            else:
+                nets[k], states[k] = result.net, result.optimizer_state
+
+    def _replay(self, alphas: AlphaState, results: Dict[int, Any], val_idx: torch.Tensor, lo: int, hi: int) -> None:
+        """The chunk's alpha steps, from the candidates' recorded validation logits."""
+        steps = [s for s in range(lo, hi) if s >= self.first_alpha_step]
+        logits = {k: r.val_logits for k, r in results.items() if not isinstance(r, Failed)}
+        for j, s in enumerate(steps):
+            labels = self.val[1][val_idx[s]]
+            alphas.step({k: z[j] for k, z in logits.items()}, labels)
+
+    # ------------------------------------------------------------------ mixture: one supernet
+    def _run_mixture(self, net: Supernet, train_idx: torch.Tensor, val_idx: torch.Tensor) -> np.ndarray:
+        threads = self.evaluator.threads if self.evaluator is not None else DEFAULT_THREADS
+        with torch_threads(threads):
+            net.to(self.device)
+            self._train(net, train_idx, val_idx)
+        return torch.softmax(net.alphas.detach(), 0).cpu().numpy().astype(float)
+
+    def _train(self, net: Supernet, train_idx: torch.Tensor, val_idx: torch.Tensor) -> None:
         w_opt = torch.optim.SGD(net.weight_parameters(), lr=self.weight_lr, momentum=0.9,
                                 weight_decay=self.weight_decay)
         a_opt = torch.optim.Adam([net.alphas], lr=self.alpha_lr, betas=(0.5, 0.999))
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(w_opt, self.steps)
         net.train()
         weights = net.weight_parameters()
-        first_alpha_step = int(self.warmup * self.steps)
-        for step in range(self.steps):
-            if step >= first_alpha_step:
-                self._alpha_step(net, a_opt, _batch(self.val, self.batch_size, generator, self.device))
-            self._weight_step(net, weights, w_opt, _batch(self.train, self.batch_size, generator, self.device))
-            sched.step()
+        with progress_bar(self.steps, f"tournament of {len(net.candidates)}", unit="step",
+                          enabled=self.progress) as bar:
+            for step in range(self.steps):
+                if step >= self.first_alpha_step:
+                    self._alpha_step(net, a_opt, self._batch(self.val, val_idx[step]))
+                for group in w_opt.param_groups:
+                    group["lr"] = cosine_lr(self.weight_lr, step, self.steps)
+                self._weight_step(net, weights, w_opt, self._batch(self.train, train_idx[step]))
+                self.steps_run += 1
+                self._show(bar, net)
+
+    @staticmethod
+    def _show(bar: Any, net: Supernet) -> None:
+        weights = torch.softmax(net.alphas.detach(), 0)
+        top = int(torch.argmax(weights))
+        bar.set_postfix_str(f"leader {top} weight {float(weights[top]):.2f}", refresh=False)
+        bar.update(1)
+
+    def _batch(self, data: Tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return data[0][idx].to(self.device), data[1][idx].to(self.device)
 
     @staticmethod
     def _alpha_step(net: Supernet, opt: torch.optim.Optimizer, batch: Tuple[torch.Tensor, torch.Tensor]) -> None:

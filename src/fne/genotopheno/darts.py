@@ -2,8 +2,9 @@
 
 A genotype holds a normal cell and a reduction cell. Each cell has two input nodes
 (0: output of the cell before the previous one, 1: output of the previous cell) and four
-intermediate nodes 2..5; node ``k`` sums two edges ``(op, input)`` whose inputs are nodes
-``0..k-1``. The cell output concatenates the nodes listed in ``normal_concat`` /
+intermediate nodes 2..5; node ``k`` sums two edges ``(op, input)`` whose inputs are two
+different nodes of ``0..k-1`` (a ``none`` edge reads nothing, so it may share its input with
+the other edge). The cell output concatenates the nodes listed in ``normal_concat`` /
 ``reduce_concat``. Text is written exactly as published with DARTS::
 
     space = DartsSpace()
@@ -12,6 +13,7 @@ intermediate nodes 2..5; node ``k`` sums two edges ``(op, input)`` whose inputs 
     net = space.build(g)                # 20 cells, C=36: the CIFAR-10 evaluation network
     small = space.build(g, small=True)  # 5 cells, C=16: for fast scoring
 
+``build``, ``canonical`` and ``canonical_genotype`` also take the text itself.
 Parse errors name the offending token and its 0-based character position.
 """
 
@@ -94,8 +96,8 @@ def format_genotype(genotype: DartsGenotype) -> str:
 
 # ----------------------------------------------------------------------------- tokenizer / parser
 
-_TOKEN_RE = re.compile(r"""(?P<str>'[^'\n]*'|"[^"\n]*")|(?P<int>[-+]?\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"""
-                       r"""|(?P<punct>[()\[\],=])""")
+_TOKEN_RE = re.compile(r"""(?P<str>'[^'\n]*'|"[^"\n]*")|(?P<int>[-+]?[0-9]+)"""
+                       r"""|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[()\[\],=])""")
 
 
 class _Token(NamedTuple):
@@ -258,11 +260,22 @@ def _concat_errors(values: Sequence[int], wheres: Sequence[str], name: str) -> O
     return None
 
 
+def _repeat_error(pairs: Sequence[Tuple[str, int]], i: int, where: str) -> Optional[str]:
+    """Error if pair ``i`` (the second of its node) reads the same input as the first, both real."""
+    (op_a, index_a), (op_b, index_b) = pairs[i - 1], pairs[i]
+    if index_a != index_b or "none" in (op_a, op_b):
+        return None
+    return (f"input {index_b} {where} is also the input of the other edge of node {NODE_IDS[i // 2]}: "
+            "the two edges of a node must read different nodes (unless one is 'none')")
+
+
 def _pair_errors(pairs: Sequence[Tuple[str, int]], wheres: Sequence[Tuple[str, str]],
                  ops: Sequence[str]) -> Optional[str]:
     for i, ((op, index), (op_where, index_where)) in enumerate(zip(pairs, wheres)):
         node = NODE_IDS[i // 2]
         error = _op_error(op, ops, op_where) or _index_error(index, node, index_where)
+        if not error and i % 2:
+            error = _repeat_error(pairs, i, index_where)
         if error:
             return error
     return None
@@ -304,7 +317,10 @@ def _relabel(nodes: _Nodes, concat: Tuple[int, ...], order: Tuple[int, ...]
 
 
 def canonical_cell(pairs: Sequence[Pair], concat: Sequence[int]) -> Tuple[Tuple[Pair, ...], Tuple[int, ...]]:
-    """Canonical ``(pairs, concat)`` of one cell (see :meth:`DartsSpace.canonical`)."""
+    """Canonical ``(pairs, concat)`` of one cell (see :meth:`DartsSpace.canonical`).
+
+    The 4! orders of the intermediate nodes are few enough to try them all.
+    """
     flat = [("none", 0) if op == "none" else (op, idx) for op, idx in pairs]
     nodes = tuple(tuple(flat[2 * j: 2 * j + 2]) for j in range(NUM_NODES))
     forms = (_relabel(nodes, tuple(concat), order) for order in itertools.permutations(NODE_IDS))
@@ -371,7 +387,14 @@ class DartsSpace(SearchSpace):
         return format_genotype(genotype)
 
     def validate(self, genotype: Any) -> None:
-        """Check pair counts, ops, input ranges and concat nodes; raise ``ValueError`` if wrong."""
+        """Check pair counts, ops, input ranges, distinct inputs per node and concat nodes.
+
+        A node's two edges must read different nodes unless one of them is ``none`` (whose
+        input :meth:`canonical` sets to 0), as in every published DARTS cell.
+
+        Raises:
+            ValueError: naming the cell, the pair and what is wrong.
+        """
         if not isinstance(genotype, DartsGenotype):
             raise ValueError(f"expected a DartsGenotype, got {type(genotype).__name__}")
         for name in CELL_FIELDS:
@@ -385,15 +408,15 @@ class DartsSpace(SearchSpace):
             if error:
                 raise ValueError(error)
 
-    def canonical_genotype(self, genotype: DartsGenotype) -> DartsGenotype:
-        """The genotype in canonical form (see :meth:`canonical`); itself a valid genotype."""
-        self.validate(genotype)
+    def canonical_genotype(self, genotype: Union[DartsGenotype, str]) -> DartsGenotype:
+        """The genotype (or text) in canonical form (see :meth:`canonical`); itself a valid genotype."""
+        genotype = self.coerce(genotype)
         normal, normal_concat = canonical_cell(genotype.normal, genotype.normal_concat)
         reduce, reduce_concat = canonical_cell(genotype.reduce, genotype.reduce_concat)
         return DartsGenotype(normal, normal_concat, reduce, reduce_concat)
 
-    def canonical(self, genotype: DartsGenotype) -> str:
-        """A key equal for genotypes that build the same network up to relabelling.
+    def canonical(self, genotype: Union[DartsGenotype, str]) -> str:
+        """A key equal for genotypes (or their texts) that build the same network up to relabelling.
 
         Rule, applied to each cell: (1) a ``none`` edge outputs zeros whatever its input, so its
         input becomes 0; (2) the two edges of a node are a set, so they are sorted; (3) the
@@ -421,7 +444,7 @@ class DartsSpace(SearchSpace):
         normal, reduce = _sample_cell(rng, ops), _sample_cell(rng, ops)
         return DartsGenotype(normal, NODE_IDS, reduce, NODE_IDS)
 
-    def build(self, genotype: DartsGenotype, *, num_classes: int = 10, C: Optional[int] = None,
+    def build(self, genotype: Union[DartsGenotype, str], *, num_classes: int = 10, C: Optional[int] = None,
               layers: Optional[int] = None, auxiliary: bool = False, drop_path_prob: float = 0.0,
               small: bool = False, stem_multiplier: int = 3,
               device: Union[torch.device, str, None] = None,
@@ -429,7 +452,7 @@ class DartsSpace(SearchSpace):
         """Build the DARTS CIFAR evaluation network for ``genotype``.
 
         Args:
-            genotype: the genotype (validated first).
+            genotype: the genotype (validated first) or its text (parsed).
             num_classes: classifier outputs.
             C: initial cell channels; None gives 36 (16 when ``small``).
             layers: number of cells; None gives 20 (5 when ``small``).
@@ -443,8 +466,11 @@ class DartsSpace(SearchSpace):
 
         Returns:
             The network; ``forward`` returns logits, ``net.aux_logits`` holds auxiliary logits.
+
+        Raises:
+            ValueError: for invalid genotype text or value, or non-positive sizes.
         """
-        self.validate(genotype)
+        genotype = self.coerce(genotype)
         C = C if C is not None else (16 if small else 36)
         layers = layers if layers is not None else (5 if small else 20)
         net = DartsNetwork(genotype, C=C, num_classes=num_classes, layers=layers, auxiliary=auxiliary,
@@ -454,7 +480,7 @@ class DartsSpace(SearchSpace):
                      sum(p.numel() for p in net.parameters()))
         return net if device is None else net.to(device)
 
-    def build_small(self, genotype: DartsGenotype, **kwargs: Any) -> "DartsNetwork":
+    def build_small(self, genotype: Union[DartsGenotype, str], **kwargs: Any) -> "DartsNetwork":
         """``build(genotype, small=True, **kwargs)``: C=16, 5 cells."""
         return self.build(genotype, small=True, **kwargs)
 

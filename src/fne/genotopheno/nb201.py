@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 from .cell_operations import NB201_OPS, ReLUConvBN, create_op
-from .space import SearchSpace, register_space
+from .space import SearchSpace, is_ascii_digits, register_space
 
 Edge = Tuple[str, int]
 NUM_NODES = 4
@@ -46,8 +46,9 @@ class NB201Genotype:
 
 def _parse_edge(token: str, pos: int, ops: Sequence[str]) -> Edge:
     op, sep, src = token.partition("~")
-    if not sep or not src.isdigit():
-        raise ValueError(f"malformed edge {token!r} at position {pos}: expected 'op~input'")
+    if not sep or not is_ascii_digits(src):
+        raise ValueError(f"malformed edge {token!r} at position {pos}: expected 'op~input' "
+                         "with the input node in ASCII digits 0-9")
     if op not in ops:
         raise ValueError(f"unknown op {op!r} at position {pos}; NB201 ops: {', '.join(ops)}")
     return op, int(src)
@@ -119,8 +120,10 @@ class NB201Space(SearchSpace):
                 if op not in self._ops:
                     raise ValueError(f"unknown op {op!r} at node {i}; ops: {', '.join(self._ops)}")
 
-    def canonical(self, genotype: NB201Genotype) -> str:
+    def canonical(self, genotype: Union[NB201Genotype, str]) -> str:
         """Key shared by isomorphic cells, the benchmark's notion of a unique cell.
+
+        ``genotype`` is a genotype or its text.
 
         Node 0 is ``0``; every edge into node ``i`` becomes a term: ``#`` for a
         ``none`` edge or an edge out of a zero node (a node that is exactly ``#``),
@@ -128,9 +131,8 @@ class NB201Space(SearchSpace):
         A node is its terms, sorted and joined by ``+``. Over the 15,625 cells this
         gives the 6,466 unique cells NAS-Bench-201 counts.
         """
-        self.validate(genotype)
         exprs = ["0"]
-        for node in genotype.nodes:
+        for node in self.coerce(genotype).nodes:
             exprs.append(_node_expr(node, exprs))
         return exprs[-1]
 
@@ -141,20 +143,23 @@ class NB201Space(SearchSpace):
         """Every cell of the space, in lexicographic op order."""
         return [NB201Genotype.from_ops(ops) for ops in itertools.product(self._ops, repeat=6)]
 
-    def build(self, genotype: NB201Genotype, *, num_classes: int = 10, C: int = 16,
+    def build(self, genotype: Union[NB201Genotype, str], *, num_classes: int = 10, C: int = 16,
               N: int = 5, in_channels: int = 3, **kwargs: Any) -> nn.Module:
         """The NB201 macro network: 3 stages of ``N`` cells at C, 2C, 4C channels.
 
         Args:
-            genotype: the cell.
+            genotype: the cell, or its text.
             num_classes: width of the linear head.
             C: channels of the first stage (16 in the benchmark).
             N: cells per stage (5 in the benchmark).
             in_channels: image channels.
+
+        Raises:
+            ValueError: for invalid genotype text or value, or unknown arguments.
         """
         if kwargs:
             raise ValueError(f"unexpected build arguments for nb201: {sorted(kwargs)}")
-        self.validate(genotype)
+        genotype = self.coerce(genotype)
         return NB201Network(genotype, C=C, N=N, num_classes=num_classes, in_channels=in_channels)
 
 

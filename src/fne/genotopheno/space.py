@@ -7,6 +7,8 @@ names isomorphic cells alike (``canonical``), samples them and builds networks::
     g = space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
     assert space.parse(space.format(g)) == g
     net = space.build(g, num_classes=10)
+
+``build`` and ``canonical`` take a genotype value or its text (``space.build(text)``).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class SearchSpace(abc.ABC):
 
     @abc.abstractmethod
     def canonical(self, genotype: Any) -> str:
-        """A key equal for isomorphic or equivalent cells."""
+        """A key equal for isomorphic or equivalent cells; ``genotype`` may be its text."""
 
     @abc.abstractmethod
     def sample(self, rng: np.random.Generator) -> Hashable:
@@ -54,7 +56,18 @@ class SearchSpace(abc.ABC):
 
     @abc.abstractmethod
     def build(self, genotype: Any, *, num_classes: int = 10, **kwargs: Any) -> nn.Module:
-        """Build the network for ``genotype``; ``print(net)`` shows the genotype."""
+        """Build the network for ``genotype`` (a value or its text); ``print(net)`` shows the genotype."""
+
+    def coerce(self, genotype: Any) -> Hashable:
+        """The genotype ``genotype`` stands for: text is parsed, a value is validated.
+
+        Raises:
+            ValueError: for text :meth:`parse` rejects or a value :meth:`validate` rejects.
+        """
+        if isinstance(genotype, str):
+            return self.parse(genotype)
+        self.validate(genotype)
+        return genotype
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, ops={list(self.ops)})"
@@ -87,6 +100,11 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
 def list_spaces() -> List[str]:
     """Names of the registered search spaces."""
     return _SPACES.names()
+
+
+def is_ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more ASCII digits ``0-9`` (``str.isdigit`` also takes ``'²'``)."""
+    return bool(text) and text.isascii() and text.isdigit()
 
 
 def check_ops_known(ops: Tuple[str, ...], registered: List[str]) -> None:

@@ -25,7 +25,7 @@ from fne.registry import Registry
 
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], float]
 
-_PROXIES: Registry["Proxy"] = Registry("proxy")
+_PROXIES: Registry["Proxy"] = Registry("proxy", plural="proxies")
 
 
 @dataclass(frozen=True)

@@ -21,23 +21,23 @@ import hashlib
 import json
 import logging
 import math
-import os
-import tempfile
+import time
 from pathlib import Path
 from typing import Any, Dict, Hashable, List, Mapping, Optional, Sequence, Union
 
 import torch
-from tqdm import tqdm
 
 from fne.genotopheno import SearchSpace, get_space
+from fne.progress import progress_bar
 
-from ..evaluator import Evaluator, Failed
+from ..checkpoint import atomic_write_json
+from ..evaluator import Evaluator, Failed, SerialEvaluator
 from .evaluate import Scores, proxy_build_kwargs, resolve_device, score_genotype
 from .registry import get_proxy
 
 logger = logging.getLogger(__name__)
 
-FITNESS_VERSION = 1
+FITNESS_VERSION = 2
 """Bumped whenever a built-in proxy changes, so that older cache entries are not reused."""
 
 DEFAULT_PROXIES = ("ntk", "naswot", "grad_corr")
@@ -75,23 +75,28 @@ def read_cache_file(path: Path) -> Dict[str, Scores]:
             data = json.load(fh)
         entries = data["entries"]
         return {key: {p: _from_json_value(v) for p, v in scores.items()} for key, scores in entries.items()}
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError, ValueError) as err:
         raise ValueError(f"{path}: not a fitness score cache ({err})") from err
+
+
+def read_or_set_aside(path: Path) -> Dict[str, Scores]:
+    """Entries of the cache at ``path``; a corrupt file is renamed aside (not deleted) with a
+    warning and an empty cache is returned, since the scores can always be computed again."""
+    try:
+        return read_cache_file(path)
+    except ValueError as err:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.replace(aside)
+        logger.warning("%s; it is only a cache of scores, so it was moved to %s and will be rebuilt",
+                       err, aside)
+        return {}
 
 
 def write_cache_file(path: Path, entries: Mapping[str, Scores]) -> None:
     """Write ``entries`` as JSON atomically (temporary file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"version": FITNESS_VERSION,
                "entries": {k: {p: _to_json_value(v) for p, v in s.items()} for k, s in entries.items()}}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, sort_keys=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write_json(path, payload, indent=None, sort_keys=True)
 
 
 def _check_batch(inputs: torch.Tensor, targets: torch.Tensor) -> None:
@@ -148,13 +153,14 @@ class Scorer:
                 takes :data:`PROXY_BUILD_KWARGS` of the space, ``{}`` its full network.
             flush_every: write the cache file after this many new evaluations.
             evaluator: backend that scores uncached cells (``fne.evolution.evaluator``);
-                None scores them one by one in this process. A cell that fails on every
-                attempt gets NaN for every proxy (the worst score) and is counted in
-                ``num_failed``.
+                None scores them in this process with one torch thread, through the same
+                code as a worker. A cell that fails on every attempt (it does not build,
+                a proxy raises, memory runs out) gets NaN for every proxy (the worst
+                score) and is counted in ``num_failed``; the run goes on.
 
         Raises:
-            ValueError: unknown or repeated proxies, a malformed batch, a bad device, or a
-                cache file that is not a score cache.
+            ValueError: unknown or repeated proxies, a malformed batch or a bad device.
+                A cache file that is not a score cache is moved aside with a warning.
         """
         self.space = get_space(space) if isinstance(space, str) else space
         self.proxies = _check_proxies(proxies)
@@ -169,9 +175,11 @@ class Scorer:
         self.num_evaluated = 0
         self.num_cache_hits = 0
         self.num_failed = 0
-        self.evaluator = evaluator
+        self.failed: List[str] = []
+        self.seconds = 0.0
+        self.evaluator: Evaluator = evaluator if evaluator is not None else SerialEvaluator()
         self._settings = self._settings_digest()
-        self._cache: Dict[str, Scores] = read_cache_file(self.cache_file) if self.cache_file else {}
+        self._cache: Dict[str, Scores] = read_or_set_aside(self.cache_file) if self.cache_file else {}
         self._unsaved = 0
 
     def _settings_digest(self) -> str:
@@ -212,27 +220,16 @@ class Scorer:
             if self._missing(key):
                 todo.setdefault(key, cell)
         self.num_cache_hits += len(keys) - len(todo)
-        if self.evaluator is not None:
-            self._evaluate_with(self.evaluator, todo, progress)
-        else:
-            for key, cell in tqdm(todo.items(), total=len(todo), disable=not progress,
-                                  desc="scoring", unit="cell"):
-                self._evaluate(key, cell)
+        start = time.perf_counter()
+        self._evaluate(todo, progress)
         if self._unsaved:
             self.flush()
+        self.seconds += time.perf_counter() - start
         return [{p: self._cache[k][p] for p in self.proxies} for k in keys]
 
-    def _evaluate(self, key: str, cell: Hashable) -> None:
-        scores = score_genotype(self.space, self.space.format(cell), self._missing(key), self.inputs,
-                                self.targets, self.device, self.seed, self.build_kwargs)
-        self._cache.setdefault(key, {}).update(scores)
-        self.num_evaluated += 1
-        self._unsaved += 1
-        if self._unsaved >= self.flush_every:
-            self.flush()
-
-    def _evaluate_with(self, evaluator: Evaluator, todo: Mapping[str, Hashable], progress: bool) -> None:
-        """Score the uncached cells through ``evaluator``; failed cells get NaN scores."""
+    def _evaluate(self, todo: Mapping[str, Hashable], progress: bool) -> None:
+        """Score the uncached cells through the evaluator, flushing the cache every
+        ``flush_every`` cells; failed cells get NaN scores and are counted."""
         if not todo:
             return
         keys = list(todo)
@@ -240,22 +237,29 @@ class Scorer:
         task = functools.partial(_score_job, self.space, inputs=self.inputs.cpu(),
                                  targets=self.targets.cpu(), device=str(self.device), seed=self.seed,
                                  build_kwargs=self.build_kwargs)
-        for key, (text, missing), result in zip(keys, jobs, evaluator.map(
-                task, jobs, desc="scoring", progress=progress)):
-            if isinstance(result, Failed):
-                logger.warning("cell %s failed: %s", text, result.error)
-                self.num_failed += 1
-                result = {name: math.nan for name in missing}
-            self._cache.setdefault(key, {}).update(result)
-            self.num_evaluated += 1
-            self._unsaved += 1
+        with progress_bar(len(jobs), "scoring", unit="cell", enabled=progress) as bar:
+            for key, (text, missing), result in zip(keys, jobs, self.evaluator.imap(task, jobs)):
+                self._store(key, text, missing, result)
+                bar.update(1)
+
+    def _store(self, key: str, text: str, missing: List[str], result: Any) -> None:
+        if isinstance(result, Failed):
+            logger.warning("cell %s failed to score (worst score given): %s", text, result.error)
+            self.num_failed += 1
+            self.failed.append(text)
+            result = {name: math.nan for name in missing}
+        self._cache.setdefault(key, {}).update(result)
+        self.num_evaluated += 1
+        self._unsaved += 1
+        if self._unsaved >= self.flush_every:
+            self.flush()
 
     def flush(self) -> None:
         """Write the cache file (merged with what is on disk), if one was given."""
         if self.cache_file is None:
             self._unsaved = 0
             return
-        merged = read_cache_file(self.cache_file)
+        merged = read_or_set_aside(self.cache_file)
         for key, scores in self._cache.items():
             merged.setdefault(key, {}).update(scores)
         write_cache_file(self.cache_file, merged)

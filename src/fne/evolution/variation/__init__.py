@@ -24,7 +24,7 @@ from fne.registry import Registry
 Crossover = Callable[[SearchSpace, Any, Any, np.random.Generator], Any]
 Mutation = Callable[[SearchSpace, Any, np.random.Generator], Any]
 
-_VARIATIONS: Registry["VariationOperators"] = Registry("variation")
+_VARIATIONS: Registry["VariationOperators"] = Registry("variation set")
 
 
 @dataclass(frozen=True)

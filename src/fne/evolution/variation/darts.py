@@ -1,4 +1,7 @@
-"""Variation for the DARTS space: pairs crossed position by position, ops changed, inputs rewired."""
+"""Variation for the DARTS space: nodes crossed over whole, ops changed, inputs rewired.
+
+Every operator keeps the two inputs of a node distinct, as ``DartsSpace.validate`` requires.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +28,9 @@ def _replace_cell(genotype: DartsGenotype, cell: str, pairs: Sequence[Pair]) -> 
 
 def uniform_crossover(space: DartsSpace, a: DartsGenotype, b: DartsGenotype,
                       rng: np.random.Generator) -> DartsGenotype:
-    """Each ``(op, input)`` pair of both cells, and each cell's concat, from ``a`` or ``b``.
+    """Each node of both cells (its two pairs together), and each cell's concat, from ``a`` or ``b``.
 
-    Pair ``p`` always feeds node ``2 + p // 2`` in both parents, so every mix is valid.
+    A node's pairs stay together, so its two inputs stay as distinct as in the parent.
 
     Args:
         space: the DARTS space.
@@ -38,7 +41,7 @@ def uniform_crossover(space: DartsSpace, a: DartsGenotype, b: DartsGenotype,
     fields = {}
     for cell in CELL_FIELDS:
         pa, pb = getattr(a, cell), getattr(b, cell)
-        take_a = rng.random(len(pa)) < 0.5
+        take_a = np.repeat(rng.random(len(pa) // 2) < 0.5, 2)
         fields[cell] = tuple(x if t else y for x, y, t in zip(pa, pb, take_a))
         concat = f"{cell}_concat"
         fields[concat] = getattr(a, concat) if rng.random() < 0.5 else getattr(b, concat)
@@ -48,8 +51,10 @@ def uniform_crossover(space: DartsSpace, a: DartsGenotype, b: DartsGenotype,
 def mutate_op(space: DartsSpace, genotype: DartsGenotype, rng: np.random.Generator) -> DartsGenotype:
     """Give one random pair of one random cell a different op.
 
-    ``none`` is only drawn when it is the sole alternative (as in ``DartsSpace.sample``).
-    Returns the parent itself when the space has a single op.
+    ``none`` is only drawn when it is the sole alternative (as in ``DartsSpace.sample``). A
+    ``none`` pair sharing its input with the other pair of its node (as canonical genotypes
+    have) that gets a real op is also rewired to an input of its own. Returns the parent
+    itself when the space has a single op.
     """
     cell = str(_pick(rng, CELL_FIELDS))
     pairs: List[Pair] = list(getattr(genotype, cell))
@@ -58,25 +63,32 @@ def mutate_op(space: DartsSpace, genotype: DartsGenotype, rng: np.random.Generat
     choices = [o for o in space.ops if o != op and o != "none"] or [o for o in space.ops if o != op]
     if not choices:
         return genotype
-    pairs[pos] = (str(_pick(rng, choices)), src)
+    new_op = str(_pick(rng, choices))
+    sibling_op, sibling = pairs[pos ^ 1]
+    if src == sibling and "none" not in (new_op, sibling_op):
+        src = int(_pick(rng, _other_inputs(pos, src, sibling)))
+    pairs[pos] = (new_op, src)
     return _replace_cell(genotype, cell, pairs)
 
 
 def mutate_input(space: DartsSpace, genotype: DartsGenotype, rng: np.random.Generator) -> DartsGenotype:
-    """Rewire one random pair of one random cell to another earlier node.
+    """Rewire one random pair of nodes 3..5 of one random cell to another earlier node.
 
-    The new input differs from the old one and, where possible, from the input of the
-    other pair of the same node.
+    The new input differs from the old one and from the input of the other pair of the
+    same node, so a node's two inputs stay distinct. Node 2 is left alone: its inputs
+    are nodes 0 and 1 in some order, and exchanging them gives the same cell.
     """
     cell = str(_pick(rng, CELL_FIELDS))
     pairs: List[Pair] = list(getattr(genotype, cell))
-    pos = int(rng.integers(len(pairs)))
-    node = NUM_INPUTS + pos // 2
+    pos = int(rng.integers(2, len(pairs)))
     op, src = pairs[pos]
-    sibling = pairs[pos ^ 1][1]
-    choices = [j for j in range(node) if j not in (src, sibling)] or [j for j in range(node) if j != src]
-    pairs[pos] = (op, int(_pick(rng, choices)))
+    pairs[pos] = (op, int(_pick(rng, _other_inputs(pos, src, pairs[pos ^ 1][1]))))
     return _replace_cell(genotype, cell, pairs)
+
+
+def _other_inputs(pos: int, *taken: int) -> List[int]:
+    """Inputs the node of pair ``pos`` may read other than ``taken`` (callers leave at least one)."""
+    return [j for j in range(NUM_INPUTS + pos // 2) if j not in taken]
 
 
 register_variation("darts", crossovers={"uniform": uniform_crossover},
