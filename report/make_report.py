@@ -43,19 +43,21 @@ ANCHORS = [
 ]
 
 
-# Other search settings, fne only, run next to the default search: result file -> (label, --set options).
+# Other search settings, fne only, run next to the default search:
+# result file -> (label, --set options, first seed).
 VARIANTS: Dict[str, Any] = {
-    "bench_search_no_final.json": (
-        "objectives naswot, params, synflow; no final tournament",
-        ['proxies=["naswot", "params", "synflow"]', "final_tournament_size=0"]),
+    "bench_search_seeds5-9.json": ("default settings on seeds 5-9, the sample the final tournament's length "
+                                   "was chosen on", [], 5),
+    "bench_search_steps150.json": ("a final tournament of 150 steps", ["final_tournament_steps=150"], 0),
 }
 
 
 def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (),
-                   methods: Optional[str] = None) -> List[str]:
-    """The ``bench_search.py`` command writing ``out`` (5 seeds, 2 at a time)."""
-    command = [sys.executable, str(ROOT / "benchmarks" / "bench_search.py"), "--seeds", "5", "--jobs", "2",
-               "--data-dir", str(data_dir), "--csv", str(csv), "--out", str(out)]
+                   methods: Optional[str] = None, first_seed: int = 0) -> List[str]:
+    """The ``bench_search.py`` command writing ``out`` (5 seeds from ``first_seed``, one at a time
+    with the default workers, so that the wall times are those of a user's search)."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "bench_search.py"), "--seeds", "5",
+               "--first-seed", str(first_seed), "--data-dir", str(data_dir), "--csv", str(csv), "--out", str(out)]
     if methods:
         command += ["--methods", methods]
     for item in sets:
@@ -66,8 +68,8 @@ def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (
 def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
     """Result file name -> command that writes it."""
     py, bench = sys.executable, ROOT / "benchmarks"
-    variants = {name: search_command(data_dir, csv, RESULTS / name, sets, "fne")
-                for name, (_, sets) in VARIANTS.items()}
+    variants = {name: search_command(data_dir, csv, RESULTS / name, sets, "fne", first)
+                for name, (_, sets, first) in VARIANTS.items()}
     return {**variants,
         "bench_proxies.json": [py, str(bench / "bench_proxies.py"), "--n", "1000", "--seed", "0",
                                "--data-dir", str(data_dir), "--csv", str(csv),
@@ -75,6 +77,8 @@ def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
         "bench_search.json": search_command(data_dir, csv, RESULTS / "bench_search.json"),
         "bench_evaluator.json": [py, str(bench / "bench_evaluator.py"), "--n", "60", "--workers", "1", "2",
                                  "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_evaluator.json")],
+        "bench_contention.json": [py, str(bench / "bench_contention.py"), "--seed", "0",
+                                  "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_contention.json")],
         "report_run.json": [py, str(ROOT / "src" / "NAS_on_cifar10.py"), "--seed", "0",
                                    "--data-dir", str(data_dir), "--out", str(RESULTS / "report_run"),
                                    "--benchmark", str(csv)],
@@ -146,8 +150,9 @@ def scatter_figure(proxies: Dict[str, Any], path: Path) -> None:
 def search_table(search: Dict[str, Any]) -> str:
     """Markdown: the NB201 search results per method, then published anchors."""
     seeds = len(search["seeds"])
-    threads = search.get("torch_threads_per_seed")
-    where = f"{threads} CPU thread{'s' if threads != 1 else ''}" if threads else "CPU"
+    workers = search.get("config_overrides", {}).get("workers")
+    where = (f"{workers} worker{'s' if workers != 1 else ''}" if workers else "one worker per core") + \
+        ", one torch thread each"
     lines = [f"| method | CIFAR-10 test acc. (mean ± std over {seeds} seeds) | min / max | evaluations | "
              f"wall time per seed ({where}) |", "|---|---|---|---|---|"]
     for row in search["summary"]:
@@ -160,14 +165,18 @@ def search_table(search: Dict[str, Any]) -> str:
 
 def variant_table(results: Dict[str, Any]) -> str:
     """Markdown: fne with each variant of its settings, next to the default."""
-    lines = ["| fne with | CIFAR-10 test acc. (mean ± std) | min / max | wall time per seed |", "|---|---|---|---|"]
-    rows = [("default settings (objectives params, synflow; final tournament of 8)",
-             results["bench_search.json"])]
-    rows += [(label, results[name]) for name, (label, _) in VARIANTS.items()]
+    lines = ["| fne with | seeds | CIFAR-10 test acc. (mean ± std) | min / max | wall time per seed |",
+             "|---|---|---|---|---|"]
+    rows = [("default settings (final tournament of 8 cells, 75 steps)", results["bench_search.json"])]
+    rows += [(label, results[name]) for name, (label, _, _) in VARIANTS.items()]
     for label, search in rows:
         row = next(r for r in search["summary"] if r["method"] == "fne")
-        lines.append(f"| {label} | {row['mean']:.2f} ± {row['std']:.2f} | {row['min']:.2f} / {row['max']:.2f} | "
-                     f"{row['wall_time_s']:.0f} s |")
+        seeds = search["seeds"]
+        workers = search.get("config_overrides", {}).get("workers")
+        where = ("two seeds side by side" if search.get("jobs", 1) > 1 else "one seed at a time") + (
+            f", {workers} worker{'s' if workers != 1 else ''} each" if workers else ", default workers")
+        lines.append(f"| {label} | {seeds[0]}-{seeds[-1]} | {row['mean']:.2f} ± {row['std']:.2f} | "
+                     f"{row['min']:.2f} / {row['max']:.2f} | {row['wall_time_s']:.0f} s ({where}) |")
     return "\n".join(lines)
 
 
@@ -190,6 +199,20 @@ def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
                      f"{threads} thread(s), start-up included | {run['cells_per_second']:.2f} "
                      f"(scores bit-identical to serial: {same}) |")
     return "\n".join(lines)
+
+
+def contention_table(contention: Dict[str, Any]) -> str:
+    """Markdown: the default search alone and beside another busy torch process."""
+    alone, shared = contention["alone"], contention["with_other_process"]
+    return "\n".join([
+        "| default search, seed {seed} | wall time | scoring | tournaments | pick |".format(**contention),
+        "|---|---|---|---|---|",
+        f"| alone on {contention['usable_cpus']} cores | {alone['wall_s']:.0f} s | "
+        f"{alone['timing']['scoring_s']:.0f} s | {alone['timing']['tournaments_s']:.0f} s | `{alone['arch']}` |",
+        f"| beside a {shared['hog_threads']}-thread torch training process | {shared['wall_s']:.0f} s | "
+        f"{shared['timing']['scoring_s']:.0f} s | {shared['timing']['tournaments_s']:.0f} s | "
+        f"{'the same' if contention['same_pick'] else '`' + shared['arch'] + '`'} |",
+        f"| ratio | {contention['ratio']:.2f} | | | |"])
 
 
 def run_accuracy(run: Dict[str, Any]) -> str:
@@ -224,6 +247,7 @@ def write_report(results: Dict[str, Any]) -> Path:
     """Render ``report/README.md`` from loaded results."""
     proxies, search = results["bench_proxies.json"], results["bench_search.json"]
     evaluator, run = results["bench_evaluator.json"], results["report_run.json"]
+    contention = results["bench_contention.json"]
     FIGURES.mkdir(parents=True, exist_ok=True)
     scatter_figure(proxies, FIGURES / "proxies_vs_accuracy.png")
     plots = [p.name for p in sorted(FIGURES.glob("search_*.png"))]
@@ -231,7 +255,7 @@ def write_report(results: Dict[str, Any]) -> Path:
     text = TEMPLATE.format(
         n=settings["n"], seed=settings["seed"], batch=settings["batch"], build=settings["build_kwargs"],
         proxy_table=proxy_table(proxies), search_table=search_table(search), variant_table=variant_table(results),
-        speed_table=speed_table(proxies, evaluator),
+        speed_table=speed_table(proxies, evaluator), contention_table=contention_table(contention),
         run_arch=run["best"]["arch"], run_acc=run_accuracy(run),
         gpu_note=gpu_note(proxies), run_evals=run["evaluations"], run_time=run["wall_time_s"],
         plots="\n\n".join(f"![{p}](figures/{p})" for p in plots))
@@ -264,21 +288,27 @@ benchmark table only after the search. Baselines use the same number of evaluati
 
 {search_table}
 
-Other settings (same seeds, fne only):
+Other settings (fne only). The wall times of these rows depend on how they were run (noted in
+each row; the sweeps shared the machine with other work), so compare them with each other
+only; the table above has the times of a user's search.
 
 {variant_table}
 
-Example run, `src/NAS_on_cifar10.py --seed 0` with torch's default threads: picked
-`{run_arch}` (CIFAR-10 test accuracy {run_acc}) with {run_evals} evaluations in {run_time:.0f} s.
-The benchmark's seeds ran with one thread each; scores differ in their last digits between
-thread counts, which can send a search down another path, so this pick need not be the
-benchmark's seed-0 pick. Objectives per generation and the final Pareto front:
+Example run, `src/NAS_on_cifar10.py --seed 0` with its defaults (one worker per core, one
+torch thread each): picked `{run_arch}` (CIFAR-10 test accuracy {run_acc}) with {run_evals}
+evaluations in {run_time:.0f} s. Every backend and worker count gives the same bits, so this is
+also the benchmark's seed-0 pick. Proxy values per generation and the final population:
 
 {plots}
 
 ## Speed
 
 {speed_table}
+
+On a shared machine (`benchmarks/bench_contention.py`): every worker runs one torch thread, so
+the search slows down by its share of the cores and no more.
+
+{contention_table}
 
 {gpu_note}
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any, List, Sequence
 
 import numpy as np
@@ -233,3 +234,42 @@ def test_final_pick_rule() -> None:
     assert not losers & {evo.space.format(g) for g in evo.population}
     last = result.history[-1]["tournament"]
     assert result.best["arch"] in last["winners"]
+
+
+class LastCandidateWins:
+    """A final tournament won by the candidate the proxies rank lowest of those it sees."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def run(self, space: Any, genotypes: Sequence[Any], generator: torch.Generator) -> TournamentResult:
+        weights = np.full(len(genotypes), 0.1 / max(1, len(genotypes) - 1))
+        weights[-1] = 0.9
+        return TournamentResult(weights=weights, winners=(len(genotypes) - 1,))
+
+
+class NoisyScorer(CountingScorer):
+    """Two conflicting objectives drawn at random per cell, so the front reshapes when cells leave."""
+
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+        out = []
+        for g in genotypes:
+            rng = np.random.default_rng(zlib.crc32(self.space.canonical(g).encode()))
+            a = float(rng.random())
+            out.append({"conv": a, "live": float(1.0 - a + 0.3 * rng.random())})
+        return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_final_tournaments_winner_is_the_pick_even_when_the_front_reshapes(seed: int) -> None:
+    space = get_space("nb201")
+    evo = Evolution(space=space, scorer=NoisyScorer(space), objectives=objectives, pop_size=12,
+                    generations=3, seed=seed, final_tournament=LastCandidateWins(6))
+    result = evo.run(progress=False)
+    final = result.history[-1]["tournament"]
+    assert final["final"] and result.best["arch"] == final["winners"][0]
+    state = evo.state_dict()
+    again = Evolution(space=space, scorer=NoisyScorer(space), objectives=objectives, pop_size=12,
+                      generations=3, seed=seed, final_tournament=LastCandidateWins(6))
+    again.load_state_dict(json.loads(json.dumps(state)))
+    assert again.result().best["arch"] == final["winners"][0]

@@ -112,3 +112,15 @@ def test_reproducible_and_leaves_global_rng_alone() -> None:
 def test_bad_arguments(kw: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         tournament(**kw)
+
+
+def test_a_settled_each_tournament_stops_early_and_says_so() -> None:
+    space = get_space("nb201")
+    candidates = cells("none", "nor_conv_3x3")
+    full = tournament(weight_loss="each", steps=40, chunk=5)
+    result = full.run(space, candidates, torch.Generator().manual_seed(0))
+    assert result.steps == 40 and len(result.trace) == 8
+    settled = tournament(weight_loss="each", steps=40, chunk=5, settle=2, settle_weight=0.55)
+    early = settled.run(space, candidates, torch.Generator().manual_seed(0))
+    assert early.winners == (1,) and early.steps < 40
+    assert list(early.trace) == list(result.trace[:len(early.trace)])  # the same run, cut short

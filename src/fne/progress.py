@@ -106,7 +106,7 @@ def progress_bar(total: int, desc: str, *, unit: str = "it", enabled: bool = Tru
         desc: label.
         unit: name of one unit.
         enabled: False gives a silent counter with the same interface.
-        leave: keep the finished bar on screen (tqdm's ``leave``; default: keep the outermost).
+        leave: keep the finished bar on screen (tqdm's ``leave``; default True).
     """
     if not enabled:
         return _Silent(total, desc, unit)

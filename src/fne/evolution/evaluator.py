@@ -135,7 +135,7 @@ class _MapMixin:
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
             progress: bool = True) -> List[Result]:
         results: List[Result] = []
-        with progress_bar(len(items), desc or "map", enabled=progress) as bar:
+        with progress_bar(len(items), desc or "map", enabled=progress, leave=False) as bar:
             for result in self.imap(fn, items):
                 results.append(result)
                 bar.update(1)

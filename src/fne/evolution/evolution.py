@@ -241,6 +241,7 @@ class Evolution:
         self.num_evaluated = 0
         self._archive: Dict[str, Tuple[Any, Dict[str, float]]] = {}
         self._eliminated: Dict[str, None] = {}
+        self._final_winners: List[str] = []
         self._pending: Optional[List[Any]] = None
         self._origins: List[Tuple[bool, bool]] = []
         self._rng = np.random.default_rng(self.seed)
@@ -421,6 +422,8 @@ class Evolution:
         result = competition.run(self.space, [self._archive[k][0] for k in candidates], self._torch_rng)
         losers = {candidates[j] for j in range(len(candidates)) if j not in result.winners}
         self._eliminated.update(dict.fromkeys(sorted(losers)))
+        if self._final_due:
+            self._final_winners = [candidates[j] for j in result.winners]
         alive = [i for i in order if self._key(pool[i]) not in losers]
         kept = [i for i in keep if i in alive]
         kept += [i for i in alive if i not in keep][:len(keep) - len(kept)]
@@ -436,12 +439,19 @@ class Evolution:
         return kept, record
 
     def pick_ranking(self) -> List[str]:
-        """Canonical keys of the eligible archived cells in final-pick order (module doc)."""
+        """Canonical keys of the eligible archived cells in final-pick order (module doc).
+
+        After a final tournament its winners come first, in the order of their weights:
+        removing the losers can bring cells that were not candidates onto the front, and
+        they must not overtake the cells that won.
+        """
         keys = [k for k in self._archive if k not in self._eliminated]
         if not keys:
             return []
         F = self.objectives([self._archive[k][1] for k in keys])
-        return [keys[int(i)] for i in pick_order(F)]
+        ranked = [keys[int(i)] for i in pick_order(F)]
+        winners = [k for k in self._final_winners if k in self._archive and k not in self._eliminated]
+        return winners + [k for k in ranked if k not in winners]
 
     def _entry_of(self, key: str) -> Dict[str, Any]:
         genotype, scores = self._archive[key]
@@ -532,7 +542,8 @@ class Evolution:
             "population": [self.space.format(g) for g in self.population],
             "population_scores": [dict(s) for s in self.population_scores],
             "archive": [[self.space.format(g), dict(sc)] for g, sc in self._archive.values()],
-            "eliminated": list(self._eliminated), "crossover_rate": self.crossover_rate,
+            "eliminated": list(self._eliminated), "final_winners": list(self._final_winners),
+            "crossover_rate": self.crossover_rate,
             "mutation_rate": self.mutation_rate, "history": [dict(h) for h in self.history],
             "numpy_rng": self._rng.bit_generator.state,
             "torch_rng": base64.b64encode(self._torch_rng.get_state().numpy().tobytes()).decode("ascii"),
@@ -570,6 +581,7 @@ class Evolution:
         return {"population": population, "population_scores": scores, "generation": int(state["generation"]),
                 "num_evaluated": int(state["num_evaluated"]), "_archive": self._parse_archive(state["archive"]),
                 "_eliminated": dict.fromkeys(str(k) for k in state["eliminated"]),
+                "_final_winners": [str(k) for k in state.get("final_winners", [])],
                 "crossover_rate": float(state["crossover_rate"]), "mutation_rate": float(state["mutation_rate"]),
                 "history": [dict(h) for h in state["history"]], "_rng": rng, "_torch_rng": torch_rng}
 

@@ -237,7 +237,7 @@ class Scorer:
         task = functools.partial(_score_job, self.space, inputs=self.inputs.cpu(),
                                  targets=self.targets.cpu(), device=str(self.device), seed=self.seed,
                                  build_kwargs=self.build_kwargs)
-        with progress_bar(len(jobs), "scoring", unit="cell", enabled=progress) as bar:
+        with progress_bar(len(jobs), "scoring", unit="cell", enabled=progress, leave=False) as bar:
             for key, (text, missing), result in zip(keys, jobs, self.evaluator.imap(task, jobs)):
                 self._store(key, text, missing, result)
                 bar.update(1)
