@@ -72,3 +72,33 @@ def test_build_and_canonical_take_genotype_text(space) -> None:
         assert torch.equal(from_text(x), from_value(x))
     with pytest.raises(ValueError):
         space.build("garbage ~|~ text", num_classes=3, **SMALL.get(space.name, {}))
+
+
+def test_every_space_declares_its_network_sizes(space) -> None:
+    from fne.genotopheno.space import PRESETS
+
+    g = space.sample(np.random.default_rng(1))
+    params = {}
+    for size in ("score", "tournament"):
+        net = space.build(g, **space.preset(size))
+        out = net(torch.randn(2, 3, 32, 32))
+        assert out.shape == (2, 10)
+        params[size] = sum(p.numel() for p in net.parameters())
+    full = sum(p.numel() for p in space.build(g, **space.preset("full")).parameters())
+    assert full >= params["tournament"] >= params["score"] > 0
+    assert set(type(space).presets) == set(PRESETS)
+    space.preset("score")["C"] = -1 if "C" in space.preset("score") else None
+    assert space.preset("score") == dict(type(space).presets["score"])  # a copy each time
+    with pytest.raises(ValueError, match="unknown network size 'huge'; sizes: score, tournament, full"):
+        space.preset("huge")
+
+
+def test_the_search_and_plot_scores_score_a_cell_on_the_same_network(space) -> None:
+    from fne.evolution.fitness import Scorer, proxy_build_kwargs
+    from fne.evolution.search import SearchConfig
+
+    x, y = torch.randn(4, 3, 32, 32), torch.arange(4)
+    config = SearchConfig(space=space.name)
+    scorer = Scorer(space, ("params",), inputs=x, targets=y, device="cpu")
+    assert config.network_kwargs() == proxy_build_kwargs(space.name) == scorer.build_kwargs == space.preset("score")
+    assert config.tournament_network_kwargs() == space.preset("tournament")

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 from fne.genotopheno import get_space, list_spaces
-from fne.genotopheno.space import SearchSpace
+from fne.genotopheno.space import SearchSpace, space_preset
 
 from .benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
 from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
@@ -59,7 +59,7 @@ from .evolution import Evolution
 from .fitness import Scorer, list_proxies, resolve_device
 from .run_clock import RunClock
 from .run_lock import FolderLock
-from .tournament import SMALL_BUILD_KWARGS, TOURNAMENT_BUILD_KWARGS, WEIGHT_LOSSES, DartsTournament
+from .tournament import WEIGHT_LOSSES, DartsTournament
 from .training import evaluate_accuracy, train_network
 
 logger = logging.getLogger(__name__)
@@ -114,9 +114,9 @@ class SearchConfig:
         final_tournament_steps: training steps of the final tournament (75 by default: on
             NB201 seeds 5-9 it picked as well as 150 steps did on seeds 0-4, at half the cost).
         final_tournament_loss: weight loss of the final tournament (``each`` or ``mixture``).
-        build_kwargs: network size for scoring (None: the space's small size).
+        build_kwargs: network size for scoring (None: the space's ``score`` preset).
         tournament_build_kwargs: network size for tournaments (None: the space's
-            tournament size, :data:`~fne.evolution.tournament.TOURNAMENT_BUILD_KWARGS`).
+            ``tournament`` preset).
         workers: parallel workers for scoring and tournament training (None: the usable
             cores on a CPU, one on a GPU).
         backend: ``serial``, ``process`` or ``ray`` (None: serial for one worker, else process).
@@ -203,13 +203,13 @@ class SearchConfig:
         """Build arguments used for scoring."""
         if self.build_kwargs is not None:
             return dict(self.build_kwargs)
-        return dict(SMALL_BUILD_KWARGS.get(self.space, {}))
+        return space_preset(self.space, "score")
 
     def tournament_network_kwargs(self) -> Dict[str, Any]:
         """Build arguments used for tournaments."""
         if self.tournament_build_kwargs is not None:
             return dict(self.tournament_build_kwargs)
-        return dict(TOURNAMENT_BUILD_KWARGS.get(self.space, {}))
+        return space_preset(self.space, "tournament")
 
 
 def _check_out_path(out: Path) -> None:
@@ -428,7 +428,7 @@ def _train_pick(run: _Run, arch: str) -> Dict[str, Any]:
     config, device = run.config, resolve_device(run.config.device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        net = run.space.build(run.space.parse(arch))
+        net = run.space.build(run.space.parse(arch), **run.space.preset("full"))
     with run.evaluator_threads():
         seconds = train_network(net, run.data.train, epochs=config.train_epochs, device=device,
                                 generator=torch.Generator().manual_seed(config.seed))

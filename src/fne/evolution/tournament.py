@@ -49,21 +49,9 @@ from .evaluator import DEFAULT_THREADS, Evaluator, Failed, SerialEvaluator, torc
 logger = logging.getLogger(__name__)
 
 __all__ = ["Tournament", "TournamentResult", "DartsTournament", "Supernet", "build_supernet",
-           "SMALL_BUILD_KWARGS", "TOURNAMENT_BUILD_KWARGS", "WEIGHT_LOSSES"]
+           "WEIGHT_LOSSES"]
 
 Device = Union[str, torch.device]
-
-SMALL_BUILD_KWARGS: Dict[str, Dict[str, Any]] = {
-    "nb201": {"C": 8, "N": 1},
-    "darts": {"C": 8, "layers": 3, "stem_multiplier": 1},
-    "fne": {"C": 8, "num_cells": 1, "channel_scale": 2},
-}
-"""Small network sizes per space, for fast scoring on a CPU."""
-
-TOURNAMENT_BUILD_KWARGS: Dict[str, Dict[str, Any]] = {**SMALL_BUILD_KWARGS, "nb201": {"C": 8, "N": 3}}
-"""Network sizes per space for tournaments. For NB201 three cells a stage rather than the
-scoring network's one: in a deeper stack a cell whose skip connection keeps the network
-trainable can show it, at about three times the cost per step."""
 
 WEIGHT_LOSSES = ("each", "mixture")
 

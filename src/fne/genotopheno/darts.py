@@ -343,6 +343,11 @@ class DartsSpace(SearchSpace):
         ValueError: for an empty or duplicated op list or an unregistered op.
     """
 
+    presets = {"score": {"C": 8, "layers": 3, "stem_multiplier": 1},
+               "tournament": {"C": 8, "layers": 3, "stem_multiplier": 1}, "full": {}}
+    """Scoring and tournaments on three cells (normal, reduction, reduction) at C=8, fast on
+    a CPU; full is the DARTS CIFAR evaluation network (C=36, 20 cells)."""
+
     def __init__(self, ops: Optional[Sequence[str]] = None) -> None:
         ops = tuple(DARTS_OPS if ops is None else ops)
         if not ops or len(set(ops)) != len(ops):

@@ -306,6 +306,11 @@ class FneSpace(SearchSpace):
         ValueError: for unknown or repeated ops, or bounds out of range.
     """
 
+    presets = {"score": {"C": 8, "num_cells": 1, "channel_scale": 2},
+               "tournament": {"C": 8, "num_cells": 1, "channel_scale": 2}, "full": {}}
+    """Scoring and tournaments on one cell a stage at half the width; full is the default
+    network (C=16, three cells a stage, width multiplier 4)."""
+
     def __init__(self, ops: Optional[Sequence[str]] = None, max_nodes: int = 6,
                  max_channels: int = 8) -> None:
         ops = tuple(DARTS_OPS if ops is None else ops)

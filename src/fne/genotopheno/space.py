@@ -14,7 +14,7 @@ names isomorphic cells alike (``canonical``), samples them and builds networks::
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Hashable, List, Tuple, Type
+from typing import Any, Callable, Dict, Hashable, List, Mapping, Tuple, Type
 
 import numpy as np
 from torch import nn
@@ -24,10 +24,34 @@ from fne.registry import Registry
 _SPACES: Registry[Callable[..., "SearchSpace"]] = Registry("search space")
 
 
+PRESETS = ("score", "tournament", "full")
+"""The network sizes every space declares: ``score`` (the network proxies are computed on),
+``tournament`` (the networks tournament candidates train in) and ``full`` (the network a
+picked cell is trained as)."""
+
+
 class SearchSpace(abc.ABC):
-    """Interface of a search space. Genotypes are immutable, hashable values."""
+    """Interface of a search space. Genotypes are immutable, hashable values.
+
+    Attributes:
+        name: the registered name.
+        presets: ``space.build`` arguments of each network size of :data:`PRESETS`; a
+            space without its own presets builds its full network for all three.
+    """
 
     name: str = ""
+    presets: Mapping[str, Mapping[str, Any]] = {"score": {}, "tournament": {}, "full": {}}
+
+    @classmethod
+    def preset(cls, size: str) -> Dict[str, Any]:
+        """A copy of the build arguments of the network size ``size`` (see :data:`PRESETS`).
+
+        Raises:
+            ValueError: an unknown size, naming the known ones.
+        """
+        if size not in PRESETS:
+            raise ValueError(f"unknown network size {size!r}; sizes: {', '.join(PRESETS)}")
+        return dict(cls.presets.get(size, {}))
 
     @property
     @abc.abstractmethod
@@ -95,6 +119,11 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
         ValueError: for an unknown name.
     """
     return _SPACES.get(name)(**kwargs)
+
+
+def space_preset(name: str, size: str) -> Dict[str, Any]:
+    """The build arguments of network size ``size`` of the space registered as ``name``."""
+    return _SPACES.get(name).preset(size)
 
 
 def list_spaces() -> List[str]:

@@ -7,7 +7,7 @@ conversion of scores into objectives (:func:`to_objectives`) and rankings.
 """
 
 from . import proxies  # noqa: F401  (registers the built-in proxies)
-from .evaluate import PROXY_BUILD_KWARGS, proxy_build_kwargs, resolve_device, run_proxy, score_genotype
+from .evaluate import proxy_build_kwargs, resolve_device, run_proxy, score_genotype
 from .objectives import (COMBINED_PROXIES, combined_score, non_dominated_ranks, rank_matrix,
                          to_objectives)
 from .registry import Proxy, get_proxy, list_proxies, register_proxy, unregister_proxy
@@ -16,6 +16,6 @@ from .scorer import DEFAULT_PROXIES, FITNESS_VERSION, Scorer
 __all__ = [
     "Proxy", "register_proxy", "unregister_proxy", "get_proxy", "list_proxies",
     "resolve_device", "run_proxy", "score_genotype", "Scorer", "DEFAULT_PROXIES", "FITNESS_VERSION",
-    "PROXY_BUILD_KWARGS", "proxy_build_kwargs",
+    "proxy_build_kwargs",
     "to_objectives", "rank_matrix", "combined_score", "non_dominated_ranks", "COMBINED_PROXIES",
 ]

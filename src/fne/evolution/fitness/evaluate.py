@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 import torch
 
 from fne.genotopheno import SearchSpace, get_space
+from fne.genotopheno.space import space_preset
 
 from .netutils import finite_or_nan, output_depends_on_input
 from .registry import Proxy, get_proxy
@@ -32,15 +33,10 @@ MIN_OOM_BATCH = 2
 Scores = Dict[str, float]
 SpaceLike = Union[str, SearchSpace]
 
-PROXY_BUILD_KWARGS: Dict[str, Dict[str, Any]] = {"nb201": {"C": 8, "N": 1}}
-"""Per space, the reduced network proxies are computed on when ``build_kwargs`` is None:
-for NB201 one cell per stage at 8/16/32 channels instead of five at 16/32/64, which
-ranks cells as well as the full network at a fraction of the cost."""
-
-
 def proxy_build_kwargs(space_name: str) -> Dict[str, Any]:
-    """The default proxy-network build arguments of a space (``{}``: its full network)."""
-    return dict(PROXY_BUILD_KWARGS.get(space_name, {}))
+    """The build arguments of the network proxies are computed on: the ``score`` preset of
+    the space registered as ``space_name`` (see :meth:`fne.genotopheno.SearchSpace.preset`)."""
+    return space_preset(space_name, "score")
 
 
 def resolve_device(device: Union[str, torch.device] = "auto") -> torch.device:
@@ -121,7 +117,7 @@ def score_genotype(space_name: SpaceLike, genotype_text: str, proxies: Sequence[
         seed: seeds torch's generator before the network is built and before each proxy,
             inside ``torch.random.fork_rng`` (the caller's random state is untouched).
         build_kwargs: extra arguments of ``space.build`` (e.g. ``{"C": 8, "N": 1}``); None
-            takes :data:`PROXY_BUILD_KWARGS` of the space, ``{}`` its full network.
+            takes the space's ``score`` preset, ``{}`` its full network.
 
     Returns:
         ``{proxy: value}``, NaN marking a failed or degenerate cell (see the module doc).
@@ -132,7 +128,7 @@ def score_genotype(space_name: SpaceLike, genotype_text: str, proxies: Sequence[
     inputs, targets = inputs.to(dev), targets.to(dev)
     with torch.random.fork_rng(devices=_rng_devices(dev)):
         torch.manual_seed(seed)
-        kwargs = proxy_build_kwargs(space.name) if build_kwargs is None else dict(build_kwargs)
+        kwargs = space.preset("score") if build_kwargs is None else dict(build_kwargs)
         net = space.build(genotype, **kwargs).to(dev)
         if not output_depends_on_input(net, inputs):
             logger.info("degenerate cell (output independent of input): %s", genotype_text)

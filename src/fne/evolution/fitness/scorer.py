@@ -32,7 +32,7 @@ from fne.progress import progress_bar
 
 from ..checkpoint import atomic_write_json
 from ..evaluator import Evaluator, Failed, SerialEvaluator
-from .evaluate import Scores, proxy_build_kwargs, resolve_device, score_genotype
+from .evaluate import Scores, resolve_device, score_genotype
 from .registry import get_proxy
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class Scorer:
             seed: seed of the network initialisation and of each proxy.
             cache_file: JSON file to read cached scores from and write new ones to.
             build_kwargs: extra ``space.build`` arguments, e.g. ``{"C": 8, "N": 1}``; None
-                takes :data:`PROXY_BUILD_KWARGS` of the space, ``{}`` its full network.
+                takes the space's ``score`` preset, ``{}`` its full network.
             flush_every: write the cache file after this many new evaluations.
             evaluator: backend that scores uncached cells (``fne.evolution.evaluator``);
                 None scores them in this process with one torch thread, through the same
@@ -168,8 +168,7 @@ class Scorer:
         self.device = resolve_device(device)
         self.inputs, self.targets = inputs.to(self.device), targets.to(self.device)
         self.seed = int(seed)
-        self.build_kwargs = (proxy_build_kwargs(self.space.name) if build_kwargs is None
-                             else dict(build_kwargs))
+        self.build_kwargs = self.space.preset("score") if build_kwargs is None else dict(build_kwargs)
         self.cache_file = Path(cache_file) if cache_file is not None else None
         self.flush_every = max(1, int(flush_every))
         self.num_evaluated = 0
