@@ -115,6 +115,12 @@ def _check_threads(threads: Any) -> int:
     return threads
 
 
+def _check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    return workers
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -179,8 +185,7 @@ class ProcessEvaluator(_MapMixin):
     """A local pool of ``workers`` spawned processes with ``threads`` torch threads each."""
 
     def __init__(self, workers: int = 2, threads: int = DEFAULT_THREADS) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+        _check_workers(workers)
         self.workers = workers
         self.threads = _check_threads(threads)
         self._pool: Optional[ProcessPoolExecutor] = None
@@ -255,8 +260,7 @@ class RayEvaluator(_MapMixin):
     Ray instance or an existing cluster."""
 
     def __init__(self, workers: int = 2, address: Optional[str] = None, threads: int = DEFAULT_THREADS) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
+        _check_workers(workers)
         try:
             import ray
         except ImportError:
@@ -303,8 +307,7 @@ def make_evaluator(backend: str = "serial", workers: int = 1, ray_address: Optio
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    _check_workers(workers)
     if backend == "serial":
         return SerialEvaluator(threads)
     if backend == "process":

@@ -352,12 +352,11 @@ class DartsTournament:
 
     def _weight_step(self, net: Supernet, params: List[nn.Parameter], opt: torch.optim.Optimizer,
                      batch: Tuple[torch.Tensor, torch.Tensor]) -> None:
-        """One SGD step on the network weights (the alphas get no gradient)."""
-        logits = net.candidate_logits(batch[0])
-        if self.weight_loss == "each":
-            loss = sum(F.cross_entropy(z, batch[1]) for z in logits)
-        else:
-            loss = F.cross_entropy(net.mix(logits), batch[1])
+        """One SGD step on the weights for the mixed logits' loss (the alphas get no gradient).
+
+        Only the ``mixture`` loss trains in the supernet; ``each`` candidates train apart.
+        """
+        loss = F.cross_entropy(net.mix(net.candidate_logits(batch[0])), batch[1])
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = g
