@@ -248,13 +248,19 @@ def test_progress_is_plain_when_not_on_a_terminal(tmp_path: Path, data_dir: Path
     assert "scoring: 3/3 cell" in err
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_ends_with_one_line_on_how_to_resume(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "run"
     args = [sys.executable, str(SCRIPT), "--data-dir", str(data_dir), "--out", str(out), "--workers", "2",
             "--pop-size", "3", "--generations", "50", "--tournament-every", "0", "--final-tournament-size", "0",
             "--seed", "1", "--device", "cpu"]
+    # a terminal delivers Ctrl-C to a process whose SIGINT is not ignored; a harness run in the
+    # background may have started this one with SIGINT ignored, which a child would inherit
     proc = subprocess.Popen(args, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     deadline = time.time() + 120
     while not (out / "population.json").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.1)
