@@ -105,11 +105,18 @@ def test_split_coerces_labels_to_int64() -> None:
     (np.zeros((2, 3, 32, 32), np.uint8), [0, 1], "shape"),
     (np.zeros((2, 32, 32, 3), np.uint8), [0, 1, 2], "labels must have shape"),
     (np.zeros((2, 32, 32, 3), np.uint8), [0.0, 1.0], "integers"),
-    (np.zeros((3, 32, 32, 3), np.uint8), [0, 10, -1], "label 10 at index 1"),
+    (np.zeros((3, 32, 32, 3), np.uint8), [0, 10, -1], "label -1 at index 2"),
 ])
 def test_split_rejects_bad_arrays(images, labels, message) -> None:
     with pytest.raises(ValueError, match=message):
         ds.Split(images, np.asarray(labels), "bad")
+
+
+def test_dataset_rejects_labels_beyond_its_classes() -> None:
+    split = ds.Split(np.zeros((3, 32, 32, 3), np.uint8), np.array([0, 10, 1]), "bad")
+    good = ds.Split(np.zeros((2, 32, 32, 3), np.uint8), np.array([0, 1]), "test")
+    with pytest.raises(ValueError, match="split 'bad': label 10 at index 1 is outside 0..9"):
+        ds.CIFAR10Data(split, good, ds.DataSource("npz", Path("x")), ds.CIFAR10_CLASSES)
 
 
 def test_subset_and_class_counts() -> None:

@@ -152,7 +152,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path: Path, data
 
 def test_train_and_test_learns_an_easy_task() -> None:
     from fne.evolution.dataset import Split
-    from fne.evolution.training import train_and_test
+    from fne.evolution.training import TrainConfig, train_and_test
     from fne.genotopheno import get_space
 
     rng = np.random.default_rng(0)
@@ -168,7 +168,7 @@ def test_train_and_test_learns_an_easy_task() -> None:
     net = space.build(space.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|"
                                   "skip_connect~1|nor_conv_3x3~2|"), C=4, N=1, num_classes=3)
     acc = train_and_test(net, split(192), split(96), epochs=2, generator=torch.Generator().manual_seed(0),
-                         batch_size=32, progress=False)
+                         config=TrainConfig(batch_size=32, min_steps=1), progress=False)
     assert acc > 80.0
 
 
@@ -201,7 +201,7 @@ def test_process_workers_give_the_serial_result(tmp_path: Path, data_dir: Path, 
 def test_config_names_a_bad_tournament_weight_loss() -> None:
     from fne.evolution.search import SearchConfig
 
-    with pytest.raises(ValueError, match="tournament_weight_loss must be one of"):
+    with pytest.raises(ValueError, match="--tournament-loss must be one of"):
         SearchConfig(tournament_weight_loss="sum").validate()
     assert SearchConfig(space="nb201").tournament_network_kwargs() == {"C": 8, "N": 3}
     assert SearchConfig(space="nb201").network_kwargs() == {"C": 8, "N": 1}
@@ -219,5 +219,5 @@ def test_final_tournament_decides_the_pick(tmp_path: Path, data_dir: Path) -> No
     last = result["history"][-1]["tournament"]
     assert last["final"] and len(last["candidates"]) == 4 and len(last["winners"]) == 1
     assert result["best"]["arch"] == last["winners"][0]
-    with pytest.raises(ValueError, match="final_tournament_loss must be one of"):
+    with pytest.raises(ValueError, match="--final-tournament-loss must be one of"):
         SearchConfig(final_tournament_loss="sum").validate()

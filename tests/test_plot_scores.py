@@ -152,7 +152,7 @@ def test_row_that_is_not_a_genotype_is_named_before_scoring(plot_scores, inputs,
 def test_n_out_of_range_says_how_many_rows_are_usable(plot_scores, inputs, tmp_path, capsys, n):
     table, data_dir = inputs
     err = _usage_error(plot_scores, _replace(_argv(table, data_dir, tmp_path / "out"), "--n", n), capsys)
-    assert f"--n {n}" in err or f"--n must be at least 1, got {n}" in err
+    assert f"--n {n}" in err or f"--n must be an integer >= 1, got {n}" in err
     if n == "50":
         assert "6 usable rows" in err
 
@@ -164,12 +164,12 @@ def test_missing_data_dir_is_named(plot_scores, inputs, tmp_path, capsys):
     assert f"--data-dir {missing} does not exist" in err
 
 
-def test_data_dir_without_cifar10_is_named(plot_scores, inputs, tmp_path, capsys):
+def test_data_dir_without_images_is_named(plot_scores, inputs, tmp_path, capsys):
     table, _ = inputs
     empty = tmp_path / "empty"
     empty.mkdir()
     err = _usage_error(plot_scores, _argv(table, empty, tmp_path / "out"), capsys)
-    assert f"--data-dir {empty} holds no CIFAR-10" in err and "npz" in err
+    assert f"--data-dir {empty}: No dataset found" in err and "npz" in err and "--download" in err
 
 
 def test_batch_larger_than_the_training_images(plot_scores, inputs, tmp_path, capsys):
@@ -207,7 +207,7 @@ def test_unknown_proxy_is_named(plot_scores, inputs, tmp_path, capsys):
     (("--backend", "serial", "--workers", "2"), "--backend serial runs one worker"),
     (("--ray-address", "127.0.0.1:1"), "--ray-address needs --backend ray"),
     (("--workers", "0"), "--workers must be an integer >= 1, got 0"),
-    (("--threads", "0"), "--threads must be at least 1, got 0"),
+    (("--threads", "0"), "--threads must be an integer >= 1, got 0"),
 ])
 def test_contradictory_evaluator_options_are_named(plot_scores, inputs, tmp_path, capsys, extra, expected):
     table, data_dir = inputs
@@ -237,7 +237,9 @@ def test_plots_label_proxies_with_units(plot_scores, tmp_path, monkeypatch):
         labels[Path(path).stem] = (kw["xlabel"], kw["ylabel"], kw.get("log_x"))
         return Path(path)
 
-    monkeypatch.setattr(plot_scores, "scatter_png", fake_scatter)
+    import fne.cli.score_command as score_command
+
+    monkeypatch.setattr(score_command, "scatter_png", fake_scatter)
     scores = [{"ntk": 10.0 * (i + 1), "grad_corr": -float(i), "params": 0.1 * i} for i in range(4)]
     report = {p: {"spearman": 0.0, "kendall": 0.0, "failed": 0} for p in ("ntk", "grad_corr", "params")}
     plot_scores.write_plots(tmp_path, scores, ["ntk", "grad_corr", "params"], np.arange(4.0), report, "acc")

@@ -120,7 +120,7 @@ def test_a_failing_training_step_is_recorded_and_the_search_kept(tmp_path: Path,
     def broken(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
 
-    monkeypatch.setattr(search, "train_network", broken)
+    monkeypatch.setattr(search, "train_cell", broken)
     out = tmp_path / "run"
     result = run_search(config(data_dir, out, train_epochs=1), progress=False)
     saved = json.loads((out / "result.json").read_text())

@@ -30,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
 
+from fne.options import add_options, option
 from fne.progress import progress_bar
 
 logger = logging.getLogger(__name__)
@@ -315,17 +316,26 @@ def make_evaluator(backend: str = "serial", workers: int = 1, ray_address: Optio
     return RayEvaluator(workers, ray_address, threads)
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class ComputeOptions:
+    """Where and how work runs: the device and the evaluator's workers (a base of the run
+    configurations, so that every command declares these options once)."""
+
+    device: str = option("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
+    workers: Optional[int] = option(None, "parallel workers (default: the usable cores on a CPU, 1 on a GPU)",
+                                    low=1)
+    backend: Optional[str] = option(None, "serial, process or ray (default: serial for one worker, else process)",
+                                    choices=BACKENDS)
+    ray_address: Optional[str] = option(None, "address of a running Ray cluster (default: a local instance)")
+    threads: int = option(DEFAULT_THREADS, "torch threads per worker", low=1)
+
+
 def add_evaluator_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--workers``, ``--backend``, ``--ray-address`` and ``--threads`` to a script's parser."""
-    parser.add_argument("--workers", type=int, default=None,
-                        help=f"parallel workers (default: the usable cores, {usable_cpus()} here; "
-                             "1 on a GPU)")
-    parser.add_argument("--backend", choices=BACKENDS, default=None,
-                        help="serial, process or ray (default: serial for one worker, else process)")
-    parser.add_argument("--ray-address", default=None,
-                        help="address of a running Ray cluster (default: start a local instance)")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help="torch threads per worker (default: %(default)s)")
+    add_options(parser, ComputeOptions, skip=("device",))
 
 
 def default_workers(device: str = "cpu") -> int:

@@ -53,14 +53,17 @@ from fne.genotopheno.space import SearchSpace, space_preset
 from .benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
 from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
 from .checkpoint import atomic_write_json, read_checkpoint, save_checkpoint
-from .dataset import CIFAR10Data, Split, load_cifar10, sample_batch, split_tensors, train_val_split
-from .evaluator import DEFAULT_THREADS, Evaluator, default_workers, evaluator_for, resolve_backend, torch_threads
+from fne.data import Dataset, dataset_network_kwargs, load_dataset
+
+from .dataset import Split, sample_batch, split_tensors, train_val_split
+from .evaluator import Evaluator, evaluator_for, torch_threads
 from .evolution import Evolution
-from .fitness import Scorer, list_proxies, resolve_device
+from .fitness import Scorer, resolve_device
 from .run_clock import RunClock
 from .run_lock import FolderLock
-from .tournament import WEIGHT_LOSSES, DartsTournament
-from .training import evaluate_accuracy, train_network
+from .search_config import SearchConfig
+from .tournament import DartsTournament
+from .train_cell import train_cell
 
 logger = logging.getLogger(__name__)
 
@@ -71,145 +74,9 @@ CHECKPOINT = "checkpoint.json"
 RESULT = "result.json"
 POPULATION = "population.json"
 SCORES_CACHE = "scores_cache.json"
-RESUME_IGNORED = ("out", "resume", "device", "train_epochs", "benchmark", "generations", "data_dir",
-                  "workers", "backend", "ray_address", "threads")
+RESUME_IGNORED = ("out", "resume", "device", "train_epochs", "training", "benchmark", "generations", "data_dir",
+                  "download", "workers", "backend", "ray_address", "threads")
 """Configuration keys that may change when a run is resumed."""
-
-
-@dataclass(frozen=True)
-class SearchConfig:
-    """Everything that defines a search run. The CLI sets the first group of fields.
-
-    Attributes:
-        space: registered search space name.
-        data_dir: folder holding CIFAR-10 (see :func:`fne.evolution.dataset.load_cifar10`).
-        pop_size: population size.
-        generations: generations after the initial population.
-        tournament_every: a DARTS tournament every this many generations (0, the default:
-            none; the final tournament alone decides among the proxies' best cells).
-        seed: seed of everything random.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        out: output folder.
-        resume: continue from ``out/checkpoint.json``.
-        train_epochs: train the picked cell's network this many epochs and test it (0: no).
-        benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in, after the search.
-        proxies: proxies turned into objectives. The default pairs the parameter count with
-            SynFlow: on NB201 the two rank cells near the top of the benchmark first, while the
-            NTK condition number and the gradient correlation, which track accuracy over the
-            whole space, do not among the cells the proxies rank highest.
-        proxy_batch: images each cell is scored on.
-        val_fraction: share of the training images held out for the tournament's alpha updates.
-        tournament_size: candidates per tournament.
-        tournament_keep: winners per tournament. With 1, every tournament's winner heads the
-            pick order (the cells ranked above it lost), so the tournaments decide the pick
-            among the cells the proxies rank highest.
-        tournament_steps: alternating alpha/weight steps per tournament.
-        tournament_warmup: share of the tournament steps that train the weights only.
-        tournament_batch: images per tournament step.
-        tournament_weight_loss: how the tournament trains the network weights (``each`` or
-            ``mixture``, see :mod:`fne.evolution.tournament`).
-        final_tournament_size: candidates of a tournament after the last generation, in
-            place of the usual one, whose single winner is the final pick (0: none). Its
-            candidates train side by side in the workers.
-        final_tournament_steps: training steps of the final tournament (75 by default: on
-            NB201 seeds 5-9 it picked as well as 150 steps did on seeds 0-4, at half the cost).
-        final_tournament_loss: weight loss of the final tournament (``each`` or ``mixture``).
-        build_kwargs: network size for scoring (None: the space's ``score`` preset).
-        tournament_build_kwargs: network size for tournaments (None: the space's
-            ``tournament`` preset).
-        workers: parallel workers for scoring and tournament training (None: the usable
-            cores on a CPU, one on a GPU).
-        backend: ``serial``, ``process`` or ``ray`` (None: serial for one worker, else process).
-        ray_address: address of a running Ray cluster (None: a local instance).
-        threads: torch threads of each worker (1 keeps results identical across backends
-            and fast on a shared machine).
-    """
-
-    space: str = "nb201"
-    data_dir: str = "../shared/data"
-    pop_size: int = 20
-    generations: int = 12
-    tournament_every: int = 0
-    seed: int = 0
-    device: str = "auto"
-    out: str = "runs/nas_cifar10"
-    resume: bool = False
-    train_epochs: int = 0
-    benchmark: Optional[str] = None
-    proxies: Tuple[str, ...] = ("params", "synflow")
-    proxy_batch: int = 64
-    val_fraction: float = 0.2
-    tournament_size: int = 4
-    tournament_keep: int = 2
-    tournament_steps: int = 60
-    tournament_warmup: float = 0.0
-    tournament_batch: int = 32
-    tournament_weight_loss: str = "mixture"
-    final_tournament_size: int = 8
-    final_tournament_steps: int = 75
-    final_tournament_loss: str = "each"
-    build_kwargs: Optional[Dict[str, Any]] = field(default=None)
-    tournament_build_kwargs: Optional[Dict[str, Any]] = field(default=None)
-    workers: Optional[int] = None
-    backend: Optional[str] = None
-    ray_address: Optional[str] = None
-    threads: int = DEFAULT_THREADS
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first option out of range."""
-        if self.space not in list_spaces():
-            raise ValueError(f"--space {self.space!r} is not a registered space: {', '.join(list_spaces())}")
-        for name, low in (("pop_size", 2), ("generations", 0), ("tournament_every", 0), ("seed", 0),
-                          ("train_epochs", 0), ("proxy_batch", 2), ("tournament_size", 2),
-                          ("tournament_keep", 1), ("tournament_steps", 1), ("tournament_batch", 2),
-                          ("final_tournament_size", 0), ("final_tournament_steps", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {low}, got {value!r}")
-        if not (isinstance(self.val_fraction, float) and 0.0 < self.val_fraction < 1.0):
-            raise ValueError(f"val_fraction must be a float in (0, 1), got {self.val_fraction!r}")
-        unknown = [p for p in self.proxies if p not in list_proxies()]
-        if not self.proxies or unknown or len(set(self.proxies)) != len(self.proxies):
-            raise ValueError(f"--proxies must be distinct registered proxies ({', '.join(list_proxies())}), "
-                             f"got {list(self.proxies)}")
-        if self.tournament_keep >= self.tournament_size:
-            raise ValueError(f"tournament_keep ({self.tournament_keep}) must be below tournament_size "
-                             f"({self.tournament_size})")
-        resolve_device(self.device)
-        resolve_backend(self.backend, self.resolved_workers(), self.ray_address)
-        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
-            raise ValueError(f"--threads must be an integer >= 1, got {self.threads!r}")
-        if self.final_tournament_size == 1:
-            raise ValueError("--final-tournament-size must be 0 (none) or >= 2, got 1")
-        for name in ("tournament_weight_loss", "final_tournament_loss"):
-            if getattr(self, name) not in WEIGHT_LOSSES:
-                raise ValueError(f"{name} must be one of {WEIGHT_LOSSES}, got {getattr(self, name)!r}")
-        if not self.out:
-            raise ValueError("--out must name a folder")
-
-    def to_dict(self) -> Dict[str, Any]:
-        """JSON-ready dict of every field."""
-        d = asdict(self)
-        d["proxies"] = list(self.proxies)
-        return d
-
-    def resolved_workers(self) -> int:
-        """``workers``, or the default for the device and backend when it is None."""
-        if self.workers is not None:
-            return self.workers
-        return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
-
-    def network_kwargs(self) -> Dict[str, Any]:
-        """Build arguments used for scoring."""
-        if self.build_kwargs is not None:
-            return dict(self.build_kwargs)
-        return space_preset(self.space, "score")
-
-    def tournament_network_kwargs(self) -> Dict[str, Any]:
-        """Build arguments used for tournaments."""
-        if self.tournament_build_kwargs is not None:
-            return dict(self.tournament_build_kwargs)
-        return space_preset(self.space, "tournament")
 
 
 def _check_out_path(out: Path) -> None:
@@ -256,23 +123,24 @@ def _finished_result(config: SearchConfig) -> Optional[Dict[str, Any]]:
     return result
 
 
-def search_splits(config: SearchConfig, data: CIFAR10Data) -> Tuple[Split, Split]:
+def search_splits(config: SearchConfig, data: Dataset) -> Tuple[Split, Split]:
     """The seeded, stratified split of the training images into search-train and validation."""
     return train_val_split(data.train, config.val_fraction, np.random.default_rng(config.seed))
 
 
-def build_scorer(config: SearchConfig, data: CIFAR10Data, space: SearchSpace,
+def build_scorer(config: SearchConfig, data: Dataset, space: SearchSpace,
                  cache_file: Optional[Path] = None, evaluator: Optional[Evaluator] = None) -> Scorer:
     """The search's scorer: a fixed, class-balanced batch of search-train images, seeded by ``seed``."""
     train, _ = search_splits(config, data)
     inputs, targets = sample_batch(train, config.proxy_batch, torch.Generator().manual_seed(config.seed),
                                    balanced=True)
     return Scorer(space, config.proxies, inputs=inputs, targets=targets, device=str(resolve_device(config.device)),
-                  seed=config.seed, cache_file=cache_file, build_kwargs=config.network_kwargs(),
+                  seed=config.seed, cache_file=cache_file,
+                  build_kwargs={**config.network_kwargs(), **dataset_network_kwargs(data)},
                   evaluator=evaluator)
 
 
-def build_tournaments(config: SearchConfig, data: CIFAR10Data,
+def build_tournaments(config: SearchConfig, data: Dataset,
                       evaluator: Optional[Evaluator]) -> Tuple[Optional[DartsTournament], Optional[DartsTournament]]:
     """The usual and the final tournament of a search (None when switched off)."""
     if config.tournament_every <= 0 and config.final_tournament_size <= 0:
@@ -282,7 +150,8 @@ def build_tournaments(config: SearchConfig, data: CIFAR10Data,
     def darts_tournament(size: int, keep: int, steps: int, loss: str) -> DartsTournament:
         return DartsTournament(train=train, val=val, size=size, keep=keep, steps=steps,
                                warmup=config.tournament_warmup, batch_size=config.tournament_batch,
-                               weight_loss=loss, build_kwargs=config.tournament_network_kwargs(),
+                               weight_loss=loss,
+                               build_kwargs={**config.tournament_network_kwargs(), **dataset_network_kwargs(data)},
                                device=resolve_device(config.device), evaluator=evaluator)
 
     tournament = final = None
@@ -301,7 +170,7 @@ class _Run:
 
     config: SearchConfig
     space: SearchSpace
-    data: CIFAR10Data
+    data: Dataset
     evaluator: Evaluator
     clock: RunClock
     scorer: Optional[Scorer] = None
@@ -354,7 +223,7 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]
     space = get_space(config.space)
     _check_out(config)
     bench = check_benchmark(config.benchmark, space) if config.benchmark is not None else None
-    data = load_cifar10(config.data_dir)
+    data = load_dataset(config.data_dir, config.dataset, download=config.download)
     with FolderLock(config.out):
         finished = _finished_result(config)
         if finished is not None:
@@ -425,30 +294,15 @@ def _finish(run: _Run, bench: Optional[Path], result: Dict[str, Any]) -> None:
 
 
 def _train_pick(run: _Run, arch: str) -> Dict[str, Any]:
-    config, device = run.config, resolve_device(run.config.device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        net = run.space.build(run.space.parse(arch), **run.space.preset("full"))
+    """Train the pick's full-size network, test it and save it as ``out/model.pt``."""
+    config = run.config
     with run.evaluator_threads():
-        seconds = train_network(net, run.data.train, epochs=config.train_epochs, device=device,
-                                generator=torch.Generator().manual_seed(config.seed))
-        run.clock.add("training", seconds)
-        with _timed(run.clock, "testing"):
-            acc = evaluate_accuracy(net, run.data.test, device=device)
-    logger.info("trained %d epochs: test accuracy %.2f%%", config.train_epochs, acc)
-    return {"epochs": config.train_epochs, "test_accuracy": acc}
+        return train_cell(run.space, arch, run.data, out=Path(config.out), epochs=config.train_epochs,
+                          seed=config.seed, config=config.training, device=resolve_device(config.device),
+                          clock=run.clock)
 
 
 def _look_up(run: _Run, bench: Path, arch: str) -> Dict[str, Any]:
     acc = lookup_benchmark(read_benchmark(bench), run.space, arch)
     logger.info("benchmark accuracy of the pick: %s", acc)
     return {"csv": str(bench), "c10_test_200ep": acc}
-
-
-@contextlib.contextmanager
-def _timed(clock: RunClock, part: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        clock.add(part, time.perf_counter() - start)

@@ -451,7 +451,7 @@ class DartsSpace(SearchSpace):
 
     def build(self, genotype: Union[DartsGenotype, str], *, num_classes: int = 10, C: Optional[int] = None,
               layers: Optional[int] = None, auxiliary: bool = False, drop_path_prob: float = 0.0,
-              small: bool = False, stem_multiplier: int = 3,
+              small: bool = False, stem_multiplier: int = 3, in_channels: int = 3,
               device: Union[torch.device, str, None] = None,
               generator: Optional[torch.Generator] = None) -> "DartsNetwork":
         """Build the DARTS CIFAR evaluation network for ``genotype``.
@@ -466,6 +466,7 @@ class DartsSpace(SearchSpace):
             drop_path_prob: drop-path probability while training.
             small: the fast-scoring size (C=16, 5 cells) unless C/layers are given.
             stem_multiplier: the stem outputs ``stem_multiplier * C`` channels.
+            in_channels: image channels.
             device: where to put the network; None leaves it on the CPU.
             generator: drop-path random generator (on the network's device); None uses torch's.
 
@@ -480,7 +481,7 @@ class DartsSpace(SearchSpace):
         layers = layers if layers is not None else (5 if small else 20)
         net = DartsNetwork(genotype, C=C, num_classes=num_classes, layers=layers, auxiliary=auxiliary,
                            drop_path_prob=drop_path_prob, stem_multiplier=stem_multiplier,
-                           generator=generator)
+                           in_channels=in_channels, generator=generator)
         logger.debug("built DARTS network C=%d layers=%d with %d parameters", C, layers,
                      sum(p.numel() for p in net.parameters()))
         return net if device is None else net.to(device)
@@ -576,14 +577,16 @@ class DartsNetwork(nn.Module):
 
     def __init__(self, genotype: DartsGenotype, *, C: int, num_classes: int, layers: int,
                  auxiliary: bool = False, drop_path_prob: float = 0.0, stem_multiplier: int = 3,
-                 generator: Optional[torch.Generator] = None) -> None:
+                 in_channels: int = 3, generator: Optional[torch.Generator] = None) -> None:
         super().__init__()
         _check_network_args(C, num_classes, layers, drop_path_prob, stem_multiplier)
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"in_channels must be a positive integer, got {in_channels!r}")
         self.genotype, self.C, self.layers, self.num_classes = genotype, C, layers, num_classes
         self.drop_path_prob, self.generator = drop_path_prob, generator
         self.aux_logits: Optional[torch.Tensor] = None
         C_curr = stem_multiplier * C
-        self.stem = nn.Sequential(nn.Conv2d(3, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
         self.aux_index = 2 * layers // 3
         self.cells, C_prev, C_aux = self._make_cells(genotype, C_curr, C, layers)
         self.auxiliary_head = AuxiliaryHead(C_aux, num_classes) if auxiliary else None

@@ -1,0 +1,48 @@
+"""What every ``fne`` subcommand shares: usage errors, Ctrl-C, logging."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from typing import Callable, List, Optional, Sequence, TypeVar
+
+from fne.data.download import DownloadError
+from fne.progress import configure_logging
+
+__all__ = ["USAGE_ERRORS", "run_guarded", "resume_command"]
+
+T = TypeVar("T")
+USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
+"""What a bad option, file or folder raises; each ends the command with exit status 2."""
+
+
+def resume_command(prog: str, argv: Optional[Sequence[str]]) -> str:
+    """The command line that continues a run: the same options plus ``--resume``."""
+    args: List[str] = list(sys.argv[1:] if argv is None else argv)
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join([*shlex.split(prog), *args])
+
+
+def run_guarded(parser: argparse.ArgumentParser, work: Callable[[], T], *,
+                resume: Optional[str] = None) -> T:
+    """Run ``work`` with logging on; a usage error exits 2 with one line, Ctrl-C exits 130.
+
+    Args:
+        parser: the command's parser (names the program in messages).
+        work: the command's work.
+        resume: the command that continues after Ctrl-C (None: the run cannot be resumed).
+    """
+    configure_logging(logging.INFO)
+    try:
+        return work()
+    except USAGE_ERRORS as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    except DownloadError as err:
+        parser.exit(1, f"{parser.prog}: error: {err}\n")
+    except KeyboardInterrupt:
+        hint = f"; continue with: {resume}" if resume else ""
+        parser.exit(130, f"\ninterrupted{hint}\n")
+    raise AssertionError("unreachable")

@@ -1,0 +1,64 @@
+"""``fne export``: a trained ``model.pt`` as TorchScript, for deployment without fne.
+
+    fne export --model runs/fm_train/model.pt --out runs/fm_train/model.ts
+
+The export takes float images in ``[0, 1]`` (``N x C x H x W``) and normalises them itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from fne.model_file import export_torchscript, read_model_info
+from fne.options import add_options, check_options, from_args, option
+
+from .common import run_guarded
+
+__all__ = ["ExportConfig", "build_parser", "main"]
+
+DESCRIPTION = "Export a trained model.pt to TorchScript."
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """The options of ``fne export``."""
+
+    model: str = option("", "the model.pt to export")
+    out: Optional[str] = option(None, "the TorchScript file (default: model.ts beside the model)")
+
+
+def export(config: ExportConfig) -> Path:
+    """Export ``config.model``; return the TorchScript file written."""
+    check_options(config)
+    if not config.model:
+        raise ValueError("--model must name a model.pt")
+    out = Path(config.out) if config.out else Path(config.model).with_suffix(".ts")
+    return export_torchscript(config.model, out)
+
+
+def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
+                 ) -> argparse.ArgumentParser:
+    """The options of ``fne export``, generated from :class:`ExportConfig`."""
+    parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_options(parser, ExportConfig)
+    return parser
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+    """Export as the parsed options ask and print where."""
+    config = from_args(ExportConfig, args)
+    path = run_guarded(parser, lambda: export(config))
+    info = read_model_info(config.model)
+    print(json.dumps({"torchscript": str(path), "input": [info.channels, *info.image_size],
+                      "classes": list(info.classes)}, indent=2))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """Parse ``argv`` and export."""
+    parser = build_parser(prog)
+    return run(parser, parser.parse_args(argv), argv)

@@ -1,0 +1,60 @@
+"""``fne search`` (and ``src/NAS_on_cifar10.py``): a resumable training-free search.
+
+    fne search --data-dir ../shared/data --out runs/seed0 --seed 0
+    fne search --out runs/seed0 --resume                      # continue an interrupted run
+    fne search --dataset npz --data-dir ../shared/data/fashion_mnist --out runs/fm --train-epochs 1
+
+The files written to ``--out`` are described in :mod:`fne.evolution.search`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Dict, Optional, Sequence
+
+from fne.evolution.search import SearchConfig, run_search
+from fne.options import add_options, from_args
+
+from .common import resume_command, run_guarded
+
+__all__ = ["build_parser", "main", "summary"]
+
+DESCRIPTION = "Search a cell with fne: training-free Pareto evolution plus DARTS tournaments."
+
+
+def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
+                 ) -> argparse.ArgumentParser:
+    """The options of a search, generated from :class:`SearchConfig`."""
+    parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_options(parser, SearchConfig)
+    return parser
+
+
+def summary(result: Dict[str, Any]) -> Dict[str, Any]:
+    """What the command prints: the pick, evaluations, time, and the after-search steps."""
+    out = {"best": result["best"]["arch"], "evaluations": result["evaluations"],
+           "wall_time_s": round(result["wall_time_s"], 1)}
+    for key in ("train", "benchmark"):
+        if key in result:
+            out[key] = result[key]
+    failed = result.get("failed_cells", {}).get("count", 0)
+    if failed:
+        out["failed_cells"] = failed
+    return out
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+    """Run the search the parsed options ask for and print its summary."""
+    def work() -> Dict[str, Any]:
+        return run_search(from_args(SearchConfig, args))
+
+    result = run_guarded(parser, work, resume=resume_command(parser.prog, argv))
+    print(json.dumps(summary(result), indent=2))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """Parse ``argv``, run the search, print the pick."""
+    parser = build_parser(prog)
+    return run(parser, parser.parse_args(argv), argv)

@@ -1,0 +1,108 @@
+"""The training recipe: batch scaling, augmentation choice, resume by epoch, checkpoint checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fne.evolution.dataset import Split
+from fne.evolution.training import TrainConfig, augmentation_for, scaled_batch_size, train_network
+from fne.genotopheno import get_space
+
+ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
+
+
+@pytest.mark.parametrize("n, batch", [(50_000, 256), (10_000, 128), (5_000, 64), (4_000, 64), (100, 16),
+                                      (10, 10)])
+def test_the_batch_shrinks_until_an_epoch_has_enough_steps(n: int, batch: int) -> None:
+    assert scaled_batch_size(n, 256, 50) == batch
+
+
+def test_augmentation_suits_the_images() -> None:
+    assert augmentation_for("auto", 3) == "crop+flip"
+    assert augmentation_for("auto", 1) == "crop"
+    assert augmentation_for("none", 3) == "none"
+    with pytest.raises(ValueError, match="augment must be one of"):
+        augmentation_for("rotate", 3)
+
+
+def _split(n: int, seed: int = 0) -> Split:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.integers(0, 60, (n, 16, 16, 3)).astype(np.uint8)
+    x[np.arange(n), :, :, y] += 150
+    return Split(x, y)
+
+
+def _net() -> torch.nn.Module:
+    space = get_space("nb201")
+    torch.manual_seed(0)
+    return space.build(space.parse(ARCH), C=4, N=1, num_classes=3)
+
+
+CONFIG = TrainConfig(batch_size=32, min_steps=1)
+
+
+def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    train = _split(96)
+    whole = _net()
+    train_network(whole, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
+                  progress=False)
+    state = tmp_path / "train_state.pt"
+    part = _net()
+    train_network(part, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
+                  progress=False, checkpoint=state)
+    saved = torch.load(state, weights_only=True)
+    assert saved["epoch"] == 3
+    # stop after the first epoch: rewind the saved state to epoch 1 by training that far alone
+    first = _net()
+    state.unlink()
+    with pytest.raises(KeyboardInterrupt):
+        _train_then_interrupt(first, train, state, after_epochs=1)
+    assert torch.load(state, weights_only=True)["epoch"] == 1
+    resumed = _net()
+    train_network(resumed, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
+                  progress=False, checkpoint=state)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def _train_then_interrupt(net: torch.nn.Module, train: Split, state: Path, after_epochs: int) -> None:
+    import fne.evolution.training as training
+
+    original = training._save
+    calls = []
+
+    def save_then_stop(*args, **kwargs):
+        original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == after_epochs:
+            raise KeyboardInterrupt
+
+    training._save = save_then_stop
+    try:
+        train_network(net, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
+                      progress=False, checkpoint=state)
+    finally:
+        training._save = original
+
+
+def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "train_state.pt"
+    train_network(_net(), _split(64), epochs=1, generator=torch.Generator().manual_seed(0), config=CONFIG,
+                  progress=False, checkpoint=state)
+    with pytest.raises(ValueError, match="belongs to another training"):
+        train_network(_net(), _split(64), epochs=1, generator=torch.Generator().manual_seed(0),
+                      config=TrainConfig(batch_size=16, min_steps=1), progress=False, checkpoint=state)
+    state.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="unreadable"):
+        train_network(_net(), _split(64), epochs=1, generator=torch.Generator().manual_seed(0), config=CONFIG,
+                      progress=False, checkpoint=state)
+
+
+def test_epochs_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
+        train_network(_net(), _split(32), epochs=0, generator=torch.Generator(), progress=False)
