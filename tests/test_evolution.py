@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import copy
+import hashlib
 import json
 import zlib
 from typing import Any, List, Sequence
@@ -273,3 +276,205 @@ def test_the_final_tournaments_winner_is_the_pick_even_when_the_front_reshapes(s
                       generations=3, seed=seed, final_tournament=LastCandidateWins(6))
     again.load_state_dict(json.loads(json.dumps(state)))
     assert again.result().best["arch"] == final["winners"][0]
+
+
+class CountedObjectives:
+    """The test objectives, remembering how many cells each call was given."""
+
+    def __init__(self) -> None:
+        self.calls: List[int] = []
+
+    def __call__(self, scores: Sequence[dict]) -> np.ndarray:
+        self.calls.append(len(scores))
+        return objectives(scores)
+
+
+def test_each_objective_matrix_is_computed_once_per_tell() -> None:
+    counted = CountedObjectives()
+    space = get_space("nb201")
+    evo = Evolution(space=space, scorer=CountingScorer(space), objectives=counted, pop_size=6, generations=4,
+                    seed=1, tournament=RandomTournament(), tournament_every=2, callbacks=[Recorder()])
+    for _ in range(5):
+        genotypes = evo.ask()
+        pool = len(evo.population) + len(genotypes)
+        counted.calls.clear()
+        evo.tell(genotypes, evo.scorer.score_many(genotypes))
+        assert sorted(counted.calls) == sorted([pool, len(evo.population), evo.num_evaluated])
+    counted.calls.clear()
+    evo.ask()
+    evo.result()
+    assert counted.calls == []
+
+
+V1_KEYS = ["version", "space", "proxies", "pop_size", "offspring_size", "seed", "generation", "num_evaluated",
+           "population", "population_scores", "archive", "eliminated", "final_winners", "crossover_rate",
+           "mutation_rate", "history", "numpy_rng", "torch_rng"]
+
+
+def make_v1(generations: int = 5) -> Evolution:
+    """The search that wrote :data:`V1_STATE_AT_GENERATION_2`."""
+    space = get_space("nb201")
+    return Evolution(space=space, scorer=CountingScorer(space), objectives=objectives, pop_size=4,
+                     offspring_size=2, generations=generations, seed=7, tournament=LastCandidateWins(3),
+                     tournament_every=2, final_tournament=LastCandidateWins(4))
+
+
+def v1_state() -> dict:
+    """The saved state, with its torch generator: still the seeded one, as no tournament drew from it."""
+    seeded = torch.Generator().manual_seed(7).get_state().numpy().tobytes()
+    return dict(copy.deepcopy(V1_STATE_AT_GENERATION_2), torch_rng=base64.b64encode(seeded).decode("ascii"))
+
+
+def test_state_dict_keeps_the_v1_layout() -> None:
+    evo = make_v1()
+    for _ in range(3):
+        evo.tell(evo.ask(), evo.scorer.score_many(evo.ask()))
+    state = evo.state_dict()
+    assert list(state) == V1_KEYS
+    assert json.loads(json.dumps(state)) == v1_state()
+
+
+def test_a_v1_checkpoint_resumes_to_the_result_it_had(tmp_path: Any) -> None:
+    from fne.evolution.checkpoint import load_checkpoint, save_checkpoint
+
+    save_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7}, state=v1_state())
+    resumed = make_v1()
+    resumed.load_state_dict(load_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7}))
+    assert resumed.state_dict() == v1_state()
+    result = resumed.run(progress=False)
+    assert result.best["arch"] == RECORDED_V1_BEST and result.evaluations == 14
+    assert hashlib.sha256(json.dumps(result.to_dict(), sort_keys=True).encode()).hexdigest() == RECORDED_V1_RESULT
+    assert result.to_dict() == make_v1().run(progress=False).to_dict()
+
+
+def jsonable(value: Any) -> Any:
+    """NaN as ``None``, the way checkpoints write it."""
+    return json.loads(json.dumps(value).replace("NaN", "null"))
+
+
+@pytest.mark.parametrize("stop", [1, 3, 4])
+def test_a_run_resumed_from_a_checkpoint_file_matches_an_uninterrupted_one(stop: int, tmp_path: Any) -> None:
+    from fne.evolution.checkpoint import load_checkpoint, save_checkpoint
+
+    def build() -> Evolution:
+        space = get_space("nb201")
+        return Evolution(space=space, scorer=NoisyFailingScorer(space), pop_size=6, generations=4, seed=3,
+                         tournament=RandomTournament(), tournament_every=2,
+                         final_tournament=SizedRandomTournament(4))
+
+    full = build()
+    expected = full.run(progress=False)
+    part = build()
+    while part.generation < stop:
+        part.tell(part.ask(), part.scorer.score_many(part.ask()))
+    save_checkpoint(tmp_path / "c.json", config={}, state=part.state_dict())
+    resumed = build()
+    resumed.load_state_dict(load_checkpoint(tmp_path / "c.json"))
+    result = resumed.run(progress=False)
+    assert jsonable(result.to_dict()) == jsonable(expected.to_dict())
+    assert jsonable(resumed.state_dict()) == jsonable(full.state_dict())
+
+
+class NoisyFailingScorer(NoisyScorer):
+    """Registered proxies (default objectives), a failed score for every cell with a pooling op."""
+
+    proxies = ("naswot", "params")
+
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+        rows = super().score_many(genotypes)
+        return [{"naswot": float("nan") if "avg_pool_3x3" in g.ops else r["conv"], "params": r["live"]}
+                for r, g in zip(rows, genotypes)]
+
+
+RECORDED_V1_BEST = "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+RECORDED_V1_RESULT = "45c7b23641254d7556db113aaf774e922946a0c58a767690f97be25c2078c5bb"
+"""What :func:`make_v1` finds from :data:`V1_STATE_AT_GENERATION_2`, as recorded with the code that wrote that state."""
+
+# A checkpoint state as the version-1 code wrote it after generation 2 of :func:`make_v1` (its
+# ``torch_rng``, 6.7 kB of base64, is rebuilt by :func:`v1_state`). One tournament has eliminated two cells.
+V1_STATE_AT_GENERATION_2 = {'version': 1,
+     'space': 'nb201',
+     'proxies': ['conv', 'live'],
+     'pop_size': 4,
+     'offspring_size': 2,
+     'seed': 7,
+     'generation': 2,
+     'num_evaluated': 8,
+     'population': ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
+                    '|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
+                    '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
+                    '|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|skip_connect~1|avg_pool_3x3~2|'],
+     'population_scores': [{'conv': 2.0, 'live': 6.0},
+                           {'conv': 2.0, 'live': 6.0},
+                           {'conv': 1.0, 'live': 6.0},
+                           {'conv': 0.0, 'live': 5.3}],
+     'archive': [['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
+                  {'conv': 3.0, 'live': 6.0}],
+                 ['|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|skip_connect~1|avg_pool_3x3~2|',
+                  {'conv': 0.0, 'live': 5.3}],
+                 ['|avg_pool_3x3~0|+|none~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|',
+                  {'conv': 1.0, 'live': 4.0}],
+                 ['|none~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|skip_connect~1|skip_connect~2|',
+                  {'conv': 0.0, 'live': 5.3}],
+                 ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
+                  {'conv': 2.0, 'live': 6.0}],
+                 ['|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|',
+                  {'conv': 1.0, 'live': 6.1}],
+                 ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
+                  {'conv': 1.0, 'live': 6.0}],
+                 ['|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
+                  {'conv': 2.0, 'live': 6.0}]],
+     'eliminated': ['(((0)@avg_pool_3x3)@nor_conv_3x3+(0)@nor_conv_3x3)@nor_conv_3x3+((0)@avg_pool_3x3)@nor_conv_1x1+(0)@avg_pool_3x3',
+                    '((0)@avg_pool_3x3)@nor_conv_1x1+((0)@avg_pool_3x3)@nor_conv_3x3+(0)@nor_conv_1x1+(0)@avg_pool_3x3'],
+     'final_winners': [],
+     'crossover_rate': 0.5,
+     'mutation_rate': 0.5,
+     'history': [{'generation': 0,
+                  'evaluations': 4,
+                  'new': 4,
+                  'survived': 4,
+                  'front_size': 1,
+                  'objectives_min': [-3.0, -6.0],
+                  'objectives_mean': [-1.0, -5.15],
+                  'best': {'arch': '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
+                           'scores': {'conv': 3.0, 'live': 6.0}},
+                  'crossover_rate': 0.5,
+                  'mutation_rate': 0.5,
+                  'success': {'crossover': None, 'mutation': None},
+                  'tournament': None},
+                 {'generation': 1,
+                  'evaluations': 6,
+                  'new': 2,
+                  'survived': 2,
+                  'front_size': 2,
+                  'objectives_min': [-3.0, -6.1],
+                  'objectives_mean': [-1.5, -5.8500000000000005],
+                  'best': {'arch': '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
+                           'scores': {'conv': 3.0, 'live': 6.0}},
+                  'crossover_rate': 0.5,
+                  'mutation_rate': 0.5,
+                  'success': {'crossover': 1.0, 'mutation': 1.0},
+                  'tournament': None},
+                 {'generation': 2,
+                  'evaluations': 8,
+                  'new': 2,
+                  'survived': 1,
+                  'front_size': 2,
+                  'objectives_min': [-2.0, -6.0],
+                  'objectives_mean': [-1.25, -5.825],
+                  'best': {'arch': '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
+                           'scores': {'conv': 2.0, 'live': 6.0}},
+                  'crossover_rate': 0.5,
+                  'mutation_rate': 0.5,
+                  'success': {'crossover': 0.5, 'mutation': 0.5},
+                  'tournament': {'candidates': ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
+                                                '|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|',
+                                                '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|'],
+                                 'weights': [0.05, 0.05, 0.9],
+                                 'winners': ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|'],
+                                 'final': False}}],
+     'numpy_rng': {'bit_generator': 'PCG64',
+                   'state': {'state': 186322328066240541872994493084354753926,
+                             'inc': 261136684632268670825940853076396136793},
+                   'has_uint32': 0,
+                   'uinteger': 2844190644}}
