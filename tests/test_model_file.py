@@ -10,7 +10,7 @@ import torch
 
 import fne
 from fne.genotopheno import get_space, list_spaces
-from fne.model_file import export_torchscript, read_model_info, save_model
+from fne.model_file import export_program, export_torchscript, read_model_info, save_model
 
 
 def _saved(tmp_path: Path, space_name: str, channels: int = 1, classes: int = 4) -> tuple:
@@ -68,3 +68,12 @@ def test_weights_of_another_cell_are_refused(tmp_path: Path) -> None:
     torch.save(doc, path)
     with pytest.raises(ValueError, match="the weights do not fit the network"):
         fne.load_model(path)
+
+
+def test_program_export_takes_any_batch(tmp_path: Path) -> None:
+    net, path = _saved(tmp_path, "nb201")
+    program = torch.export.load(str(export_program(path, tmp_path / "model.pt2"))).module()
+    for n in (1, 7):
+        x = torch.rand(n, 1, 20, 20)
+        with torch.no_grad():
+            assert torch.allclose(program(x), net((x - 0.3) / 0.2), atol=1e-5)

@@ -11,6 +11,8 @@ class names::
 
 The network takes normalised images; the TorchScript export takes float images in ``[0, 1]``
 (``N x C x H x W``) and normalises them itself, so a deployment needs only that file.
+:func:`export_program` writes the same module as a ``torch.export`` program (``.pt2``, any
+batch size), torch's successor to TorchScript.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from torch import nn
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelInfo", "save_model", "read_model_info", "load_model", "export_torchscript", "Normalized"]
+__all__ = ["ModelInfo", "save_model", "read_model_info", "load_model", "export_torchscript", "export_program",
+           "Normalized", "EXPORT_FORMATS"]
 
+EXPORT_FORMATS = ("torchscript", "program")
 MODEL_FORMAT = "fne-model"
 MODEL_VERSION = 1
 PathLike = Union[str, Path]
@@ -158,6 +162,49 @@ class Normalized(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
+def _wrapped(model_path: PathLike) -> Tuple[nn.Module, ModelInfo]:
+    net = load_model(model_path)
+    info: ModelInfo = net.fne_info  # type: ignore[assignment]
+    return Normalized(net, info.mean, info.std).eval(), info
+
+
+def _check_export(model_path: PathLike, exported: Any, wrapped: nn.Module, info: ModelInfo, atol: float) -> None:
+    check = torch.rand(3, info.channels, *info.image_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        gap = float((exported(check) - wrapped(check)).abs().max())
+    if gap > atol:
+        raise ValueError(f"the export of {model_path} differs from the network by {gap:.3g}")
+
+
+def _save_atomic(out: PathLike, save: Any) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        save(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def export_program(model_path: PathLike, out: PathLike, *, atol: float = 1e-5) -> Path:
+    """Export a model file as a ``torch.export`` program (``torch.export.load(out).module()``);
+    it takes float images in ``[0, 1]`` of any batch size.
+
+    Raises:
+        ValueError: the exported program's outputs differ from the network's.
+    """
+    wrapped, info = _wrapped(model_path)
+    example = torch.rand(2, info.channels, *info.image_size, generator=torch.Generator().manual_seed(0))
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    program = torch.export.export(wrapped, (example,), dynamic_shapes=({0: batch},))
+    _check_export(model_path, program.module(), wrapped, info, atol)
+    path = _save_atomic(out, lambda tmp: torch.export.save(program, str(tmp)))
+    logger.info("exported %s to %s (torch.export program, float images in [0, 1])", model_path, path)
+    return path
+
+
 def export_torchscript(model_path: PathLike, out: PathLike, *, atol: float = 1e-5) -> Path:
     """Export a model file to TorchScript; the export takes float images in ``[0, 1]``.
 
@@ -166,27 +213,15 @@ def export_torchscript(model_path: PathLike, out: PathLike, *, atol: float = 1e-
     Raises:
         ValueError: the traced module's outputs differ from the network's.
     """
-    net = load_model(model_path)
-    info: ModelInfo = net.fne_info  # type: ignore[assignment]
-    wrapped = Normalized(net, info.mean, info.std).eval()
+    wrapped, info = _wrapped(model_path)
     example = torch.rand(2, info.channels, *info.image_size, generator=torch.Generator().manual_seed(0))
     with torch.no_grad(), warnings.catch_warnings():
         # shape checks of fixed-size ops are constants of the trace; the deprecation notice is torch's
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.* is deprecated")
         traced = torch.jit.trace(wrapped, example, check_trace=False)
-        check = torch.rand(3, info.channels, *info.image_size, generator=torch.Generator().manual_seed(1))
-        gap = float((traced(check) - wrapped(check)).abs().max())
-    if gap > atol:
-        raise ValueError(f"the TorchScript export of {model_path} differs from the network by {gap:.3g}")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        traced.save(str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    logger.info("exported %s to %s (takes float images in [0, 1], %d x %d x %d)", model_path, out,
+    _check_export(model_path, traced, wrapped, info, atol)
+    path = _save_atomic(out, lambda tmp: traced.save(str(tmp)))
+    logger.info("exported %s to %s (takes float images in [0, 1], %d x %d x %d)", model_path, path,
                 info.channels, *info.image_size)
-    return out
+    return path

@@ -1,6 +1,8 @@
-"""``fne export``: a trained ``model.pt`` as TorchScript, for deployment without fne.
+"""``fne export``: a trained ``model.pt`` as TorchScript (or a ``torch.export`` program), for
+deployment without fne.
 
     fne export --model runs/fm_train/model.pt --out runs/fm_train/model.ts
+    fne export --model runs/fm_train/model.pt --format program        # runs/fm_train/model.pt2
 
 The export takes float images in ``[0, 1]`` (``N x C x H x W``) and normalises them itself.
 """
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from fne.model_file import export_torchscript, read_model_info
+from fne.model_file import EXPORT_FORMATS, export_program, export_torchscript, read_model_info
 from fne.options import add_options, check_options, from_args, option
 
 from .common import run_guarded
@@ -28,7 +30,9 @@ class ExportConfig:
     """The options of ``fne export``."""
 
     model: str = option("", "the model.pt to export")
-    out: Optional[str] = option(None, "the TorchScript file (default: model.ts beside the model)")
+    format: str = option("torchscript", "torchscript (model.ts) or program (a torch.export program, model.pt2)",
+                         choices=EXPORT_FORMATS)
+    out: Optional[str] = option(None, "the file to write (default: model.ts or model.pt2 beside the model)")
 
 
 def export(config: ExportConfig) -> Path:
@@ -36,8 +40,9 @@ def export(config: ExportConfig) -> Path:
     check_options(config)
     if not config.model:
         raise ValueError("--model must name a model.pt")
-    out = Path(config.out) if config.out else Path(config.model).with_suffix(".ts")
-    return export_torchscript(config.model, out)
+    if config.format == "program":
+        return export_program(config.model, Path(config.out) if config.out else Path(config.model).with_suffix(".pt2"))
+    return export_torchscript(config.model, Path(config.out) if config.out else Path(config.model).with_suffix(".ts"))
 
 
 def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
@@ -53,7 +58,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optiona
     config = from_args(ExportConfig, args)
     path = run_guarded(parser, lambda: export(config))
     info = read_model_info(config.model)
-    print(json.dumps({"torchscript": str(path), "input": [info.channels, *info.image_size],
+    print(json.dumps({config.format: str(path), "input": [info.channels, *info.image_size],
                       "classes": list(info.classes)}, indent=2))
     return 0
 
