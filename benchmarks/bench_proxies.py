@@ -1,194 +1,612 @@
-"""Correlation and speed of the training-free proxies on NAS-Bench-201 (CIFAR-10).
+"""Training-free ranking of cells: choose the settings on seed-0 cells, report on unseen cells.
 
-Samples ``--n`` cells (``--seed``) from the rows of the NB201 table that carry the
-published zero-cost proxies, scores them on one batch of real CIFAR-10 training
-images, and prints Spearman rho / Kendall tau against ``c10_test_200ep`` for every
-proxy, the ``combined`` ranking, and the published ``c10_nwot``, ``c10_jacov``,
-``c10_synflow``, ``c10_params`` on the same cells; then the seconds per cell of the
-three mission proxies together (median), their ratio to one plain forward+backward
-pass of the same batch on the same network, and the peak memory. A JSON copy of the
-figures goes to ``--out``.
+Protocol (nothing is ever tuned on the report cells):
 
-    PYTHONPATH=src python benchmarks/bench_proxies.py --n 1000 --seed 0
+* **NB201** (``--space nb201``): the rows of the NB201 table that carry the published
+  zero-cost proxies. Selection cells: the seed-0 sample of ``--select-n`` rows. Report
+  cells: ``--n`` rows drawn with ``--report-seed`` (1) from the same rows after removing
+  every cell of every seed-0 sample the settings were looked at on
+  (:data:`SEED0_SAMPLE_SIZES`), isomorphic cells included.
+* **DARTS** (``--space darts``): the 725 NB301 cells, shuffled with seed 0; the first half
+  is the selection half, the second half (minus isomorphs of selection cells) the report.
+
+``--phase select`` scores every candidate proxy (and design variants of the new proxies)
+on the selection cells, evaluates every subset of up to ``--max-set`` proxies under every
+aggregator, and picks the set, aggregator and weights by :data:`SELECTION_RULE`, within
+``--max-cost`` forward+backward passes per cell. ``--phase report`` scores the report
+cells with the library's chosen ranking (``fitness.aggregate.RANKING_*``), the mission
+proxies and today's combined ranking, and prints Spearman, Kendall, the mean accuracy of
+the 10 cells ranked first, the rank of the truly best cell, the published proxies on the
+same cells, and the cost (seconds per cell of the chosen set against one plain
+forward+backward of the scoring network on the same batch). ``--phase both`` runs both.
+A JSON copy of every figure goes to ``--out``.
+
+    PYTHONPATH=src python benchmarks/bench_proxies.py --space nb201 --workers 2
+    PYTHONPATH=src python benchmarks/bench_proxies.py --space darts --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
 import logging
 import math
+import os
 import platform
 import resource
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
-from tqdm import tqdm
+from scipy.stats import kendalltau, rankdata, spearmanr
 
 from fne.evolution.dataset import load_cifar10, sample_batch
-from fne.evolution.fitness import (COMBINED_PROXIES, DEFAULT_PROXIES, list_proxies,
-                                   proxy_build_kwargs, resolve_device, score_genotype)
-from fne.evolution.fitness.groundtruth import (column, correlation_report, rank_correlations,
-                                               read_rows, sample_rows)
+from fne.evolution.evaluator import Failed, make_evaluator
+from fne.evolution.fitness import COMBINED_PROXIES, DEFAULT_PROXIES, get_proxy, score_genotype
+from fne.evolution.fitness import aggregate as agg
+from fne.evolution.fitness.az_scores import (block_entropies, block_gains, expressivity_score,
+                                             progressivity_score, trainability_score)
+from fne.evolution.fitness.feature_correlation import conv_features, min_correlation_eigenvalues
+from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gradients
+from fne.evolution.fitness.groundtruth import read_rows, sample_rows
+from fne.evolution.fitness.netutils import output_depends_on_input
 from fne.genotopheno import get_space
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-METRIC = "c10_test_200ep"
-PUBLISHED = ("c10_nwot", "c10_jacov", "c10_synflow", "c10_params")
+
+CANDIDATES = ("expressivity", "progressivity", "trainability", "meco", "zico", "flops", "params",
+              "naswot", "ntk", "grad_corr", "synflow", "linear_regions")
+"""Registered proxies the selection may combine."""
+
+SEED0_SAMPLE_SIZES = (1000, 400)
+"""Sizes of the seed-0 NB201 samples the settings and proxy designs were looked at on;
+every cell of each is kept out of the report."""
+
+SELECTION_RULE = ("among sets within the cost limit whose seed-0 Spearman reaches the space's "
+                  "target, the highest seed-0 top-10 mean accuracy (ties: higher Spearman); "
+                  "if none reaches the target, the highest Spearman")
+
+TOP_K = 10
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+@dataclass(frozen=True)
+class SpaceSetup:
+    """Where a space's cells and accuracies come from and what its targets are."""
+
+    name: str
+    csv: Path
+    metric: str
+    published: Tuple[str, ...]
+    spearman_target: float
+    select_n: int
+
+
+SETUPS = {
+    "nb201": SpaceSetup("nb201", SHARED / "nb201" / "nb201_cifar10.csv", "c10_test_200ep",
+                        ("c10_nwot", "c10_jacov", "c10_synflow", "c10_params", "c10_flops"), 0.91, 1000),
+    "darts": SpaceSetup("darts", SHARED / "nb301" / "nb301_cifar10_725.csv", "val_accuracy",
+                        ("nwot", "jacov", "synflow", "snip", "grad_norm", "params", "flops"), 0.60, 0),
+}
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=1000, help="cells to sample")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the cell sample, batch and proxies")
+    ap.add_argument("--space", choices=sorted(SETUPS), default="nb201")
+    ap.add_argument("--phase", choices=("select", "report", "both", "cost"), default="both",
+                    help="cost: only time the chosen set against forward+backward, serially, on the "
+                         "first --cost-cells report cells")
+    ap.add_argument("--cost-cells", type=int, default=100, help="cells the cost phase times")
+    ap.add_argument("--n", type=int, default=1000,
+                    help="report cells (NB201: sample size; DARTS: at most this many of its half)")
+    ap.add_argument("--select-n", type=int, default=None,
+                    help="seed-0 selection cells (NB201: sample size; DARTS: first cells of the half)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the selection sample")
+    ap.add_argument("--report-seed", type=int, default=1, help="seed of the report sample")
     ap.add_argument("--data-dir", type=Path, default=SHARED, help="folder holding cifar10/")
-    ap.add_argument("--csv", type=Path, default=SHARED / "nb201" / "nb201_cifar10.csv")
-    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--csv", type=Path, default=None, help="benchmark table (default: the space's)")
     ap.add_argument("--batch", type=int, default=64, help="images in the scoring batch")
-    ap.add_argument("--C", type=int, default=None, help="proxy network channels (default: library's)")
-    ap.add_argument("--N", type=int, default=None, help="proxy network cells per stage")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch CPU threads (0: torch's default); "
-                         "one keeps timings steady on a shared machine")
-    ap.add_argument("--others", nargs="*", default=None,
-                    help="proxies scored besides the mission ones (default: all other registered)")
-    ap.add_argument("--full-baseline-cells", type=int, default=30,
-                    help="cells on which to time forward+backward of the full-size network too")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_proxies.json")
-    return ap.parse_args(argv)
+    ap.add_argument("--batch-seed", type=int, default=0, help="seed of the scoring batch")
+    ap.add_argument("--workers", type=int, default=2, help="scoring processes (one torch thread each)")
+    ap.add_argument("--max-set", type=int, default=6, help="largest proxy set the selection tries")
+    ap.add_argument("--candidates", nargs="*", default=None,
+                    help=f"proxies the selection may combine (default: {' '.join(CANDIDATES)})")
+    ap.add_argument("--networks", nargs="*", default=None,
+                    help="scoring networks the selection compares, as JSON build arguments "
+                         "(default: the space's score preset)")
+    ap.add_argument("--no-variants", action="store_true",
+                    help="skip the design variants of the new proxies in the selection")
+    ap.add_argument("--max-cost", type=float, default=3.0,
+                    help="most forward+backward passes per cell a chosen set may cost")
+    ap.add_argument("--full-baseline-cells", type=int, default=20,
+                    help="report cells on which to time forward+backward of the full-size network")
+    ap.add_argument("--selection-from", type=Path, default=None,
+                    help="with --phase report: copy the selection figures from this earlier JSON output")
+    ap.add_argument("--out", type=Path, default=None, help="JSON output (default under benchmarks/results)")
+    args = ap.parse_args(argv)
+    setup = SETUPS[args.space]
+    args.csv = args.csv or setup.csv
+    args.select_n = args.select_n or setup.select_n
+    args.out = args.out or ROOT / "benchmarks" / "results" / f"bench_proxies_{args.space}.json"
+    args.candidates = tuple(args.candidates) if args.candidates else CANDIDATES
+    preset = get_space(args.space).preset("score")
+    args.networks = [json.loads(n) for n in args.networks] if args.networks else [preset]
+    return args
 
 
-def forward_backward_seconds(space: Any, text: str, build_kwargs: Dict[str, Any], x: torch.Tensor,
+# --------------------------------------------------------------------------- cells
+
+
+def canonical_keys(space_name: str, rows: Sequence[Mapping[str, str]]) -> List[str]:
+    space = get_space(space_name)
+    return [space.canonical(r["arch_str"]) for r in rows]
+
+
+def nb201_split(args: argparse.Namespace, setup: SpaceSetup) -> Tuple[List[Dict[str, str]], List[Dict[str, str]]]:
+    """Seed-0 selection rows and the report rows drawn from the rest (isomorphs excluded)."""
+    rows = read_rows(args.csv, ("arch_str", setup.metric) + setup.published)
+    select = sample_rows(rows, args.select_n, args.seed)
+    seen = set()
+    for size in set(SEED0_SAMPLE_SIZES) | {args.select_n}:
+        seen.update(canonical_keys("nb201", sample_rows(rows, size, args.seed)))
+    rest = [r for r, key in zip(rows, canonical_keys("nb201", rows)) if key not in seen]
+    return select, sample_rows(rest, args.n, args.report_seed)
+
+
+def darts_split(args: argparse.Namespace, setup: SpaceSetup) -> Tuple[List[Dict[str, str]], List[Dict[str, str]]]:
+    """The seed-0 shuffled halves of the NB301 table; report isomorphs of selection cells dropped."""
+    rows = read_rows(args.csv, ("arch_str", setup.metric))
+    order = np.random.default_rng(args.seed).permutation(len(rows))
+    half = len(rows) // 2
+    select = [rows[i] for i in order[:half]]
+    seen = set(canonical_keys("darts", select))
+    select = select[: args.select_n] if args.select_n else select
+    report = [rows[i] for i in order[half:]]
+    return select, [r for r, key in zip(report, canonical_keys("darts", report)) if key not in seen][: args.n]
+
+
+# --------------------------------------------------------------------------- scoring jobs
+
+
+def _seeded_net(space: Any, text: str, build: Dict[str, Any], seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return space.build(space.parse(text), **build)
+
+
+def forward_backward_seconds(space: Any, text: str, build: Dict[str, Any], x: torch.Tensor,
                              y: torch.Tensor, seed: int) -> float:
     """Seconds of one plain forward+backward (cross-entropy) pass, after one warm-up pass."""
-    torch.manual_seed(seed)
-    net = space.build(space.parse(text), **build_kwargs).to(x.device)
-    loss = torch.nn.functional.cross_entropy(net(x), y)
-    loss.backward()
-    _sync(x.device)
+    net = _seeded_net(space, text, build, seed)
+    torch.nn.functional.cross_entropy(net(x), y).backward()
     start = time.perf_counter()
     torch.nn.functional.cross_entropy(net(x), y).backward()
-    _sync(x.device)
     return time.perf_counter() - start
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed_scores(space: Any, text: str, proxies: Sequence[str], x: torch.Tensor, y: torch.Tensor,
-                 device: torch.device, seed: int, build_kwargs: Dict[str, Any]) -> tuple:
-    """``score_genotype`` and the seconds it took (network build included)."""
-    _sync(device)
+def _timed(fn: Callable[[], Any]) -> Tuple[Any, float]:
     start = time.perf_counter()
-    scores = score_genotype(space, text, proxies, x, y, device, seed, build_kwargs)
-    _sync(device)
-    return scores, time.perf_counter() - start
+    value = fn()
+    return value, time.perf_counter() - start
 
 
-def score_cells(rows: List[Dict[str, str]], space: Any, others: List[str], x: torch.Tensor,
-                y: torch.Tensor, device: torch.device, seed: int, build: Dict[str, Any]) -> tuple:
-    """Scores of every row's cell, seconds of the mission proxies, and their ratio to a
-    forward+backward pass, per cell."""
-    scores: List[Dict[str, float]] = []
-    seconds: List[float] = []
-    ratios: List[float] = []
-    for row in tqdm(rows, desc="bench", unit="cell"):
-        text = row["arch_str"]
-        mission, spent = timed_scores(space, text, DEFAULT_PROXIES, x, y, device, seed, build)
-        rest = score_genotype(space, text, others, x, y, device, seed, build) if others else {}
-        scores.append({**mission, **rest})
-        seconds.append(spent)
-        ratios.append(spent / forward_backward_seconds(space, text, build, x, y, seed))
-    return scores, seconds, ratios
+def design_variants(space: Any, text: str, build: Dict[str, Any], x: torch.Tensor,
+                    y: torch.Tensor, seed: int) -> Dict[str, float]:
+    """Alternative designs of the new proxies (library functions with other arguments)."""
+    net = _seeded_net(space, text, build, seed)
+    if not output_depends_on_input(net, x):
+        return {}
+    out: Dict[str, float] = {}
+    for batch in (16, 64):
+        for standardise in (True, False):
+            torch.manual_seed(seed)
+            ent = block_entropies(net, x, batch=batch, standardise=standardise)
+            tag = f"{'corr' if standardise else 'cov'},batch={batch}"
+            out[f"expressivity[{tag},cells]"] = expressivity_score(ent)
+            out[f"expressivity[{tag},all]"] = expressivity_score(ent, ("cell", "block"))
+            out[f"progressivity[{tag}]"] = progressivity_score(ent)
+    for scale in (1.0, 3.0, 10.0):
+        torch.manual_seed(seed)
+        gains = block_gains(net, x, torch.Generator().manual_seed(seed), input_scale=scale)
+        out[f"trainability[scale={scale:g},all]"] = trainability_score(gains)
+        out[f"trainability[scale={scale:g},cells]"] = trainability_score(gains, ("cell",))
+    features = conv_features(net, x[:8])
+    per_image = torch.stack([min_correlation_eigenvalues(f) for f in features]).sum(dim=0)
+    for images in (1, 4, 8):
+        out[f"meco[images={images}]"] = float(per_image[:images].mean())
+    grads = split_gradients(net, x, y, 2)
+    for reduce in ("mean", "sum"):
+        values = [layer_log_ratio(g, reduce) for g in grads]
+        out[f"zico[{reduce}]"] = float(sum(v for v in values if math.isfinite(v)))
+    return {k: (v if math.isfinite(v) else math.nan) for k, v in out.items()}
 
 
-def run(args: argparse.Namespace) -> Dict[str, Any]:
-    """Sample the cells, score and time them, and gather every figure in a dict."""
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    space = get_space("nb201")
-    build = proxy_build_kwargs("nb201")
-    build.update({k: v for k, v in (("C", args.C), ("N", args.N)) if v is not None})
-    others = [p for p in list_proxies() if p not in DEFAULT_PROXIES] if args.others is None else args.others
-    rows = sample_rows(read_rows(args.csv, ("arch_str", METRIC) + PUBLISHED), args.n, args.seed)
-    data = load_cifar10(args.data_dir)
-    x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.seed), device)
-    scores, seconds, ratios = score_cells(rows, space, others, x, y, device, args.seed, build)
-    peak_scoring = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    full_fb = [forward_backward_seconds(space, r["arch_str"], {}, x, y, args.seed)
-               for r in rows[: args.full_baseline_cells]]
-    result = summarise(args, rows, scores, seconds, ratios, full_fb, build, others, device)
-    result["speed"]["peak_rss_mib_while_scoring"] = peak_scoring
-    return result
+def select_job(text: str, *, space_name: str, proxies: Sequence[str], x: torch.Tensor, y: torch.Tensor,
+               seed: int, build: Dict[str, Any], variants: bool) -> Dict[str, Any]:
+    """One selection cell: every proxy on its own (timed), the overhead, the variants, f+b."""
+    space = get_space(space_name)
+    _, overhead = _timed(lambda: score_genotype(space, text, [], x, y, "cpu", seed, build))
+    scores, seconds = {}, {}
+    for name in proxies:
+        value, spent = _timed(lambda: score_genotype(space, text, [name], x, y, "cpu", seed, build))
+        scores[name], seconds[name] = value[name], max(0.0, spent - overhead)
+    found = design_variants(space, text, build, x, y, seed) if variants else {}
+    return {"scores": scores, "seconds": seconds, "overhead": overhead, "variants": found,
+            "fb": forward_backward_seconds(space, text, build, x, y, seed)}
 
 
-def summarise(args: argparse.Namespace, rows: List[Dict[str, str]], scores: List[Dict[str, float]],
-              mission_s: List[float], ratios: List[float], full_fb: List[float],
-              build: Dict[str, Any], others: List[str], device: torch.device) -> Dict[str, Any]:
-    truth = column(rows, METRIC)
-    proxies = list(DEFAULT_PROXIES) + list(others)
-    report = correlation_report(scores, proxies, truth, COMBINED_PROXIES)
-    mission_only = correlation_report(scores, [], truth, DEFAULT_PROXIES)["combined"]
-    published = {name: rank_correlations(column(rows, name), truth) for name in PUBLISHED}
-    peak_gpu = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+def report_job(text: str, *, space_name: str, chosen: Sequence[str], others: Sequence[str],
+               x: torch.Tensor, y: torch.Tensor, seed: int, build: Dict[str, Any]) -> Dict[str, Any]:
+    """One report cell: the chosen set (timed as one call), the mission set (timed), the rest, f+b."""
+    space = get_space(space_name)
+    scores, chosen_s = _timed(lambda: score_genotype(space, text, chosen, x, y, "cpu", seed, build))
+    mission, mission_s = _timed(lambda: score_genotype(space, text, DEFAULT_PROXIES, x, y, "cpu", seed, build))
+    rest = [p for p in others if p not in scores and p not in mission]
+    extra = score_genotype(space, text, rest, x, y, "cpu", seed, build) if rest else {}
+    return {"scores": {**mission, **extra, **scores}, "chosen_seconds": chosen_s,
+            "mission_seconds": mission_s, "fb": forward_backward_seconds(space, text, build, x, y, seed)}
+
+
+def run_jobs(job: Callable[..., Dict[str, Any]], texts: Sequence[str], workers: int, desc: str,
+             **kwargs: Any) -> List[Dict[str, Any]]:
+    evaluator = make_evaluator("process" if workers > 1 else "serial", workers=workers)
+    try:
+        results = evaluator.map(functools.partial(job, **kwargs), list(texts), desc=desc)
+    finally:
+        evaluator.close()
+    failed = [t for t, r in zip(texts, results) if isinstance(r, Failed)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} cells failed to score, e.g. {failed[0]}: {results[0]}")
+    return results
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _filled(values: np.ndarray) -> np.ndarray:
+    """Higher-is-better values with NaN set below the worst finite value."""
+    values = np.asarray(values, dtype=float).copy()
+    finite = np.isfinite(values)
+    values[~finite] = (values[finite].min() - 1.0) if finite.any() else 0.0
+    return values
+
+
+def figures(values: np.ndarray, truth: np.ndarray) -> Dict[str, float]:
+    """Spearman, Kendall, mean truth of the TOP_K ranked first, rank of the truly best (1 = first)."""
+    failed = int((~np.isfinite(np.asarray(values, dtype=float))).sum())
+    values = _filled(values)
+    order = np.lexsort((np.arange(len(values)), -values))
+    best = int(np.argmax(truth))
+    return {"spearman": float(spearmanr(values, truth)[0]), "kendall": float(kendalltau(values, truth)[0]),
+            f"top{TOP_K}_mean": float(truth[order[:TOP_K]].mean()),
+            "best_position": int(np.flatnonzero(order == best)[0]) + 1, "failed": failed}
+
+
+def oriented(scores: Sequence[Mapping[str, float]], name: str) -> np.ndarray:
+    """Values of a registered proxy, higher meaning predicted better (NaN kept)."""
+    sign = 1.0 if get_proxy(name).higher_is_better else -1.0
+    return sign * np.array([s[name] for s in scores], dtype=float)
+
+
+def truth_column(rows: Sequence[Mapping[str, str]], metric: str) -> np.ndarray:
+    return np.array([float(r[metric]) for r in rows])
+
+
+def published_figures(rows: Sequence[Mapping[str, str]], names: Sequence[str], truth: np.ndarray) -> Dict[str, Any]:
+    out = {}
+    for name in names:
+        if name in rows[0]:
+            column = np.array([float(r[name]) if r[name].strip() else math.nan for r in rows])
+            out[name] = figures(column, truth)
+    return out
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def rank_columns(table: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Per column, ranks 1 = best (higher value), ties averaged, NaN last."""
+    return {k: rankdata(-_filled(v)) for k, v in table.items()}
+
+
+def set_cost(results: Sequence[Dict[str, Any]], names: Sequence[str]) -> float:
+    """Median over cells of (overhead + the set's proxy seconds) / forward+backward."""
+    return float(np.median([(r["overhead"] + sum(r["seconds"][n] for n in names)) / r["fb"] for r in results]))
+
+
+def evaluate_sets(ranks: Dict[str, np.ndarray], truth: np.ndarray, results: Sequence[Dict[str, Any]],
+                  names: Sequence[str], max_set: int) -> List[Dict[str, Any]]:
+    """Figures of every subset of ``names`` (1..max_set) under every aggregator, equal weights."""
+    rows = []
+    for size in range(1, max_set + 1):
+        for subset in itertools.combinations(names, size):
+            matrix = np.column_stack([ranks[n] for n in subset])
+            cost = set_cost(results, subset)
+            for method in agg.list_aggregators():
+                if size == 1 and method != "mean_rank":
+                    continue
+                values = agg.get_aggregator(method)(matrix, np.ones(size))
+                rows.append({"proxies": list(subset), "aggregator": method, "weights": [1.0] * size,
+                             "cost": cost, **figures(values, truth)})
+    return rows
+
+
+def pick(rows: Sequence[Dict[str, Any]], target: float, max_cost: float) -> Dict[str, Any]:
+    """The row :data:`SELECTION_RULE` picks."""
+    affordable = [r for r in rows if r["cost"] <= max_cost]
+    good = [r for r in affordable if r["spearman"] >= target]
+    if good:
+        return max(good, key=lambda r: (r[f"top{TOP_K}_mean"], r["spearman"]))
+    return max(affordable, key=lambda r: r["spearman"])
+
+
+def weight_sweep(ranks: Dict[str, np.ndarray], truth: np.ndarray, base: Dict[str, Any],
+                 grid: Sequence[float] = (0.5, 1.0, 2.0)) -> List[Dict[str, Any]]:
+    """The chosen set and aggregator under every combination of per-proxy weights in ``grid``."""
+    matrix = np.column_stack([ranks[n] for n in base["proxies"]])
+    fn = agg.get_aggregator(base["aggregator"])
+    out = []
+    for weights in itertools.product(grid, repeat=len(base["proxies"])):
+        if max(weights) != 1.0:
+            continue  # a common factor does not change the ranking
+        out.append({**base, "weights": list(weights), **figures(fn(matrix, np.array(weights)), truth)})
+    return out
+
+
+def variant_swaps(ranks: Dict[str, np.ndarray], truth: np.ndarray, chosen: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The chosen ranking with one member replaced by each of its design variants."""
+    fn = agg.get_aggregator(chosen["aggregator"])
+    out = []
+    for i, name in enumerate(chosen["proxies"]):
+        for variant in (k for k in ranks if k.startswith(name + "[")):
+            members = list(chosen["proxies"])
+            members[i] = variant
+            matrix = np.column_stack([ranks[m] for m in members])
+            out.append({"replaced": name, "by": variant,
+                        **figures(fn(matrix, np.array(chosen["weights"])), truth)})
+    return out
+
+
+def select_on_network(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
+                      x: torch.Tensor, y: torch.Tensor, build: Dict[str, Any]) -> Dict[str, Any]:
+    """Score the selection cells on one network and choose the ranking; figures on these cells."""
+    results = run_jobs(select_job, [r["arch_str"] for r in rows], args.workers, f"select {build}",
+                       space_name=setup.name, proxies=args.candidates, x=x, y=y, seed=0, build=build,
+                       variants=not args.no_variants)
+    truth = truth_column(rows, setup.metric)
+    table = {n: oriented([r["scores"] for r in results], n) for n in args.candidates}
+    variant_names = sorted({k for r in results for k in r["variants"]})
+    variants = {k: np.array([r["variants"].get(k, math.nan) for r in results]) for k in variant_names}
+    ranks = rank_columns({**table, **variants})
+    sets = evaluate_sets(ranks, truth, results, args.candidates, args.max_set)
+    chosen = pick(sets, setup.spearman_target, args.max_cost)
+    weighted = pick(weight_sweep(ranks, truth, chosen), setup.spearman_target, args.max_cost)
     return {
-        "settings": {"n": args.n, "seed": args.seed, "batch": args.batch, "build_kwargs": build,
-                     "device": str(device), "threads": torch.get_num_threads(),
-                     "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-                     "combined": list(COMBINED_PROXIES)},
-        "proxies": report,
-        "combined_mission_only": mission_only,
-        "published": published,
-        "speed": {"mission_seconds_median": statistics.median(mission_s),
-                  "mission_seconds_mean": statistics.fmean(mission_s),
-                  "ratio_to_forward_backward_median": statistics.median(ratios),
-                  "full_network_forward_backward_median": statistics.median(full_fb) if full_fb else None,
-                  "peak_gpu_mib": peak_gpu},
-        "cells": [{"arch_str": r["arch_str"], METRIC: float(r[METRIC]),
-                   **{p: (v if math.isfinite(v) else None) for p, v in s.items()}}
-                  for r, s in zip(rows, scores)],
+        "build_kwargs": build,
+        "proxies": {n: {**figures(table[n], truth), "cost": set_cost(results, [n])} for n in args.candidates},
+        "variants": {k: figures(v, truth) for k, v in variants.items()},
+        "best_by_spearman": sorted(sets, key=lambda r: -r["spearman"])[:20],
+        "chosen_equal_weights": chosen,
+        "chosen": {**weighted, "build_kwargs": build},
+        "variant_swaps": variant_swaps(ranks, truth, weighted),
+        "forward_backward_seconds_median": float(np.median([r["fb"] for r in results])),
     }
 
 
-def print_table(result: Dict[str, Any]) -> None:
-    s = result["settings"]
-    print(f"\nNB201 CIFAR-10, n={s['n']} cells (seed {s['seed']}), batch {s['batch']}, "
-          f"network {s['build_kwargs']}, device {s['device']}, threads {s['threads']}")
-    w = 42
-    print(f"{'proxy':<{w}}{'spearman':>10}{'kendall':>10}{'failed':>8}")
-    for name, entry in result["proxies"].items():
-        label = f"combined ({'+'.join(s['combined'])})" if name == "combined" else name
-        print(f"{label:<{w}}{entry['spearman']:>10.3f}{entry['kendall']:>10.3f}{entry['failed']:>8d}")
-    m = result["combined_mission_only"]
-    print(f"{'combined (ntk+naswot+grad_corr only)':<{w}}{m['spearman']:>10.3f}{m['kendall']:>10.3f}")
-    for name, entry in result["published"].items():
-        print(f"{'published ' + name:<{w}}{entry['spearman']:>10.3f}{entry['kendall']:>10.3f}")
-    sp = result["speed"]
-    print(f"\nmission proxies (ntk+naswot+grad_corr) per cell: median {sp['mission_seconds_median']:.3f} s, "
-          f"mean {sp['mission_seconds_mean']:.3f} s")
-    print(f"ratio to one forward+backward of the same batch on the same network: "
-          f"median {sp['ratio_to_forward_backward_median']:.2f}x")
-    if sp["full_network_forward_backward_median"] is not None:
-        print(f"full-size network forward+backward of the batch: median "
-              f"{sp['full_network_forward_backward_median']:.3f} s")
-    print(f"peak memory while scoring: {sp['peak_rss_mib_while_scoring']:.0f} MiB RSS (whole process)"
-          + (f", {sp['peak_gpu_mib']:.0f} MiB GPU" if sp["peak_gpu_mib"] is not None else ""))
+def selection(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
+              x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+    """The selection on every network of ``--networks``, and the overall choice."""
+    per_network = [select_on_network(args, setup, rows, x, y, build) for build in args.networks]
+    chosen = pick([n["chosen"] for n in per_network], setup.spearman_target, args.max_cost)
+    truth = truth_column(rows, setup.metric)
+    return {"cells": len(rows), "rule": SELECTION_RULE, "spearman_target": setup.spearman_target,
+            "max_cost": args.max_cost, "candidates": list(args.candidates), "networks": per_network,
+            "chosen": chosen, "published": published_figures(rows, setup.published, truth)}
 
 
-def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
+# --------------------------------------------------------------------------- report
+
+
+def library_choice(space_name: str) -> Tuple[Tuple[str, ...], str]:
+    if space_name == "darts":
+        return tuple(agg.DARTS_RANKING_PROXIES), agg.DARTS_RANKING_AGGREGATOR
+    return tuple(agg.RANKING_PROXIES), agg.RANKING_AGGREGATOR
+
+
+def library_weights(space_name: str) -> Optional[Dict[str, float]]:
+    weights = agg.DARTS_RANKING_WEIGHTS if space_name == "darts" else agg.RANKING_WEIGHTS
+    return None if weights is None else dict(weights)
+
+
+def library_build(space_name: str) -> Dict[str, Any]:
+    build = agg.DARTS_RANKING_BUILD if space_name == "darts" else agg.RANKING_BUILD
+    return get_space(space_name).preset("score") if build is None else dict(build)
+
+
+def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
+           x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+    """Score the report cells with the library's chosen ranking and gather every figure."""
+    proxies, method = library_choice(setup.name)
+    build = library_build(setup.name)
+    preset = get_space(setup.name).preset("score")
+    weights = library_weights(setup.name)
+    others = sorted(set(COMBINED_PROXIES) | set(DEFAULT_PROXIES))
+    results = run_jobs(report_job, [r["arch_str"] for r in rows], args.workers, "report",
+                       space_name=setup.name, chosen=proxies, others=others, x=x, y=y, seed=0, build=build)
+    truth = truth_column(rows, setup.metric)
+    scores = [r["scores"] for r in results]
+    names = list(dict.fromkeys(list(proxies) + others))
+    rankings = {f"chosen ({method}{', weighted' if weights else ''})": agg.aggregate(scores, proxies, method, weights)}
+    for other in agg.list_aggregators():
+        rankings[f"chosen set, {other}, equal weights"] = agg.aggregate(scores, proxies, other)
+    rankings["today's combined (" + "+".join(COMBINED_PROXIES) + ", mean_rank)"] = agg.aggregate(
+        scores, COMBINED_PROXIES, "mean_rank")
+    rankings["mission only (" + "+".join(DEFAULT_PROXIES) + ", mean_rank)"] = agg.aggregate(
+        scores, DEFAULT_PROXIES, "mean_rank")
+    ratios = [r["chosen_seconds"] / r["fb"] for r in results]
+    preset_fb = ([forward_backward_seconds(get_space(setup.name), r["arch_str"], preset, x, y, 0)
+                  for r in rows[: args.full_baseline_cells]] if build != preset else [])
+    full_fb = [forward_backward_seconds(get_space(setup.name), r["arch_str"], {}, x, y, 0)
+               for r in rows[: args.full_baseline_cells]]
+    return {
+        "cells": len(rows), "ranking": {"proxies": list(proxies), "aggregator": method, "weights": weights,
+                                        "build_kwargs": build},
+        "proxies": {n: figures(oriented(scores, n), truth) for n in names},
+        "rankings": {k: figures(v, truth) for k, v in rankings.items()},
+        "published": published_figures(rows, setup.published, truth),
+        "cost": {"chosen_seconds_median": statistics.median(r["chosen_seconds"] for r in results),
+                 "forward_backward_seconds_median": statistics.median(r["fb"] for r in results),
+                 "ratio_median": statistics.median(ratios), "ratio_mean": statistics.fmean(ratios),
+                 "mission_seconds_median": statistics.median(r["mission_seconds"] for r in results),
+                 "mission_ratio_median": statistics.median(r["mission_seconds"] / r["fb"] for r in results),
+                 "full_network_forward_backward_median": statistics.median(full_fb) if full_fb else None,
+                 "score_preset_forward_backward_median": statistics.median(preset_fb) if preset_fb else None},
+        "cell_scores": [{"arch_str": r["arch_str"], setup.metric: float(r[setup.metric]),
+                         **{p: (v if math.isfinite(v) else None) for p, v in s.items()}}
+                        for r, s in zip(rows, scores)],
+    }
+
+
+def cost_only(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
+              x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+    """Seconds of the chosen set and of one forward+backward, cell by cell in this process."""
+    proxies, _ = library_choice(setup.name)
+    build = library_build(setup.name)
+    space = get_space(setup.name)
+    load_before = os.getloadavg()
+    chosen, fb = [], []
+    for row in rows[: args.cost_cells]:
+        text = row["arch_str"]
+        chosen.append(_timed(lambda: score_genotype(space, text, proxies, x, y, "cpu", 0, build))[1])
+        fb.append(forward_backward_seconds(space, text, build, x, y, 0))
+    ratios = [c / f for c, f in zip(chosen, fb)]
+    return {"cells": len(chosen), "build_kwargs": build, "proxies": list(proxies),
+            "chosen_seconds_median": statistics.median(chosen),
+            "forward_backward_seconds_median": statistics.median(fb),
+            "ratio_median": statistics.median(ratios), "ratio_mean": statistics.fmean(ratios),
+            "load_average_before": list(load_before), "load_average_after": list(os.getloadavg())}
+
+
+def legacy_keys(result: Dict[str, Any], setup: SpaceSetup) -> Dict[str, Any]:
+    """The keys ``report/make_report.py`` reads, from the report figures."""
+    rep = result["report"]
+    combined = rep["rankings"]["today's combined (" + "+".join(COMBINED_PROXIES) + ", mean_rank)"]
+    mission = rep["rankings"]["mission only (" + "+".join(DEFAULT_PROXIES) + ", mean_rank)"]
+    cost = rep["cost"]
+    return {"proxies": {**rep["proxies"], "combined": combined}, "combined_mission_only": mission,
+            "published": rep["published"], "cells": rep["cell_scores"],
+            "speed": {"mission_seconds_median": cost["mission_seconds_median"],
+                      "mission_seconds_mean": None,
+                      "ratio_to_forward_backward_median": cost["mission_ratio_median"],
+                      "full_network_forward_backward_median": cost["full_network_forward_backward_median"],
+                      "peak_gpu_mib": None,
+                      "peak_rss_mib_while_scoring": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}}
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _line(label: str, f: Mapping[str, Any], width: int = 64) -> str:
+    return (f"{label[:width]:<{width}}{f['spearman']:>9.3f}{f['kendall']:>9.3f}"
+            f"{f[f'top{TOP_K}_mean']:>9.2f}{f['best_position']:>7d}")
+
+
+def _header(title: str, width: int = 64) -> None:
+    print(f"\n{title}\n{'':<{width}}{'spearman':>9}{'kendall':>9}{'top10':>9}{'best@':>7}")
+
+
+def print_selection(sel: Dict[str, Any]) -> None:
+    for net in sel["networks"]:
+        _header(f"SELECTION (seed 0, {sel['cells']} cells), network {net['build_kwargs']}: "
+                "single proxies (cost in forward+backward passes)")
+        for name, f in net["proxies"].items():
+            print(_line(f"{name} (cost {f['cost']:.2f})", f))
+        if net["variants"]:
+            _header("design variants of the new proxies")
+            for name, f in net["variants"].items():
+                print(_line(name, f))
+        _header("best sets by Spearman")
+        for r in net["best_by_spearman"][:10]:
+            print(_line(f"{'+'.join(r['proxies'])} [{r['aggregator']}] cost {r['cost']:.2f}", r))
+        for key in ("chosen_equal_weights", "chosen"):
+            r = net[key]
+            print(_line(f"{key}: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
+                        f"cost {r['cost']:.2f}", r))
+    r = sel["chosen"]
+    print(_line(f"CHOSEN: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
+                f"{r['build_kwargs']}", r))
+    for name, f in sel["published"].items():
+        print(_line(f"published {name}", f))
+
+
+def print_report(rep: Dict[str, Any]) -> None:
+    _header(f"REPORT ({rep['cells']} unseen cells): proxies")
+    for name, f in rep["proxies"].items():
+        print(_line(name, f))
+    _header("rankings")
+    for name, f in rep["rankings"].items():
+        print(_line(name, f))
+    _header("published proxies on the same cells")
+    for name, f in rep["published"].items():
+        print(_line(name, f))
+    c = rep["cost"]
+    print(f"\nscoring network {rep['ranking']['build_kwargs']}")
+    print(f"chosen set per cell: median {c['chosen_seconds_median']:.3f} s; one forward+backward: "
+          f"median {c['forward_backward_seconds_median']:.3f} s; ratio median {c['ratio_median']:.2f}x "
+          f"(mean {c['ratio_mean']:.2f}x)")
+    print(f"mission proxies (ntk+naswot+grad_corr) per cell: median {c['mission_seconds_median']:.3f} s, "
+          f"ratio median {c['mission_ratio_median']:.2f}x")
+    if c["score_preset_forward_backward_median"] is not None:
+        print(f"forward+backward of the score-preset network: median "
+              f"{c['score_preset_forward_backward_median']:.3f} s")
+
+
+def settings(args: argparse.Namespace) -> Dict[str, Any]:
+    return {"space": args.space, "phase": args.phase, "select_seed": args.seed,
+            "report_seed": args.report_seed, "select_n": args.select_n, "n": args.n,
+            "seed0_sample_sizes_excluded": list(SEED0_SAMPLE_SIZES), "batch": args.batch,
+            "batch_seed": args.batch_seed, "build_kwargs": library_build(args.space),
+            "networks_compared": args.networks, "workers": args.workers,
+            "threads_per_worker": 1, "device": "cpu", "cpu": platform.processor() or platform.machine(),
+            "torch": torch.__version__, "combined": list(COMBINED_PROXIES)}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     args = parse_args(argv)
-    result = run(args)
-    print_table(result)
+    torch.set_num_threads(1)
+    setup = SETUPS[args.space]
+    select_rows, report_rows = (darts_split if setup.name == "darts" else nb201_split)(args, setup)
+    data = load_cifar10(args.data_dir)
+    x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.batch_seed))
+    result: Dict[str, Any] = {"settings": settings(args)}
+    if args.phase in ("select", "both"):
+        result["selection"] = selection(args, setup, select_rows, x, y)
+        print_selection(result["selection"])
+    elif args.phase == "cost":
+        result["cost"] = cost_only(args, setup, report_rows, x, y)
+        c = result["cost"]
+        print(f"chosen set {c['chosen_seconds_median']:.3f} s, forward+backward "
+              f"{c['forward_backward_seconds_median']:.3f} s per cell (medians over {c['cells']} cells); "
+              f"ratio median {c['ratio_median']:.2f}x, mean {c['ratio_mean']:.2f}x; load average "
+              f"{c['load_average_before'][0]:.2f} -> {c['load_average_after'][0]:.2f}")
+    if args.phase in ("report", "cost") and args.selection_from is not None:
+        earlier = json.loads(args.selection_from.read_text())
+        result["selection"] = earlier["selection"]
+        result["settings"]["selection_settings"] = earlier["settings"]
+    if args.phase in ("report", "both"):
+        load_before = os.getloadavg()
+        result["report"] = report(args, setup, report_rows, x, y)
+        result["report"]["cost"]["load_average_before_after"] = [load_before[0], os.getloadavg()[0]]
+        result.update(legacy_keys(result, setup))
+        print_report(result["report"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    args.out.write_text(json.dumps(result, indent=1))
     print(f"\nwrote {args.out}")
     return result
 

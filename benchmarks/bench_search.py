@@ -3,9 +3,12 @@
 For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 
 * ``fne``: the full search (Pareto evolution + DARTS tournaments);
-* ``fne, no tournament``: the same search with tournaments switched off;
+* ``fne, no tournament``: the same search with tournaments switched off (the training-free
+  ranking alone picks);
+* ``fne, previous default``: the search of the previous release (parameter count and
+  SynFlow as objectives, the Pareto pick rule, a final tournament of 8 cells and 75 steps);
 * ``random``: as many distinct random cells as ``fne`` evaluated, scored by the same
-  proxies, picked by the same final rule (rank sum on the Pareto front);
+  proxies, picked by the same ranking rule (``SearchConfig.ranking``);
 * ``naswot``: the same random cells, picked by the NASWOT score alone.
 
 Only after every search has finished is each pick's ``c10_test_200ep`` looked up in the
@@ -43,14 +46,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from fne.genotopheno import get_space  # noqa: E402
-from fne.evolution.dataset import load_cifar10  # noqa: E402
+from fne.data import load_dataset  # noqa: E402
 from fne.evolution.fitness import to_objectives  # noqa: E402
 from fne.evolution.search import (SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
                                   read_benchmark, run_search)
-from fne.evolution.selection import pick_order  # noqa: E402
+from fne.evolution.ranking import objective_ranking  # noqa: E402
 
-METHODS = ("fne", "fne, no tournament", "random", "naswot")
-SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "random": "random", "naswot": "naswot"}
+METHODS = ("fne", "fne, no tournament", "fne, previous default", "random", "naswot")
+SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "fne-previous": "fne, previous default",
+         "random": "random", "naswot": "naswot"}
+PREVIOUS_DEFAULT = {"proxies": ("params", "synflow"), "ranking": "nondominated", "ranking_weights": None,
+                    "final_tournament_size": 8,
+                    "final_tournament_steps": 75}
+"""The default search of the previous release, as changes to today's defaults."""
+VARIANTS = (("fne", {}), ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0}),
+            ("fne, previous default", PREVIOUS_DEFAULT))
 """``--methods`` names of the methods."""
 
 
@@ -80,7 +90,7 @@ def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
     if threads > 0:
         torch.set_num_threads(threads)
     picks: Dict[str, Dict[str, Any]] = {}
-    for method, changes in (("fne", {}), ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0})):
+    for method, changes in VARIANTS:
         if method in methods:
             picks[method] = _search(method, seed, data_dir, out, {**(overrides or {}), **changes}, keep_runs)
     if "random" in methods or "naswot" in methods:
@@ -99,7 +109,14 @@ def _search(method: str, seed: int, data_dir: str, out: Path, changes: Dict[str,
         if folder.exists():
             shutil.rmtree(folder)
         result = run_search(config, progress=False)
-    return {"arch": result["best"]["arch"], "evaluations": result["evaluations"], "wall_time_s": result["wall_time_s"]}
+    return {"arch": result["best"]["arch"], "evaluations": result["evaluations"], "wall_time_s": result["wall_time_s"],
+            "candidate_steps": candidate_steps(result)}
+
+
+def candidate_steps(result: Dict[str, Any]) -> int:
+    """Tournament training a search spent: candidates times steps, summed over its tournaments."""
+    records = [h["tournament"] for h in result.get("history", []) if h.get("tournament")]
+    return int(sum(len(r.get("candidates", [])) * int(r.get("steps", 0)) for r in records))
 
 
 def _finished_run(folder: Path, config: SearchConfig) -> Optional[Dict[str, Any]]:
@@ -118,11 +135,11 @@ def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> D
     space = get_space("nb201")
     config = SearchConfig(**dict(overrides, data_dir=data_dir, seed=seed))
     proxies = config.proxies + tuple(p for p in ("naswot",) if p not in config.proxies)
-    scorer = build_scorer(dataclasses.replace(config, proxies=proxies), load_cifar10(data_dir), space)
+    scorer = build_scorer(dataclasses.replace(config, proxies=proxies), load_dataset(data_dir), space)
     cells = sample_distinct(space, n, seed)
     scores = scorer.score_many(cells, progress=False)
     elapsed = time.perf_counter() - start
-    best = int(pick_order(to_objectives(scores, config.proxies))[0])
+    best = int(objective_ranking(config.ranking, config.objective_weights())(to_objectives(scores, config.proxies))[0])
     naswot = np.nan_to_num(np.array([s["naswot"] for s in scores], dtype=float), nan=-np.inf)
     return {"random": {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed},
             "naswot": {"arch": space.format(cells[int(np.argmax(naswot))]), "evaluations": n,
@@ -137,17 +154,18 @@ def summarise(runs: Dict[int, Dict[str, Dict[str, Any]]]) -> List[Dict[str, Any]
         rows.append({"method": method, "mean": float(np.mean(accs)), "std": float(np.std(accs)),
                      "min": float(np.min(accs)), "max": float(np.max(accs)),
                      "evaluations": float(np.mean([runs[s][method]["evaluations"] for s in runs])),
-                     "wall_time_s": float(np.mean([runs[s][method]["wall_time_s"] for s in runs]))})
+                     "wall_time_s": float(np.mean([runs[s][method]["wall_time_s"] for s in runs])),
+                     "candidate_steps": float(np.mean([runs[s][method].get("candidate_steps", 0) for s in runs]))})
     return rows
 
 
 def format_table(rows: List[Dict[str, Any]], seeds: int) -> str:
     """The printed table."""
     lines = [f"NB201 CIFAR-10, c10_test_200ep of the picked cell over {seeds} seed(s)",
-             f"{'method':<20} {'mean':>7} {'std':>6} {'min':>7} {'max':>7} {'evals':>6} {'s/seed':>8}"]
+             f"{'method':<22} {'mean':>7} {'std':>6} {'min':>7} {'max':>7} {'evals':>6} {'s/seed':>8} {'cand-steps':>10}"]
     for r in rows:
-        lines.append(f"{r['method']:<20} {r['mean']:7.2f} {r['std']:6.2f} {r['min']:7.2f} {r['max']:7.2f} "
-                     f"{r['evaluations']:6.0f} {r['wall_time_s']:8.1f}")
+        lines.append(f"{r['method']:<22} {r['mean']:7.2f} {r['std']:6.2f} {r['min']:7.2f} {r['max']:7.2f} "
+                     f"{r['evaluations']:6.0f} {r['wall_time_s']:8.1f} {r['candidate_steps']:10.0f}")
     return "\n".join(lines)
 
 
@@ -194,8 +212,8 @@ def parse_methods(text: str, parser: argparse.ArgumentParser) -> Tuple[str, ...]
     unknown = [s for s in slugs if s not in SLUGS]
     if unknown or not slugs:
         parser.error(f"--methods {text!r}: expected a comma-separated list of {', '.join(SLUGS)}")
-    if {"random", "naswot"} & set(slugs) and not {"fne", "fne-no-tournament"} & set(slugs):
-        parser.error("--methods: random and naswot need fne or fne-no-tournament (for the evaluation count)")
+    if {"random", "naswot"} & set(slugs) and not {"fne", "fne-no-tournament", "fne-previous"} & set(slugs):
+        parser.error("--methods: random and naswot need an fne method (for the evaluation count)")
     return tuple(m for slug, m in SLUGS.items() if slug in slugs)
 
 

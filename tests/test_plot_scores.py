@@ -85,7 +85,11 @@ def test_main_writes_scores_correlations_and_plots(plot_scores, inputs, tmp_path
         torch.set_num_threads(threads)
     with open(out / "scores.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0]) == ["arch_str"] + PROXIES + ["acc"]
+    assert list(rows[0]) == ["arch_str"] + PROXIES + ["combined", "acc"]
+    from fne.evolution.fitness.aggregate import aggregate
+
+    parsed = [{p: float(r[p]) if r[p] else float("nan") for p in PROXIES} for r in rows]
+    assert [float(r["combined"]) for r in rows] == pytest.approx(list(aggregate(parsed, PROXIES, "mean_rank")))
     assert sorted(r["arch_str"] for r in rows) == sorted(CELLS[:6])
     degenerate = [r for r in rows if r["arch_str"] == CELLS[3]]
     assert all(r[p] == "" for r in degenerate for p in PROXIES)
@@ -266,3 +270,20 @@ def test_scores_csv_is_bit_identical_on_every_backend(plot_scores, inputs, tmp_p
     argv = _replace(_argv(table, data_dir, tmp_path / "pooled"), "--workers", extra[1]) + extra[2:]
     plot_scores.main(argv)
     assert (tmp_path / "pooled" / "scores.csv").read_bytes() == (tmp_path / "serial" / "scores.csv").read_bytes()
+
+
+def test_the_combined_column_follows_the_chosen_aggregator(plot_scores, inputs, tmp_path):
+    table, data_dir = inputs
+    reports = {}
+    for method in ("mean_rank", "log_rank"):
+        out = tmp_path / method
+        reports[method] = plot_scores.main(_argv(table, data_dir, out, "--proxies", "ntk", "params",
+                                                 "--combine", "ntk", "params", "--aggregate", method))
+        with open(out / "scores.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert reports[method]["combined"]["aggregate"] == method
+        values = np.array([float(r["combined"]) for r in rows])
+        if method == "log_rank":
+            assert (values <= 0).all()  # a sum of log(r / n) with r <= n
+        else:
+            assert values.max() <= -1.0  # minus a mean rank of at least 1

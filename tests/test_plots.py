@@ -178,3 +178,14 @@ def test_plot_callback_stars_the_pick_from_its_scores(tmp_path: Path, monkeypatc
     np.testing.assert_allclose(figures["objectives.png"].axes[0].get_lines()[0].get_ydata(), [1.1])
     for name in ("pareto_front.png", "objectives.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG
+
+
+def test_the_front_plot_stays_legible_with_many_objectives() -> None:
+    from fne.evolution.callbacks import front_figure, front_pairs
+
+    assert front_pairs(2) == [(0, 1)] and len(front_pairs(4)) == 6
+    assert front_pairs(8) == [(i, i + 1) for i in range(7)]
+    names = ["params", "synflow", "ntk", "naswot", "grad_corr", "flops"]
+    values = np.random.default_rng(0).uniform(1.0, 2.0, (10, len(names)))
+    fig = front_figure(values, [0, 1], names)
+    assert len([ax for ax in fig.axes if ax.get_xlabel()]) == len(names) - 1

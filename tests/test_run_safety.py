@@ -18,6 +18,7 @@ import pytest
 from fne.evolution.checkpoint import atomic_write_json
 from fne.evolution.run_lock import FolderBusyError, FolderLock
 from fne.evolution.search import SearchConfig, run_search
+from fne.evolution.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "src" / "NAS_on_cifar10.py"
@@ -270,3 +271,35 @@ def test_ctrl_c_ends_with_one_line_on_how_to_resume(tmp_path: Path, data_dir: Pa
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("interrupted; continue with: ") and "--resume" in last and str(out) in last
+
+
+def test_a_run_interrupted_while_training_the_pick_resumes_the_training(tmp_path: Path, data_dir: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import fne.evolution.train_cell as train_cell
+    import fne.evolution.training as training
+
+    out = tmp_path / "run"
+    first = config(data_dir, out, train_epochs=2, training=TrainConfig(batch_size=50, min_steps=1))
+    original, saves = training._save, []
+
+    def save_then_stop(*args, **kwargs):
+        original(*args, **kwargs)
+        saves.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "_save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(first, progress=False)
+    assert saves == [1] and (out / train_cell.TRAIN_STATE).is_file() and not (out / "model.pt").exists()
+    monkeypatch.setattr(training, "_save", original)
+    result = run_search(dataclasses.replace(first, resume=True), progress=False)
+    assert result["train"]["epochs"] == 2 and (out / "model.pt").is_file()
+    assert not (out / train_cell.TRAIN_STATE).exists()
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["train"] == result["train"]
+    # finished now: resuming again changes nothing
+    before = files(out)
+    run_search(dataclasses.replace(first, resume=True), progress=False)
+    assert files(out) == before

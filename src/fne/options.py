@@ -205,7 +205,11 @@ def from_args(cls: Type[T], args: argparse.Namespace, **overrides: Any) -> T:
             values[f.name] = from_args(tp, args)
         elif hasattr(args, f.name):
             value = getattr(args, f.name)
-            values[f.name] = dict(value) if isinstance(value, list) and _is_mapping(tp) else value
+            if _is_mapping(tp):
+                if value is None:  # not given: the field's own default
+                    continue
+                value = dict(value)
+            values[f.name] = value
     return cls(**values)
 
 

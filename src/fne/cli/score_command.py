@@ -39,7 +39,9 @@ from fne.data import load_dataset
 from fne.evolution.dataset import sample_batch
 from fne.evolution.evaluator import ComputeOptions, default_workers, evaluator_for, resolve_backend
 from fne.evolution.fitness import COMBINED_PROXIES, DEFAULT_PROXIES, Scorer, list_proxies, resolve_device
-from fne.evolution.fitness.groundtruth import column, correlation_report, read_rows, sample_rows
+from fne.evolution.fitness.aggregate import aggregate, list_aggregators
+from fne.evolution.fitness.groundtruth import (column, correlation_report, rank_correlations, read_rows,
+                                               sample_rows)
 from fne.evolution.fitness.plots import scatter_png
 from fne.evolution.fitness.units import proxy_label, uses_log_scale
 from fne.evolution.search_config import DataOptions
@@ -69,6 +71,9 @@ class ScoreConfig(DataOptions, ComputeOptions):
     proxies: Tuple[str, ...] = option(DEFAULT_PROXIES, "proxies to score", choices=list_proxies)
     combine: Tuple[str, ...] = option(COMBINED_PROXIES, "proxies of the combined ranking (scored too)",
                                       choices=list_proxies)
+    aggregate: str = option("mean_rank", "how the --combine proxies' ranks make the combined ranking: mean_rank, "
+                                         "log_rank (sum of log ranks) or nondominated (the search's --ranking "
+                                         "choices)", choices=list_aggregators)
     batch: int = option(64, "images in the scoring batch", low=2)
     build_kwargs: Optional[Dict[str, Any]] = option(None, "scoring network size (repeatable; default: the "
                                                           "space's score preset)", flag="build-arg")
@@ -319,9 +324,12 @@ def run_scoring(config: ScoreConfig) -> Dict[str, Any]:
     scores = score_rows(config, rows)
     timing = timing_entry(config, len(rows), time.perf_counter() - start)
     truth = column(rows, config.metric)
+    combined = aggregate(scores, config.combine, config.aggregate)
     report = correlation_report(scores, proxies, truth, config.combine)
+    report["combined"] = {**rank_correlations(combined, truth), "failed": report["combined"]["failed"],
+                          "aggregate": config.aggregate, "proxies": list(config.combine)}
     out.mkdir(parents=True, exist_ok=True)
-    write_scores_csv(out / "scores.csv", rows, scores, proxies, config.metric)
+    write_scores_csv(out / "scores.csv", rows, scores, proxies, config.metric, combined)
     (out / "correlations.json").write_text(json.dumps(report, indent=2))
     (out / "timing.json").write_text(json.dumps(timing, indent=2))
     write_plots(out, scores, proxies, truth, report, config.metric)

@@ -15,7 +15,7 @@ import itertools
 import logging
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -236,7 +236,7 @@ def front_figure(values: np.ndarray, front: Sequence[int], names: Sequence[str],
     if any(not 0 <= int(i) < len(V) for i in front):
         raise ValueError(f"front indices {list(front)} are outside the population of {len(V)} cells")
     pick_raw = pick_values(pick, names)
-    pairs = list(itertools.combinations(range(len(names)), 2)) or [(0, 0)]
+    pairs = front_pairs(len(names))
     cols = min(3, len(pairs))
     rows = -(-len(pairs) // cols)
     fig = Figure(figsize=(5.4 * cols, 4.6 * rows), layout="constrained")
@@ -248,6 +248,20 @@ def front_figure(values: np.ndarray, front: Sequence[int], names: Sequence[str],
     fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=len(handles))
     fig.suptitle(_front_title(V, front, pick_raw, generation), fontsize=11)
     return fig
+
+
+MAX_ALL_PAIRS = 4
+"""Up to this many proxies the front plot shows every pair; beyond, each proxy against the next."""
+
+
+def front_pairs(k: int) -> List[Tuple[int, int]]:
+    """The proxy pairs of the front plot: all of them for a few proxies, else a chain, so that
+    eight objectives give 7 legible panels instead of 28."""
+    if k <= 1:
+        return [(0, 0)]
+    if k <= MAX_ALL_PAIRS:
+        return list(itertools.combinations(range(k), 2))
+    return [(i, i + 1) for i in range(k - 1)]
 
 
 def _as_matrix(values: np.ndarray, names: Sequence[str]) -> np.ndarray:

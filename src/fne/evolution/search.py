@@ -1,4 +1,4 @@
-"""A complete, resumable search on CIFAR-10 images, as ``NAS_on_cifar10.py`` runs it.
+"""A complete, resumable search on a dataset's images, as ``fne search`` and ``NAS_on_cifar10.py`` run it.
 
 ::
 
@@ -16,7 +16,12 @@ Files in ``config.out`` (all written atomically):
 * ``plots/objectives.png`` and ``plots/pareto_front.png``;
 * ``result.json``: ``best`` (``{"arch", "scores"}``), the Pareto ``front``, per-generation
   ``history``, ``config``, ``evaluations``, ``wall_time_s`` and, on request, the trained
-  network's test accuracy and the benchmark's accuracy of the pick.
+  network's test accuracy and the benchmark's accuracy of the pick;
+* with ``train_epochs``: ``model.pt``, the trained pick (:func:`fne.load_model`), and while
+  it trains ``train_state.pt``, from which an interrupted training resumes by epoch.
+
+The data (``data_dir``, ``dataset``) can be any classification dataset :func:`fne.data.load_dataset`
+reads; its channels and classes size every network of the run.
 
 Nothing is written before the options, the data folder and the benchmark table (every row
 parsed in the searched space) have been checked. A run holds an exclusive lock on
@@ -40,15 +45,15 @@ import contextlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 
-from fne.genotopheno import get_space, list_spaces
-from fne.genotopheno.space import SearchSpace, space_preset
+from fne.genotopheno import get_space
+from fne.genotopheno.space import SearchSpace
 
 from .benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
 from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
@@ -61,6 +66,7 @@ from .evolution import Evolution
 from .fitness import Scorer, resolve_device
 from .run_clock import RunClock
 from .run_lock import FolderLock
+from .ranking import objective_ranking
 from .search_config import SearchConfig
 from .tournament import DartsTournament
 from .train_cell import train_cell
@@ -194,7 +200,8 @@ def _make_evolution(run: _Run) -> Evolution:
                  PlotCallback(out / "plots", config.proxies)]
     return Evolution(space=run.space, scorer=run.scorer, pop_size=config.pop_size, generations=config.generations,
                      tournament=tournament, tournament_every=max(config.tournament_every, 1),
-                     final_tournament=final, seed=config.seed, callbacks=callbacks)
+                     final_tournament=final, seed=config.seed, callbacks=callbacks,
+                     ranking=objective_ranking(config.ranking, config.objective_weights()))
 
 
 @contextlib.contextmanager
@@ -227,8 +234,7 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]
     with FolderLock(config.out):
         finished = _finished_result(config)
         if finished is not None:
-            logger.info("the run in %s is finished (result.json); nothing to do", config.out)
-            return finished
+            return _complete(config, space, data, bench, finished, start)
         doc = _prepare_out(config)
         with _evaluator(config) as evaluator:
             run = _Run(config, space, data, evaluator, RunClock(doc.get("timing") if doc else None, start))
@@ -276,15 +282,39 @@ def _write_result(run: _Run, result: Dict[str, Any]) -> None:
     atomic_write_json(Path(run.config.out) / RESULT, result)
 
 
-def _finish(run: _Run, bench: Optional[Path], result: Dict[str, Any]) -> None:
-    """Train/test the pick and look it up in the benchmark, when asked; each step that fails is
-    recorded in ``result.json`` and logged, and the search result stays."""
+def _pending_steps(config: SearchConfig, bench: Optional[Path], result: Dict[str, Any]) -> List[str]:
+    """The after-search steps ``config`` asks for that ``result`` lacks or recorded as failed."""
+    wanted = (["train"] if config.train_epochs > 0 else []) + (["benchmark"] if bench is not None else [])
+    done = {key for key in wanted if isinstance(result.get(key), dict) and "error" not in result[key]}
+    if "train" in done and result["train"].get("epochs") != config.train_epochs:
+        done.discard("train")
+    return [key for key in wanted if key not in done]
+
+
+def _complete(config: SearchConfig, space: SearchSpace, data: Dataset, bench: Optional[Path],
+              result: Dict[str, Any], start: float) -> Dict[str, Any]:
+    """A finished search resumed: run the after-search steps still to do (an interrupted
+    training continues by epoch), or change nothing when there are none."""
+    steps = _pending_steps(config, bench, result)
+    if not steps:
+        logger.info("the run in %s is finished (result.json); nothing to do", config.out)
+        return result
+    logger.info("the search in %s is finished; running the %s step(s)", config.out, " and ".join(steps))
+    with _evaluator(config) as evaluator:
+        run = _Run(config, space, data, evaluator, RunClock(result.get("timing"), start))
+        _finish(run, bench, result, steps)
+    return result
+
+
+def _finish(run: _Run, bench: Optional[Path], result: Dict[str, Any], only: Optional[List[str]] = None) -> None:
+    """Train/test the pick and look it up in the benchmark, when asked (``only``: these steps);
+    each step that fails is recorded in ``result.json`` and logged, and the search result stays."""
     steps = []
     if run.config.train_epochs > 0:
         steps.append(("train", lambda: _train_pick(run, result["best"]["arch"])))
     if bench is not None:
         steps.append(("benchmark", lambda: _look_up(run, bench, result["best"]["arch"])))
-    for key, step in steps:
+    for key, step in [(k, f) for k, f in steps if only is None or k in only]:
         try:
             result[key] = step()
         except Exception as err:  # an after-search step must not lose the search's result

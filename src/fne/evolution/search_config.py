@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from fne.genotopheno import list_spaces
 from fne.genotopheno.space import space_preset
@@ -12,12 +12,21 @@ from fne.options import check_options, option
 
 from .evaluator import ComputeOptions, default_workers, resolve_backend
 from .fitness import list_proxies, resolve_device
+from .fitness.aggregate import list_aggregators
 from .tournament import WEIGHT_LOSSES
 from .training import TrainConfig
 
 __all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS"]
 
 DATASET_KINDS = ("cifar10", "cifar100", "npz", "folder")
+DEFAULT_PROXIES = ("expressivity", "progressivity", "trainability", "zico", "flops", "naswot", "ntk", "grad_corr")
+"""The default objectives: the training-free ranking chosen on seed-0 NB201 samples by
+``benchmarks/bench_proxies.py`` (``fitness.aggregate.RANKING_PROXIES``) plus the NTK condition
+number and the gradient correlation, fne's own heuristics (NASWOT is in the ranking already)."""
+DEFAULT_WEIGHTS = {"expressivity": 0.5, "progressivity": 1.0, "trainability": 0.5, "zico": 0.5, "flops": 1.0,
+                   "naswot": 0.5, "ntk": 0.5, "grad_corr": 0.5}
+"""Weights of the default ranking: those of ``fitness.aggregate.RANKING_WEIGHTS``, and half a
+vote each for the NTK and the gradient correlation."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class SearchConfig(DataOptions, ComputeOptions):
         benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in.
         proxies: proxies turned into objectives. The default pairs the parameter count with
             SynFlow: on NB201 the two rank cells near the top of the benchmark first.
+        ranking: the aggregator that orders the scored cells for tournaments and the pick.
+        ranking_weights: ``{proxy: weight}`` of that aggregator (None: equal weights).
         proxy_batch: images each cell is scored on.
         val_fraction: share of the training images held out for the tournaments' alpha updates.
         tournament_size / tournament_keep / tournament_steps / tournament_warmup /
@@ -73,7 +84,14 @@ class SearchConfig(DataOptions, ComputeOptions):
                                low=0)
     training: TrainConfig = option(help="training of the pick", default_factory=TrainConfig)
     benchmark: Optional[str] = option(None, "look the pick's c10_test_200ep up in this CSV", metavar="CSV")
-    proxies: Tuple[str, ...] = option(("params", "synflow"), "comma-separated proxies used as objectives")
+    proxies: Tuple[str, ...] = option(DEFAULT_PROXIES, "comma-separated proxies used as objectives")
+    ranking: str = option("mean_rank", "how the scored cells are ordered for the tournaments and the pick: "
+                                           "nondominated (Pareto front, then rank sum), mean_rank or log_rank "
+                                           "(sum of log ranks) over the proxies", choices=list_aggregators)
+    ranking_weights: Optional[Dict[str, Any]] = option(help="weight of a proxy in --ranking (repeatable "
+                                                            "PROXY=WEIGHT; objectives not named weigh 1)",
+                                                       default_factory=lambda: dict(DEFAULT_WEIGHTS),
+                                                       flag="ranking-weight")
     proxy_batch: int = option(64, "images each cell is scored on", low=2)
     val_fraction: float = option(0.2, "share of the training images held out for the tournaments' alpha "
                                       "updates", low=0.0, high=1.0)
@@ -87,9 +105,9 @@ class SearchConfig(DataOptions, ComputeOptions):
     tournament_weight_loss: str = option("mixture", "how tournaments train the candidates' weights: each on "
                                                     "its own loss, or the mixture", choices=WEIGHT_LOSSES,
                                          flag="tournament-loss")
-    final_tournament_size: int = option(8, "candidates of a tournament after the last generation whose "
+    final_tournament_size: int = option(4, "candidates of a tournament after the last generation whose "
                                            "winner is the pick (0: none)", low=0)
-    final_tournament_steps: int = option(75, "training steps of the final tournament", low=1)
+    final_tournament_steps: int = option(100, "training steps of the final tournament", low=1)
     final_tournament_loss: str = option("each", "how the final tournament trains the candidates' weights",
                                         choices=WEIGHT_LOSSES)
     build_kwargs: Optional[Dict[str, Any]] = option(None, "scoring network size (repeatable; default: the "
@@ -107,6 +125,7 @@ class SearchConfig(DataOptions, ComputeOptions):
         if not self.proxies or unknown or len(set(self.proxies)) != len(self.proxies):
             raise ValueError(f"--proxies must be distinct registered proxies ({', '.join(list_proxies())}), "
                              f"got {list(self.proxies)}")
+        self.objective_weights()
         if self.tournament_keep >= self.tournament_size:
             raise ValueError(f"tournament_keep ({self.tournament_keep}) must be below tournament_size "
                              f"({self.tournament_size})")
@@ -116,6 +135,26 @@ class SearchConfig(DataOptions, ComputeOptions):
         resolve_backend(self.backend, self.resolved_workers(), self.ray_address)
         if not self.out:
             raise ValueError("--out must name a folder")
+
+    def objective_weights(self) -> Optional[List[float]]:
+        """The ranking weight of each objective, in ``proxies`` order (None: all equal).
+
+        An objective that ``ranking_weights`` does not name weighs 1; a named proxy that is
+        not an objective is left out (so the default weights suit any ``--proxies``).
+
+        Raises:
+            ValueError: a name that is not a registered proxy, or weights that are negative,
+                not numbers or all zero.
+        """
+        if self.ranking_weights is None:
+            return None
+        unknown = sorted(set(self.ranking_weights) - set(list_proxies()))
+        if unknown:
+            raise ValueError(f"--ranking-weight names {unknown}, which are not registered proxies")
+        weights = [self.ranking_weights.get(p, 1.0) for p in self.proxies]
+        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights) or not any(weights):
+            raise ValueError(f"--ranking-weight values must be numbers >= 0, not all 0; got {self.ranking_weights}")
+        return [float(w) for w in weights]
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready dict of every field."""

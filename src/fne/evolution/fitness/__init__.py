@@ -2,11 +2,21 @@
 
 Registry (:func:`register_proxy`, :func:`get_proxy`, :func:`list_proxies`), the built-in
 proxies (``ntk``, ``naswot``, ``linear_regions``, ``grad_corr``, ``params``, ``flops``,
-``synflow``), the per-cell :func:`score_genotype`, the cached :class:`Scorer`, and the
-conversion of scores into objectives (:func:`to_objectives`) and rankings.
+``synflow``) and the block-wise ones (``expressivity``, ``progressivity`` and
+``trainability`` in :mod:`.az_scores`, ``meco`` in :mod:`.feature_correlation`, ``zico`` in
+:mod:`.gradient_statistics`), the per-cell :func:`score_genotype`, the cached
+:class:`Scorer`, the conversion of scores into objectives (:func:`to_objectives`) and
+rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
+:func:`aggregation_order`, :func:`list_aggregators`, and the chosen training-free ranking
+:data:`RANKING_PROXIES` with :data:`RANKING_AGGREGATOR`).
 """
 
 from . import proxies  # noqa: F401  (registers the built-in proxies)
+from . import az_scores, feature_correlation, gradient_statistics  # noqa: F401  (and the block-wise ones)
+from .aggregate import (DARTS_RANKING_AGGREGATOR, DARTS_RANKING_BUILD, DARTS_RANKING_PROXIES,
+                        DARTS_RANKING_WEIGHTS, RANKING_AGGREGATOR, RANKING_BUILD, RANKING_PROXIES,
+                        RANKING_WEIGHTS, aggregation_order, get_aggregator, list_aggregators,
+                        register_aggregator)
 from .evaluate import proxy_build_kwargs, resolve_device, run_proxy, score_genotype
 from .objectives import (COMBINED_PROXIES, combined_score, non_dominated_ranks, rank_matrix,
                          to_objectives)
@@ -18,4 +28,7 @@ __all__ = [
     "resolve_device", "run_proxy", "score_genotype", "Scorer", "DEFAULT_PROXIES", "FITNESS_VERSION",
     "proxy_build_kwargs",
     "to_objectives", "rank_matrix", "combined_score", "non_dominated_ranks", "COMBINED_PROXIES",
+    "aggregation_order", "get_aggregator", "list_aggregators", "register_aggregator",
+    "RANKING_PROXIES", "RANKING_AGGREGATOR", "RANKING_WEIGHTS", "RANKING_BUILD",
+    "DARTS_RANKING_PROXIES", "DARTS_RANKING_AGGREGATOR", "DARTS_RANKING_WEIGHTS", "DARTS_RANKING_BUILD",
 ]

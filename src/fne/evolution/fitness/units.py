@@ -36,6 +36,11 @@ PROXY_UNITS: Dict[str, ProxyUnit] = {
     "naswot": ProxyUnit("log-determinant"),
     "grad_corr": ProxyUnit("score"),
     "linear_regions": ProxyUnit("distinct patterns"),
+    "expressivity": ProxyUnit("summed entropy, nats"),
+    "progressivity": ProxyUnit("entropy increase, nats"),
+    "trainability": ProxyUnit("minus mean squared log gain"),
+    "meco": ProxyUnit("summed smallest eigenvalue"),
+    "zico": ProxyUnit("summed log gradient ratio"),
 }
 """Units of the built-in proxies; other proxies are labelled with their name and direction."""
 

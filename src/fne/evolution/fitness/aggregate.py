@@ -1,0 +1,175 @@
+"""Rank aggregation: one ranking of cells from several proxies' scores.
+
+An aggregator turns the per-proxy ranks of ``n`` cells into one value per cell, higher
+meaning ranked better. Ranks follow :func:`fne.evolution.fitness.rank_matrix`: per
+proxy, 1 is the best cell, ties share their average rank and failed (NaN) cells come
+last. The registered aggregators:
+
+* ``mean_rank``: minus the (weighted) mean rank, i.e. ``combined_score`` and the rank sum
+  that breaks ties in ``selection.pick_order``;
+* ``log_rank``: the (weighted) sum over proxies of ``log(r / n)``, ``r`` being the rank
+  counted from the worst cell (the best cell has ``r = n``), as in AZ-NAS: a cell must be
+  good on every proxy, one bad rank costs much more than under ``mean_rank``;
+* ``nondominated``: minus the non-dominated front number (0 = Pareto front), ties broken
+  by the mean rank.
+
+Example::
+
+    values = aggregate(scores, ["expressivity", "trainability", "flops"], "log_rank")
+    best_first = aggregation_order(scores, RANKING_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS)
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from fne.registry import Registry
+
+from .objectives import non_dominated_ranks, rank_matrix
+
+Aggregator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``(ranks (n, k), weights (k,)) -> values (n,)``, higher is better; ranks 1 = best."""
+
+WeightsLike = Union[None, Sequence[float], Mapping[str, float]]
+"""Per-proxy weights: None (all 1), one weight per proxy in order, or ``{proxy: weight}``
+(proxies not named get 0)."""
+
+_AGGREGATORS: Registry[Aggregator] = Registry("aggregator")
+
+RANKING_PROXIES = ("expressivity", "progressivity", "trainability", "zico", "flops", "naswot")
+"""The proxies of the default training-free ranking, chosen on the seed-0 NB201 sample by
+``benchmarks/bench_proxies.py`` (seed-0 Spearman 0.915, top-10 mean 93.94, about 2.9
+forward+backward passes per cell; see ``benchmarks/results/bench_proxies_nb201.json``)."""
+
+RANKING_AGGREGATOR = "mean_rank"
+"""The aggregator of the default training-free ranking."""
+
+RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType({
+    "expressivity": 0.5, "progressivity": 1.0, "trainability": 0.5, "zico": 0.5, "flops": 1.0,
+    "naswot": 0.5})
+"""Per-proxy weights of the default ranking (None would weigh all equally)."""
+
+RANKING_BUILD: Optional[Mapping[str, Any]] = None
+"""Build arguments of the network the default ranking scores on (None: the space's
+``score`` preset)."""
+
+DARTS_RANKING_PROXIES = ("expressivity", "naswot")
+"""The proxies of the training-free ranking in the DARTS space, chosen on the seed-0 half of
+the NB301 table (seed-0 Spearman 0.622, top-10 mean 93.75; see
+``benchmarks/results/bench_proxies_darts.json``)."""
+
+DARTS_RANKING_AGGREGATOR = "nondominated"
+"""The aggregator of the training-free ranking in the DARTS space."""
+
+DARTS_RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType(
+    {"expressivity": 1.0, "naswot": 0.5})
+"""Per-proxy weights of the DARTS ranking (with ``nondominated`` they weigh the mean rank
+that orders the cells of one front)."""
+
+DARTS_RANKING_BUILD: Optional[Mapping[str, Any]] = MappingProxyType(
+    {"C": 4, "layers": 8, "stem_multiplier": 1})
+"""Build arguments of the network the DARTS ranking scores on: eight cells (six normal, two
+reduction) at C=4, which ranked the seed-0 DARTS cells much better than the three-cell
+``score`` preset (one normal cell) at about the same cost per forward+backward pass."""
+
+
+def register_aggregator(name: str) -> Callable[[Aggregator], Aggregator]:
+    """Register an aggregator ``(ranks, weights) -> values`` under ``name``.
+
+    Raises:
+        ValueError: ``name`` is taken or empty.
+    """
+
+    def decorator(fn: Aggregator) -> Aggregator:
+        _AGGREGATORS.add(name, fn)
+        return fn
+
+    return decorator
+
+
+def get_aggregator(name: str) -> Aggregator:
+    """The aggregator registered as ``name``; ``ValueError`` naming the known ones otherwise."""
+    return _AGGREGATORS.get(name)
+
+
+def list_aggregators() -> List[str]:
+    """Names of the registered aggregators, in registration order."""
+    return _AGGREGATORS.names()
+
+
+@register_aggregator("mean_rank")
+def mean_rank(ranks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Minus the weighted mean rank (1 = best)."""
+    return -(ranks @ weights) / weights.sum()
+
+
+@register_aggregator("log_rank")
+def log_rank(ranks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted sum of ``log(r / n)``, ``r = n + 1 - rank`` (the best cell has ``r = n``)."""
+    n = ranks.shape[0]
+    return np.log((n + 1.0 - ranks) / n) @ weights
+
+
+@register_aggregator("nondominated")
+def nondominated(ranks: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Minus the front number of the proxies with a positive weight, ties by mean rank.
+
+    The mean rank enters as a fraction in ``(0, 1)``, so it only orders cells of one front.
+    """
+    fronts = non_dominated_ranks(ranks[:, weights > 0])
+    return -(fronts + (-mean_rank(ranks, weights)) / (ranks.shape[0] + 1.0))
+
+
+def _weight_vector(weights: WeightsLike, proxies: Sequence[str]) -> np.ndarray:
+    if weights is None:
+        vector = np.ones(len(proxies))
+    elif isinstance(weights, Mapping):
+        unknown = sorted(set(weights) - set(proxies))
+        if unknown:
+            raise ValueError(f"weights name proxies {unknown} that are not among {list(proxies)}")
+        vector = np.array([float(weights.get(p, 0.0)) for p in proxies])
+    else:
+        vector = np.asarray(weights, dtype=float).reshape(-1)
+        if vector.size != len(proxies):
+            raise ValueError(f"{vector.size} weights given for {len(proxies)} proxies {list(proxies)}")
+    if not np.isfinite(vector).all() or (vector < 0).any() or not (vector > 0).any():
+        raise ValueError(f"weights must be finite, non-negative and not all zero, got {vector.tolist()}")
+    return vector
+
+
+def aggregate(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
+              method: str = RANKING_AGGREGATOR, weights: WeightsLike = None) -> np.ndarray:
+    """One value per cell, higher meaning ranked better, from the ranks on ``proxies``.
+
+    Args:
+        scores: one ``{proxy: value}`` dict per cell (e.g. ``Scorer.score_many``); NaN
+            marks a failed value, ranked last on its proxy.
+        proxies: the registered proxies to aggregate (at least one).
+        method: a name from :func:`list_aggregators`.
+        weights: per-proxy weights (see :data:`WeightsLike`); None weighs all equally.
+
+    Returns:
+        Array of shape ``(n,)``; empty for no cells.
+
+    Raises:
+        ValueError: no proxies, an unknown proxy or method, a row without a value for a
+            proxy, or bad weights.
+    """
+    names = list(proxies)
+    if not names:
+        raise ValueError("at least one proxy is needed to aggregate")
+    fn = get_aggregator(method)
+    vector = _weight_vector(weights, names)
+    if len(scores) == 0:
+        return np.zeros(0)
+    return np.asarray(fn(rank_matrix(scores, names), vector), dtype=float)
+
+
+def aggregation_order(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
+                      method: str = RANKING_AGGREGATOR, weights: WeightsLike = None) -> np.ndarray:
+    """Indices of the cells, best first by :func:`aggregate`; equal values keep index order."""
+    values = aggregate(scores, proxies, method, weights)
+    return np.lexsort((np.arange(len(values)), -values))

@@ -1,0 +1,60 @@
+"""The ranking rule shared by the search's pick order, its tournaments and ``fne score``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fne.evolution.fitness.aggregate import list_aggregators
+from fne.evolution.ranking import objective_ranking
+from fne.evolution.selection import pick_order
+
+
+def test_nondominated_is_the_pareto_pick_order() -> None:
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(30, 3))
+    assert objective_ranking("nondominated") is pick_order
+    assert np.array_equal(objective_ranking("nondominated")(F), pick_order(F))
+
+
+@pytest.mark.parametrize("method", list_aggregators())
+def test_every_aggregator_orders_every_row_once(method: str) -> None:
+    F = np.random.default_rng(1).normal(size=(12, 4))
+    order = objective_ranking(method)(F)
+    assert sorted(order.tolist()) == list(range(12))
+
+
+def test_log_rank_punishes_one_bad_objective_more_than_mean_rank() -> None:
+    # columns are minimised; rows 0, 1 and 2 share the mean rank 3, but row 0 is best on one
+    # objective and worst on the other while row 1 is third on both
+    F = np.array([[0.0, 4.0], [2.0, 2.0], [1.0, 3.0], [3.0, 0.0], [4.0, 1.0]])
+    assert objective_ranking("mean_rank")(F).tolist() == [3, 0, 1, 2, 4]
+    assert objective_ranking("log_rank")(F).tolist() == [3, 1, 2, 0, 4]
+
+
+def test_weights_and_unknown_methods() -> None:
+    F = np.array([[0.0, 2.0], [1.0, 1.0], [2.0, 0.0]])
+    assert objective_ranking("mean_rank", weights=[1.0, 0.0])(F)[0] == 0
+    assert objective_ranking("mean_rank", weights=[0.0, 1.0])(F)[0] == 2
+    with pytest.raises(ValueError, match="unknown ranking 'median'"):
+        objective_ranking("median")
+
+
+def test_the_search_config_names_a_bad_ranking() -> None:
+    from fne.evolution.search import SearchConfig
+
+    with pytest.raises(ValueError, match="--ranking must be one of"):
+        SearchConfig(ranking="median").validate()
+
+
+def test_ranking_weights_are_checked_against_the_objectives() -> None:
+    from fne.evolution.search import SearchConfig
+
+    config = SearchConfig(proxies=("params", "synflow"), ranking_weights={"synflow": 2})
+    assert config.objective_weights() == [1.0, 2.0]
+    assert SearchConfig(proxies=("params", "synflow")).objective_weights() == [1.0, 1.0]
+    assert SearchConfig().objective_weights() == [0.5, 1.0, 0.5, 0.5, 1.0, 0.5, 0.5, 0.5]
+    with pytest.raises(ValueError, match=r"--ranking-weight names \['bogus'\]"):
+        SearchConfig(ranking_weights={"bogus": 1.0}).validate()
+    with pytest.raises(ValueError, match="not all 0"):
+        SearchConfig(proxies=("params", "synflow"), ranking_weights={"params": 0.0, "synflow": 0}).validate()
