@@ -5,8 +5,9 @@ For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 * ``fne``: the full search (Pareto evolution + DARTS tournaments);
 * ``fne, no tournament``: the same search with tournaments switched off (the training-free
   ranking alone picks);
-* ``fne, previous default``: the search of the previous release (parameter count and
-  SynFlow as objectives, the Pareto pick rule, a final tournament of 8 cells and 75 steps);
+* ``fne, ranking``: the search led by the training-free ranking
+  (:data:`fne.evolution.search_config.RANKING_SEARCH`: eight proxies, weighted mean rank, a
+  final tournament of 4 cells and 100 steps);
 * ``random``: as many distinct random cells as ``fne`` evaluated, scored by the same
   proxies, picked by the same ranking rule (``SearchConfig.ranking``);
 * ``naswot``: the same random cells, picked by the NASWOT score alone.
@@ -51,16 +52,13 @@ from fne.evolution.fitness import to_objectives  # noqa: E402
 from fne.evolution.search import (SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
                                   read_benchmark, run_search)
 from fne.evolution.ranking import objective_ranking  # noqa: E402
+from fne.evolution.search_config import RANKING_SEARCH  # noqa: E402
 
-METHODS = ("fne", "fne, no tournament", "fne, previous default", "random", "naswot")
-SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "fne-previous": "fne, previous default",
+METHODS = ("fne", "fne, no tournament", "fne, ranking", "random", "naswot")
+SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "fne-ranking": "fne, ranking",
          "random": "random", "naswot": "naswot"}
-PREVIOUS_DEFAULT = {"proxies": ("params", "synflow"), "ranking": "nondominated", "ranking_weights": None,
-                    "final_tournament_size": 8,
-                    "final_tournament_steps": 75}
-"""The default search of the previous release, as changes to today's defaults."""
 VARIANTS = (("fne", {}), ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0}),
-            ("fne, previous default", PREVIOUS_DEFAULT))
+            ("fne, ranking", RANKING_SEARCH))
 """``--methods`` names of the methods."""
 
 
@@ -212,7 +210,7 @@ def parse_methods(text: str, parser: argparse.ArgumentParser) -> Tuple[str, ...]
     unknown = [s for s in slugs if s not in SLUGS]
     if unknown or not slugs:
         parser.error(f"--methods {text!r}: expected a comma-separated list of {', '.join(SLUGS)}")
-    if {"random", "naswot"} & set(slugs) and not {"fne", "fne-no-tournament", "fne-previous"} & set(slugs):
+    if {"random", "naswot"} & set(slugs) and not {"fne", "fne-no-tournament", "fne-ranking"} & set(slugs):
         parser.error("--methods: random and naswot need an fne method (for the evaluation count)")
     return tuple(m for slug, m in SLUGS.items() if slug in slugs)
 

@@ -52,8 +52,11 @@ def test_ranking_weights_are_checked_against_the_objectives() -> None:
 
     config = SearchConfig(proxies=("params", "synflow"), ranking_weights={"synflow": 2})
     assert config.objective_weights() == [1.0, 2.0]
-    assert SearchConfig(proxies=("params", "synflow")).objective_weights() == [1.0, 1.0]
-    assert SearchConfig().objective_weights() == [0.5, 1.0, 0.5, 0.5, 1.0, 0.5, 0.5, 0.5]
+    assert SearchConfig(proxies=("params", "synflow"), ranking_weights={"ntk": 3.0}).objective_weights() == [1.0, 1.0]
+    from fne.evolution.search_config import RANKING_SEARCH
+
+    assert SearchConfig().objective_weights() is None
+    assert SearchConfig(**RANKING_SEARCH).objective_weights() == [0.5, 1.0, 0.5, 0.5, 1.0, 0.5, 0.5, 0.5]
     with pytest.raises(ValueError, match=r"--ranking-weight names \['bogus'\]"):
         SearchConfig(ranking_weights={"bogus": 1.0}).validate()
     with pytest.raises(ValueError, match="not all 0"):
