@@ -2,12 +2,13 @@
 
 For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 
-* ``fne``: the full search (Pareto evolution + DARTS tournaments);
+* ``fne``: the default search (the training-free ranking leads the evolution and picks; a
+  final tournament of its first two cells checks the pick);
 * ``fne, no tournament``: the same search with tournaments switched off (the training-free
   ranking alone picks);
-* ``fne, ranking``: the search led by the training-free ranking
-  (:data:`fne.evolution.search_config.RANKING_SEARCH`: eight proxies, weighted mean rank, a
-  final tournament of 4 cells and 100 steps);
+* ``previous default``: the search's defaults before the ranking led it
+  (:data:`fne.evolution.search_config.PREVIOUS_DEFAULTS`: parameter count and SynFlow, Pareto
+  survival, a final tournament of 8 cells and 75 steps);
 * ``random``: as many distinct random cells as ``fne`` evaluated, scored by the same
   proxies, picked by the same ranking rule (``SearchConfig.ranking``);
 * ``naswot``: the same random cells, picked by the NASWOT score alone.
@@ -52,13 +53,13 @@ from fne.evolution.fitness import to_objectives  # noqa: E402
 from fne.evolution.search import (SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
                                   read_benchmark, run_search)
 from fne.evolution.ranking import objective_ranking  # noqa: E402
-from fne.evolution.search_config import RANKING_SEARCH  # noqa: E402
+from fne.evolution.search_config import PREVIOUS_DEFAULTS  # noqa: E402
 
-METHODS = ("fne", "fne, no tournament", "fne, ranking", "random", "naswot")
-SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "fne-ranking": "fne, ranking",
+METHODS = ("fne", "fne, no tournament", "previous default", "random", "naswot")
+SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "previous": "previous default",
          "random": "random", "naswot": "naswot"}
 VARIANTS = (("fne", {}), ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0}),
-            ("fne, ranking", RANKING_SEARCH))
+            ("previous default", PREVIOUS_DEFAULTS))
 """``--methods`` names of the methods."""
 
 
@@ -137,7 +138,10 @@ def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> D
     cells = sample_distinct(space, n, seed)
     scores = scorer.score_many(cells, progress=False)
     elapsed = time.perf_counter() - start
-    best = int(objective_ranking(config.ranking, config.objective_weights())(to_objectives(scores, config.proxies))[0])
+    ranking = objective_ranking(config.ranking, config.objective_weights(), config.rank_scale)
+    objectives = to_objectives(scores, config.proxies)
+    order = ranking(objectives, reference=objectives) if config.rank_scale == "reference" else ranking(objectives)
+    best = int(order[0])
     naswot = np.nan_to_num(np.array([s["naswot"] for s in scores], dtype=float), nan=-np.inf)
     return {"random": {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed},
             "naswot": {"arch": space.format(cells[int(np.argmax(naswot))]), "evaluations": n,
@@ -181,7 +185,7 @@ def parse_args() -> argparse.Namespace:
                              "the runs go to a folder of the same name without .json")
     parser.add_argument("--methods", default=",".join(SLUGS),
                         help=f"comma-separated methods to run, of {','.join(SLUGS)} (random and naswot "
-                             "need one of the fne methods, whose evaluation count they match)")
+                             "need one of the other methods, whose evaluation count they match)")
     parser.add_argument("--keep-runs", action="store_true",
                         help="reuse the finished searches of the same configuration already in the runs "
                              "folder (e.g. after an interrupted benchmark), with their recorded wall times; "
@@ -210,7 +214,7 @@ def parse_methods(text: str, parser: argparse.ArgumentParser) -> Tuple[str, ...]
     unknown = [s for s in slugs if s not in SLUGS]
     if unknown or not slugs:
         parser.error(f"--methods {text!r}: expected a comma-separated list of {', '.join(SLUGS)}")
-    if {"random", "naswot"} & set(slugs) and not {"fne", "fne-no-tournament", "fne-ranking"} & set(slugs):
+    if {"random", "naswot"} & set(slugs) and not {"fne", "fne-no-tournament", "previous"} & set(slugs):
         parser.error("--methods: random and naswot need an fne method (for the evaluation count)")
     return tuple(m for slug, m in SLUGS.items() if slug in slugs)
 

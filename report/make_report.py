@@ -6,7 +6,7 @@ a benchmark whose file is missing (or every benchmark, with ``--rerun``) is run 
 Scratch folders of the runs (``report/results/*/``) are not kept::
 
     python report/make_report.py            # reuse existing results, run what is missing
-    python report/make_report.py --rerun    # run every benchmark again (about an hour on 2 cores)
+    python report/make_report.py --rerun    # run every benchmark again (a few hours on 2 cores)
 """
 
 from __future__ import annotations
@@ -43,13 +43,9 @@ ANCHORS = [
 ]
 
 
-# Other search settings, fne only, run next to the default search:
-# result file -> (label, --set options, first seed).
-VARIANTS: Dict[str, Any] = {
-    "bench_search_seeds5-9.json": ("default settings on seeds 5-9, the sample the final tournament's length "
-                                   "was chosen on", [], 5),
-    "bench_search_steps150.json": ("a final tournament of 150 steps", ["final_tournament_steps=150"], 0),
-}
+SELECTIONS = {"nb201": RESULTS / "bench_proxies_nb201_select.json",
+              "darts": RESULTS / "bench_proxies_darts_select.json"}
+"""The seed-0 selections behind the library's rankings (``bench_proxies.py --phase select``)."""
 
 
 def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (),
@@ -65,23 +61,32 @@ def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (
     return command
 
 
+def proxies_command(space: str, data_dir: Path, out: Path) -> List[str]:
+    """The ``bench_proxies.py`` command writing ``out``: the report reuses the space's seed-0
+    selection when it is there (the NB201 selection takes most of an hour), else runs both phases."""
+    command = [sys.executable, str(ROOT / "benchmarks" / "bench_proxies.py"), "--space", space,
+               "--data-dir", str(data_dir), "--out", str(out)]
+    if SELECTIONS[space].is_file():
+        return command + ["--phase", "report", "--selection-from", str(SELECTIONS[space])]
+    return command + ["--phase", "both", "--no-variants"]
+
+
 def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
     """Result file name -> command that writes it."""
     py, bench = sys.executable, ROOT / "benchmarks"
-    variants = {name: search_command(data_dir, csv, RESULTS / name, sets, "fne", first)
-                for name, (_, sets, first) in VARIANTS.items()}
-    return {**variants,
-        "bench_proxies.json": [py, str(bench / "bench_proxies.py"), "--n", "1000", "--seed", "0",
-                               "--data-dir", str(data_dir), "--csv", str(csv),
-                               "--out", str(RESULTS / "bench_proxies.json")],
+    return {
+        "bench_proxies.json": proxies_command("nb201", data_dir, RESULTS / "bench_proxies.json"),
+        "bench_proxies_darts.json": proxies_command("darts", data_dir, RESULTS / "bench_proxies_darts.json"),
         "bench_search.json": search_command(data_dir, csv, RESULTS / "bench_search.json"),
         "bench_evaluator.json": [py, str(bench / "bench_evaluator.py"), "--n", "60", "--workers", "1", "2",
                                  "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_evaluator.json")],
         "bench_contention.json": [py, str(bench / "bench_contention.py"), "--seed", "0",
                                   "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_contention.json")],
+        "bench_training.json": [py, str(bench / "bench_training.py"), "--epochs", "1", "--threads", "1",
+                                "--out", str(RESULTS / "bench_training.json")],
         "report_run.json": [py, str(ROOT / "src" / "NAS_on_cifar10.py"), "--seed", "0",
-                                   "--data-dir", str(data_dir), "--out", str(RESULTS / "report_run"),
-                                   "--benchmark", str(csv)],
+                            "--data-dir", str(data_dir), "--out", str(RESULTS / "report_run"),
+                            "--benchmark", str(csv)],
     }
 
 
@@ -102,18 +107,33 @@ def ensure_results(data_dir: Path, csv: Path, rerun: bool) -> Dict[str, Any]:
     return loaded
 
 
+def _figure_row(label: str, f: Dict[str, Any]) -> str:
+    return (f"| {label} | {f['spearman']:.3f} | {f['kendall']:.3f} | {f['top10_mean']:.2f} | "
+            f"{f['best_position']} |")
+
+
 def proxy_table(proxies: Dict[str, Any]) -> str:
-    """Markdown: fne's proxies and the published ones on the same cells."""
-    lines = ["| proxy | Spearman rho | Kendall tau |", "|---|---|---|"]
-    combined = "+".join(proxies["settings"]["combined"])
-    for name, entry in proxies["proxies"].items():
-        label = f"**combined** ({combined}, equal-weight mean rank)" if name == "combined" else f"fne `{name}`"
-        lines.append(f"| {label} | {entry['spearman']:.3f} | {entry['kendall']:.3f} |")
-    mission = proxies["combined_mission_only"]
-    lines.append(f"| combined, ntk+naswot+grad_corr only | {mission['spearman']:.3f} | {mission['kendall']:.3f} |")
-    for name, entry in proxies["published"].items():
-        lines.append(f"| published `{name}` | {entry['spearman']:.3f} | {entry['kendall']:.3f} |")
+    """Markdown: the library's ranking, each aggregator, every proxy and the published proxies,
+    all on the same report cells."""
+    rep = proxies["report"]
+    lines = ["| ranking or proxy | Spearman rho | Kendall tau | top-10 mean acc. | rank of the best cell |",
+             "|---|---|---|---|---|"]
+    lines += [_figure_row(f"**{name}**" if name.startswith("chosen (") else name, f)
+              for name, f in rep["rankings"].items()]
+    lines += [_figure_row(f"fne `{name}`", f) for name, f in rep["proxies"].items()]
+    lines += [_figure_row(f"published `{name}`", f) for name, f in rep["published"].items()]
     return "\n".join(lines)
+
+
+def ranking_line(proxies: Dict[str, Any]) -> str:
+    """One sentence: which ranking the library uses and what it costs per cell."""
+    r, c = proxies["report"]["ranking"], proxies["report"]["cost"]
+    weights = r["weights"] or {}
+    members = ", ".join(f"`{p}`" + (f" (weight {weights[p]:g})" if weights.get(p, 1.0) != 1.0 else "")
+                        for p in r["proxies"])
+    return (f"The library's ranking: {members}, aggregated by `{r['aggregator']}`, scored on the network "
+            f"{r['build_kwargs']}; {c['chosen_seconds_median']:.3f} s per cell (median), "
+            f"{c['ratio_median']:.2f}x one forward+backward pass of that network.")
 
 
 def scatter_figure(proxies: Dict[str, Any], path: Path) -> None:
@@ -154,43 +174,36 @@ def search_table(search: Dict[str, Any]) -> str:
     where = (f"{workers} worker{'s' if workers != 1 else ''}" if workers else "one worker per core") + \
         ", one torch thread each"
     lines = [f"| method | CIFAR-10 test acc. (mean ± std over {seeds} seeds) | min / max | evaluations | "
-             f"wall time per seed ({where}) |", "|---|---|---|---|---|"]
+             f"tournament training (candidates x steps) | wall time per seed ({where}) |",
+             "|---|---|---|---|---|---|"]
     for row in search["summary"]:
         lines.append(f"| {row['method']} | {row['mean']:.2f} ± {row['std']:.2f} | {row['min']:.2f} / "
-                     f"{row['max']:.2f} | {row['evaluations']:.0f} | {row['wall_time_s']:.0f} s |")
+                     f"{row['max']:.2f} | {row['evaluations']:.0f} | {row.get('candidate_steps', 0):.0f} | "
+                     f"{row['wall_time_s']:.0f} s |")
     for name, acc, cost in ANCHORS:
-        lines.append(f"| {name} | {acc} | - | - | {cost} |")
+        lines.append(f"| {name} | {acc} | - | - | - | {cost} |")
     return "\n".join(lines)
 
 
-def variant_table(results: Dict[str, Any]) -> str:
-    """Markdown: fne with each variant of its settings, next to the default."""
-    lines = ["| fne with | seeds | CIFAR-10 test acc. (mean ± std) | min / max | wall time per seed |",
-             "|---|---|---|---|---|"]
-    rows = [("default settings (final tournament of 8 cells, 75 steps)", results["bench_search.json"])]
-    rows += [(label, results[name]) for name, (label, _, _) in VARIANTS.items()]
-    for label, search in rows:
-        row = next(r for r in search["summary"] if r["method"] == "fne")
-        seeds = search["seeds"]
-        workers = search.get("config_overrides", {}).get("workers")
-        where = ("two seeds side by side" if search.get("jobs", 1) > 1 else "one seed at a time") + (
-            f", {workers} worker{'s' if workers != 1 else ''} each" if workers else ", default workers")
-        lines.append(f"| {label} | {seeds[0]}-{seeds[-1]} | {row['mean']:.2f} ± {row['std']:.2f} | "
-                     f"{row['min']:.2f} / {row['max']:.2f} | {row['wall_time_s']:.0f} s ({where}) |")
+def picks_table(search: Dict[str, Any]) -> str:
+    """Markdown: each seed's pick and its accuracy, per method."""
+    methods = [row["method"] for row in search["summary"]]
+    lines = ["| seed | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for seed, runs in search["runs"].items():
+        cells = [f"{runs[m]['accuracy']:.2f}" if m in runs else "-" for m in methods]
+        lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
     """Markdown: seconds per cell and evaluator throughput."""
-    s = proxies["speed"]
-    threads = proxies["settings"].get("threads")
+    c = proxies["report"]["cost"]
     lines = ["| measure | value |", "|---|---|",
-             f"| ntk+naswot+grad_corr per cell, median ({threads} CPU thread) | {s['mission_seconds_median']:.3f} s |",
-             f"| ratio to one forward+backward of the same batch and network | "
-             f"{s['ratio_to_forward_backward_median']:.2f}x |",
+             f"| the library's ranking per cell, median (1 CPU thread) | {c['chosen_seconds_median']:.3f} s |",
+             f"| its ratio to one forward+backward of the same batch and network | {c['ratio_median']:.2f}x |",
+             f"| ntk+naswot+grad_corr per cell, median | {c['mission_seconds_median']:.3f} s |",
              f"| forward+backward of the full-size NB201 network, batch 64 | "
-             f"{s['full_network_forward_backward_median']:.3f} s |",
-             f"| peak memory while scoring (process RSS) | {s['peak_rss_mib_while_scoring']:.0f} MiB |"]
+             f"{c['full_network_forward_backward_median']:.3f} s |"]
     n = evaluator["n"]
     for run in evaluator["runs"]:
         threads = run.get("threads", 1)
@@ -215,6 +228,16 @@ def contention_table(contention: Dict[str, Any]) -> str:
         f"| ratio | {contention['ratio']:.2f} | | | |"])
 
 
+def training_table(training: Dict[str, Any]) -> str:
+    """Markdown: test accuracy and time per epoch of the default training recipe."""
+    lines = ["| dataset | training images | batch (steps per epoch) | epochs | test accuracy | seconds per epoch |",
+             "|---|---|---|---|---|---|"]
+    for name, r in training["results"].items():
+        lines.append(f"| {name} | {r['train_images']} | {r['batch']} ({r['steps_per_epoch']}) | {r['epochs']} | "
+                     f"{r['test_accuracy']:.2f}% | {r['seconds_per_epoch']:.0f} s |")
+    return "\n".join(lines)
+
+
 def run_accuracy(run: Dict[str, Any]) -> str:
     """The example run's looked-up accuracy, or ``n/a``."""
     bench = run.get("benchmark")
@@ -224,9 +247,8 @@ def run_accuracy(run: Dict[str, Any]) -> str:
 
 def gpu_note(proxies: Dict[str, Any]) -> str:
     """A line on the GPU figures: measured, or why there are none."""
-    settings, speed = proxies["settings"], proxies["speed"]
-    if settings.get("device") == "cuda" and speed.get("peak_gpu_mib") is not None:
-        return f"Measured on CUDA: peak GPU memory {speed['peak_gpu_mib']:.0f} MiB."
+    if proxies["settings"].get("device") == "cuda":
+        return "Measured on CUDA."
     return ("These figures were measured on a CPU; no GPU was available to the runs behind this report, "
             "so it has no GPU figures. `--device cuda` runs the same code with the batch kept on the GPU.")
 
@@ -246,18 +268,23 @@ def copy_run_plots(run: Path) -> List[str]:
 def write_report(results: Dict[str, Any]) -> Path:
     """Render ``report/README.md`` from loaded results."""
     proxies, search = results["bench_proxies.json"], results["bench_search.json"]
+    darts = results["bench_proxies_darts.json"]
     evaluator, run = results["bench_evaluator.json"], results["report_run.json"]
-    contention = results["bench_contention.json"]
     FIGURES.mkdir(parents=True, exist_ok=True)
     scatter_figure(proxies, FIGURES / "proxies_vs_accuracy.png")
     plots = [p.name for p in sorted(FIGURES.glob("search_*.png"))]
     settings = proxies["settings"]
     text = TEMPLATE.format(
-        n=settings["n"], seed=settings["seed"], batch=settings["batch"], build=settings["build_kwargs"],
-        proxy_table=proxy_table(proxies), search_table=search_table(search), variant_table=variant_table(results),
-        speed_table=speed_table(proxies, evaluator), contention_table=contention_table(contention),
+        n=proxies["report"]["cells"], seed=settings["report_seed"], batch=settings["batch"],
+        select_n=proxies["selection"]["cells"], proxy_table=proxy_table(proxies), ranking=ranking_line(proxies),
+        darts_n=darts["report"]["cells"], darts_select_n=darts["selection"]["cells"],
+        darts_table=proxy_table(darts), darts_ranking=ranking_line(darts), search_table=search_table(search),
+        picks_table=picks_table(search),
+        speed_table=speed_table(proxies, evaluator), contention_table=contention_table(results["bench_contention.json"]),
         run_arch=run["best"]["arch"], run_acc=run_accuracy(run),
-        gpu_note=gpu_note(proxies), run_evals=run["evaluations"], run_time=run["wall_time_s"],
+        gpu_note=gpu_note(proxies), training_table=training_table(results["bench_training.json"]),
+        training_arch=results["bench_training.json"]["arch"],
+        training_threads=results["bench_training.json"]["threads"], run_evals=run["evaluations"], run_time=run["wall_time_s"],
         plots="\n\n".join(f"![{p}](figures/{p})" for p in plots))
     out = REPORT / "README.md"
     out.write_text(text)
@@ -270,29 +297,41 @@ Every number and figure below was produced by `python report/make_report.py`, wh
 benchmarks in `benchmarks/` (or reuses their JSON results in `report/results/`). Rows marked
 *published* are reference figures from the literature, not fne measurements.
 
-## Training-free proxies against accuracy
+## Training-free ranking against accuracy
 
-{n} cells sampled (seed {seed}) from the NB201 cells that carry published zero-cost proxies;
-each scored on one batch of {batch} real CIFAR-10 training images, on a reduced proxy network
-({build}); correlation with the 200-epoch CIFAR-10 test accuracy. The published proxies are read
-from the benchmark table for the same cells.
+The proxies, aggregator and weights of the library's ranking were chosen by a fixed rule on
+{select_n} NB201 cells drawn with seed 0 (`benchmarks/bench_proxies.py --phase select`). The
+figures below are on {n} other cells, drawn with seed {seed} from the cells outside every seed-0
+sample; each is scored on one batch of {batch} CIFAR-10 training images and held against its
+200-epoch CIFAR-10 test accuracy. The published proxies are read from the benchmark table for
+the same cells.
+
+{ranking}
 
 {proxy_table}
 
 ![proxies against accuracy](figures/proxies_vs_accuracy.png)
 
+## Training-free ranking in the DARTS space
+
+Chosen on {darts_select_n} cells of the NAS-Bench-301 table (a seed-0 half), reported on {darts_n}
+cells of the other half (NAS-Bench-301 surrogate validation accuracy).
+
+{darts_ranking}
+
+{darts_table}
+
 ## Search on NAS-Bench-201 (CIFAR-10)
 
-Default settings of `src/NAS_on_cifar10.py`; the accuracy of the chosen cell is looked up in the
+Default settings of `src/NAS_on_cifar10.py` next to the previous defaults, the ranking alone
+(no tournament), random search and NASWOT; the accuracy of the chosen cell is looked up in the
 benchmark table only after the search. Baselines use the same number of evaluations.
 
 {search_table}
 
-Other settings (fne only). The wall times of these rows depend on how they were run (noted in
-each row; the sweeps shared the machine with other work), so compare them with each other
-only; the table above has the times of a user's search.
+Per seed (CIFAR-10 test accuracy of each method's pick):
 
-{variant_table}
+{picks_table}
 
 Example run, `src/NAS_on_cifar10.py --seed 0` with its defaults (one worker per core, one
 torch thread each): picked `{run_arch}` (CIFAR-10 test accuracy {run_acc}) with {run_evals}
@@ -309,6 +348,15 @@ On a shared machine (`benchmarks/bench_contention.py`): every worker runs one to
 the search slows down by its share of the cores and no more.
 
 {contention_table}
+
+## Training the pick
+
+`benchmarks/bench_training.py --epochs 1`: the cell `{training_arch}` in its full network,
+trained with the default recipe (SGD with Nesterov momentum, cosine learning rate, the batch
+scaled down so that training has at least 250 steps) on each dataset's training images and
+tested on its test images, {training_threads} CPU thread.
+
+{training_table}
 
 {gpu_note}
 """

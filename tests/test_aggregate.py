@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from fne.evolution.fitness import combined_score, list_proxies
-from fne.evolution.fitness.aggregate import (DARTS_RANKING_AGGREGATOR, DARTS_RANKING_BUILD,
+from fne.evolution.fitness.aggregate import (DARTS_RANKING_AGGREGATOR,
                                              DARTS_RANKING_PROXIES, DARTS_RANKING_WEIGHTS,
-                                             RANKING_AGGREGATOR, RANKING_BUILD, RANKING_PROXIES,
+                                             RANKING_AGGREGATOR, RANKING_PROXIES,
                                              RANKING_WEIGHTS, aggregate, aggregation_order,
                                              get_aggregator, list_aggregators, register_aggregator)
-from fne.genotopheno import get_space
 from fne.registry import Registry
 
 # params and naswot are higher-is-better, ntk lower-is-better.
@@ -101,14 +100,11 @@ def test_a_registered_aggregator_is_used(monkeypatch):
 
 
 def test_ranking_constants_name_registered_things():
-    rankings = ((RANKING_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS, RANKING_BUILD, "nb201"),
-                (DARTS_RANKING_PROXIES, DARTS_RANKING_AGGREGATOR, DARTS_RANKING_WEIGHTS,
-                 DARTS_RANKING_BUILD, "darts"))
-    for proxies, method, weights, build, space in rankings:
+    rankings = ((RANKING_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS),
+                (DARTS_RANKING_PROXIES, DARTS_RANKING_AGGREGATOR, DARTS_RANKING_WEIGHTS))
+    for proxies, method, weights in rankings:
         assert set(proxies) <= set(list_proxies()) and len(set(proxies)) == len(proxies)
         assert method in list_aggregators()
         assert weights is None or set(weights) == set(proxies)
-        if build is not None:
-            get_space(space).build(get_space(space).sample(np.random.default_rng(0)), **build)
         scores = [{p: float(i + j) for j, p in enumerate(proxies)} for i in range(3)]
         assert aggregate(scores, proxies, method, weights).shape == (3,)

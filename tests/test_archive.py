@@ -115,8 +115,9 @@ def test_state_round_trip_and_a_bad_state_changes_nothing() -> None:
     order = archive.pick_order()
     archive.eliminate(order[:2])
     archive.set_final_winners(order[2:3])
+    archive.set_reference(order[3:])
     state = archive.state_dict()
-    assert list(state) == ["archive", "eliminated", "final_winners"]
+    assert list(state) == ["archive", "eliminated", "final_winners", "reference"]
     copy = Archive(get_space("nb201"), PROXIES, Counted())
     copy.load_state_dict(state)
     assert copy.state_dict()["eliminated"] == state["eliminated"] and copy.pick_order() == archive.pick_order()
@@ -126,7 +127,29 @@ def test_state_round_trip_and_a_bad_state_changes_nothing() -> None:
     assert len(copy) == 6
     legacy = {"archive": state["archive"], "eliminated": state["eliminated"]}
     copy.load_state_dict(legacy)
-    assert copy.final_winners == ()
+    assert copy.final_winners == () and copy.reference == ()
+    with pytest.raises(ValueError, match="reference names cells that are not in the archive"):
+        copy.load_state_dict(dict(state, reference=["nope"]))
+    assert copy.reference == ()
+
+
+def test_a_reference_ranking_gets_the_reference_rows() -> None:
+    seen: List[Any] = []
+
+    def ranking(F: np.ndarray, reference: Any = None) -> np.ndarray:
+        seen.append(reference)
+        return np.arange(len(F))
+
+    ranking.uses_reference = True  # type: ignore[attr-defined]
+    archive = filled(6, ranking=ranking)
+    archive.pick_order()
+    assert seen == [None]
+    keys = archive.eligible()
+    archive.set_reference(keys[:3])
+    archive.pick_order()
+    np.testing.assert_array_equal(seen[-1], archive.objectives_of(keys[:3]))
+    with pytest.raises(ValueError, match="reference cells must be archived"):
+        archive.set_reference(["nope"])
 
 
 def test_clean_scores_reads_json_nulls_and_names_what_is_missing() -> None:

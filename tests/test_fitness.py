@@ -300,7 +300,8 @@ def test_scorer_rejects_bad_arguments(space, batch, tmp_path):
 
 def test_scorer_default_network_is_the_reduced_one(space, batch):
     x, y = batch
-    assert Scorer(space, inputs=x, targets=y, device="cpu").build_kwargs == {"C": 8, "N": 1}
+    scorer = Scorer(space, inputs=x, targets=y, device="cpu")
+    assert scorer.build_kwargs == space.preset("score") == {"C": 8, "N": 2}
     assert Scorer("nb201", inputs=x, targets=y, device="cpu", build_kwargs={}).build_kwargs == {}
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fne.evolution.mating import AdaptiveRates, Mating
+from fne.evolution.selection import rank_and_crowding
 from fne.evolution.variation import get_variation
 from fne.genotopheno import get_space
 
@@ -48,9 +49,9 @@ def test_offspring_are_new_valid_and_follow_the_generator() -> None:
     parents = population(m)
     seen = {m.space.canonical(g) for g in parents}
     rates = AdaptiveRates(0.5, 0.5)
-    kids, origins = m.offspring(parents, objectives(parents), 8, rates, seen, np.random.default_rng(1))
-    again, _ = m.offspring(parents, objectives(parents), 8, rates, seen, np.random.default_rng(1))
-    other, _ = m.offspring(parents, objectives(parents), 8, rates, seen, np.random.default_rng(2))
+    kids, origins = m.offspring(parents, rank_and_crowding(objectives(parents)), 8, rates, seen, np.random.default_rng(1))
+    again, _ = m.offspring(parents, rank_and_crowding(objectives(parents)), 8, rates, seen, np.random.default_rng(1))
+    other, _ = m.offspring(parents, rank_and_crowding(objectives(parents)), 8, rates, seen, np.random.default_rng(2))
     keys = [m.space.canonical(g) for g in kids]
     assert len(kids) == len(origins) == 8 and len(set(keys)) == 8 and not seen & set(keys)
     for g in kids:
@@ -63,7 +64,7 @@ def test_origins_follow_the_rates(crossover: float, mutation: float) -> None:
     m = mating()
     parents = population(m)
     seen = {m.space.canonical(g) for g in parents}
-    _, origins = m.offspring(parents, objectives(parents), 12, AdaptiveRates(crossover, mutation), seen,
+    _, origins = m.offspring(parents, rank_and_crowding(objectives(parents)), 12, AdaptiveRates(crossover, mutation), seen,
                              np.random.default_rng(3))
     crossed = [c for c, _ in origins]
     assert all(crossed) if crossover == 1.0 else not any(crossed)
@@ -73,7 +74,7 @@ def test_origins_follow_the_rates(crossover: float, mutation: float) -> None:
 def test_no_new_cell_means_fewer_children() -> None:
     m = mating(max_attempts=2)
     parents = population(m)
-    kids, origins = m.offspring(parents, objectives(parents), 5, AdaptiveRates(0.5, 0.5), Everything(),
+    kids, origins = m.offspring(parents, rank_and_crowding(objectives(parents)), 5, AdaptiveRates(0.5, 0.5), Everything(),
                                 np.random.default_rng(0))
     assert kids == [] and origins == []
 

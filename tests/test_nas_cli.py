@@ -204,7 +204,7 @@ def test_config_names_a_bad_tournament_weight_loss() -> None:
     with pytest.raises(ValueError, match="--tournament-loss must be one of"):
         SearchConfig(tournament_weight_loss="sum").validate()
     assert SearchConfig(space="nb201").tournament_network_kwargs() == {"C": 8, "N": 3}
-    assert SearchConfig(space="nb201").network_kwargs() == {"C": 8, "N": 1}
+    assert SearchConfig(space="nb201").network_kwargs() == {"C": 8, "N": 2}
     assert SearchConfig(tournament_build_kwargs={"C": 4, "N": 2}).tournament_network_kwargs() == {"C": 4, "N": 2}
 
 

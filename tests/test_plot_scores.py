@@ -54,7 +54,7 @@ def _argv(table, data_dir, out, *extra):
     return ["--space", "nb201", "--ground-truth", str(table), "--metric", "acc", "--n", "6",
             "--seed", "1", "--data-dir", str(data_dir), "--out", str(out), "--device", "cpu",
             "--batch", "8", "--build-arg", "C=4", "--build-arg", "N=1", "--threads", "1", "--workers", "1",
-            *extra]
+            "--combine", *PROXIES, "--combine-weight", "params=1", *extra]
 
 
 def _replace(argv, option, value):
@@ -287,3 +287,15 @@ def test_the_combined_column_follows_the_chosen_aggregator(plot_scores, inputs, 
             assert (values <= 0).all()  # a sum of log(r / n) with r <= n
         else:
             assert values.max() <= -1.0  # minus a mean rank of at least 1
+
+
+def test_the_default_combined_ranking_is_the_searchs(plot_scores, inputs, tmp_path, capsys):
+    from fne.cli.score_command import ScoreConfig
+    from fne.evolution.search_config import SearchConfig
+
+    score, search = ScoreConfig(), SearchConfig()
+    assert score.combine == search.proxies and score.aggregate == search.ranking
+    assert score.combine_weight_list() == search.objective_weights()
+    table, data_dir = inputs
+    err = _usage_error(plot_scores, _argv(table, data_dir, tmp_path / "o", "--combine-weight", "ntk=-1"), capsys)
+    assert "--combine-weight values must be numbers >= 0" in err

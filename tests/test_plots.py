@@ -170,7 +170,7 @@ def test_plot_callback_stars_the_pick_from_its_scores(tmp_path: Path, monkeypatc
     snapshot = Snapshot(generation=3, population=("a", "b", "c"), scores=scores,
                         objectives=np.array([[-0.4, -40.0], [-0.9, -46.0], [-1.1, -48.0]]), front=(2,),
                         record=record, state=lambda: {"history": []})
-    PlotCallback(tmp_path, names).on_generation(snapshot)
+    PlotCallback(tmp_path, names, every_s=0).on_generation(snapshot)
     ax = figures["pareto_front.png"].axes[0]
     np.testing.assert_allclose(_collection(ax, "pick").get_offsets(), [[1.5, 60.0]])
     np.testing.assert_allclose(_collection(ax, "population").get_offsets(), [[0.4, 40.0]])
@@ -189,3 +189,20 @@ def test_the_front_plot_stays_legible_with_many_objectives() -> None:
     values = np.random.default_rng(0).uniform(1.0, 2.0, (10, len(names)))
     fig = front_figure(values, [0, 1], names)
     assert len([ax for ax in fig.axes if ax.get_xlabel()]) == len(names) - 1
+
+
+def test_plot_callback_draws_at_most_every_interval_and_at_the_end(tmp_path: Path) -> None:
+    names = ["params", "synflow"]
+    scores = ({"params": 0.4, "synflow": 40.0}, {"params": 1.1, "synflow": 48.0})
+    record = {"generation": 0, "objectives_min": [-1.1, -48.0], "objectives_mean": [-0.8, -44.0],
+              "best": {"arch": "b", "scores": scores[1]}}
+    snapshot = Snapshot(generation=0, population=("a", "b"), scores=scores,
+                        objectives=np.array([[-0.4, -40.0], [-1.1, -48.0]]), front=(1,),
+                        record=record, state=lambda: {"history": []})
+    callback = PlotCallback(tmp_path, names, every_s=3600)
+    callback.on_start(None)
+    callback.on_generation(snapshot)
+    assert not (tmp_path / "pareto_front.png").exists()
+    callback.on_end(None)
+    for name in ("pareto_front.png", "objectives.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG

@@ -53,10 +53,13 @@ def test_ranking_weights_are_checked_against_the_objectives() -> None:
     config = SearchConfig(proxies=("params", "synflow"), ranking_weights={"synflow": 2})
     assert config.objective_weights() == [1.0, 2.0]
     assert SearchConfig(proxies=("params", "synflow"), ranking_weights={"ntk": 3.0}).objective_weights() == [1.0, 1.0]
-    from fne.evolution.search_config import RANKING_SEARCH
+    from fne.evolution.fitness import RANKING_WEIGHTS
+    from fne.evolution.search_config import PREVIOUS_DEFAULTS
 
-    assert SearchConfig().objective_weights() is None
-    assert SearchConfig(**RANKING_SEARCH).objective_weights() == [0.5, 1.0, 0.5, 0.5, 1.0, 0.5, 0.5, 0.5]
+    assert SearchConfig(**PREVIOUS_DEFAULTS).objective_weights() is None
+    default = SearchConfig()
+    expected = [(RANKING_WEIGHTS or {}).get(p, 1.0) for p in default.proxies]
+    assert default.objective_weights() == expected
     with pytest.raises(ValueError, match=r"--ranking-weight names \['bogus'\]"):
         SearchConfig(ranking_weights={"bogus": 1.0}).validate()
     with pytest.raises(ValueError, match="not all 0"):

@@ -146,9 +146,11 @@ def test_resumed_runs_sum_their_segments(tmp_path: Path, data_dir: Path) -> None
     out = tmp_path / "run"
     first = run_search(config(data_dir, out, generations=1, final_tournament_size=0), progress=False)
     (out / "result.json").unlink()  # as if the run had been stopped after its last checkpoint
+    checkpointed = json.loads((out / "checkpoint.json").read_text())["timing"]
     second = run_search(config(data_dir, out, generations=2, final_tournament_size=0, resume=True), progress=False)
     assert second["timing"]["segments"] == 2
-    assert second["wall_time_s"] > first["wall_time_s"]
+    assert checkpointed["segments"] == 1 and 0 < checkpointed["wall_s"] <= first["wall_time_s"]
+    assert second["wall_time_s"] > checkpointed["wall_s"]
     assert second["timing"]["scoring_s"] > first["timing"]["scoring_s"]
 
 

@@ -9,21 +9,27 @@ import pytest
 import torch
 
 from fne.evolution.dataset import Split
-from fne.evolution.training import TrainConfig, augmentation_for, scaled_batch_size, train_network
+from fne.evolution.training import (AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size,
+                                   train_network)
 from fne.genotopheno import get_space
 
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
 
 
-@pytest.mark.parametrize("n, batch", [(50_000, 256), (10_000, 128), (5_000, 64), (4_000, 64), (100, 16),
-                                      (10, 10)])
-def test_the_batch_shrinks_until_an_epoch_has_enough_steps(n: int, batch: int) -> None:
-    assert scaled_batch_size(n, 256, 50) == batch
+@pytest.mark.parametrize("n, epochs, batch", [(50_000, 200, 256), (50_000, 1, 128), (10_000, 1, 32),
+                                              (10_000, 3, 64), (5_000, 1, 16), (4_000, 1, 16), (100, 1, 16),
+                                              (10, 1, 10)])
+def test_the_batch_shrinks_until_the_training_has_enough_steps(n: int, epochs: int, batch: int) -> None:
+    assert scaled_batch_size(n, 256, 250, epochs=epochs) == batch
+    assert scaled_batch_size(n, 256, 250, epochs=epochs) == scaled_batch_size(n, epochs=epochs)
 
 
-def test_augmentation_suits_the_images() -> None:
+def test_augmentation_suits_the_images_and_the_length_of_the_training() -> None:
     assert augmentation_for("auto", 3) == "crop+flip"
     assert augmentation_for("auto", 1) == "crop"
+    assert augmentation_for("auto", 3, epochs=AUGMENT_MIN_EPOCHS - 1) == "none"
+    assert augmentation_for("auto", 1, epochs=200) == "crop"
+    assert augmentation_for("crop+flip", 3, epochs=1) == "crop+flip"
     assert augmentation_for("none", 3) == "none"
     with pytest.raises(ValueError, match="augment must be one of"):
         augmentation_for("rotate", 3)

@@ -38,13 +38,13 @@ import torch
 from fne.data import load_dataset
 from fne.evolution.dataset import sample_batch
 from fne.evolution.evaluator import ComputeOptions, default_workers, evaluator_for, resolve_backend
-from fne.evolution.fitness import COMBINED_PROXIES, DEFAULT_PROXIES, Scorer, list_proxies, resolve_device
+from fne.evolution.fitness import DEFAULT_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS, Scorer, list_proxies, resolve_device
 from fne.evolution.fitness.aggregate import aggregate, list_aggregators
 from fne.evolution.fitness.groundtruth import (column, correlation_report, rank_correlations, read_rows,
                                                sample_rows)
 from fne.evolution.fitness.plots import scatter_png
 from fne.evolution.fitness.units import proxy_label, uses_log_scale
-from fne.evolution.search_config import DataOptions
+from fne.evolution.search_config import SEARCH_PROXIES, DataOptions
 from fne.genotopheno import get_space, list_spaces
 from fne.options import add_options, check_options, from_args, key_value, option
 
@@ -69,11 +69,15 @@ class ScoreConfig(DataOptions, ComputeOptions):
     seed: int = option(0, "seed of the sample, batch and proxies", low=0)
     out: str = option("", "output folder (required)")
     proxies: Tuple[str, ...] = option(DEFAULT_PROXIES, "proxies to score", choices=list_proxies)
-    combine: Tuple[str, ...] = option(COMBINED_PROXIES, "proxies of the combined ranking (scored too)",
-                                      choices=list_proxies)
-    aggregate: str = option("mean_rank", "how the --combine proxies' ranks make the combined ranking: mean_rank, "
-                                         "log_rank (sum of log ranks) or nondominated (the search's --ranking "
-                                         "choices)", choices=list_aggregators)
+    combine: Tuple[str, ...] = option(SEARCH_PROXIES, "proxies of the combined ranking (scored too; default: "
+                                                      "the search's objectives)", choices=list_proxies)
+    aggregate: str = option(RANKING_AGGREGATOR, "how the --combine proxies' ranks make the combined ranking: "
+                                                "mean_rank, log_rank (sum of log ranks) or nondominated (the "
+                                                "search's --ranking choices)", choices=list_aggregators)
+    combine_weights: Optional[Dict[str, Any]] = option(
+        default_factory=lambda: None if RANKING_WEIGHTS is None else dict(RANKING_WEIGHTS),
+        help="weight of a proxy in the combined ranking (repeatable PROXY=WEIGHT; proxies not named weigh 1; "
+             "default: the search's ranking weights)", flag="combine-weight")
     batch: int = option(64, "images in the scoring batch", low=2)
     build_kwargs: Optional[Dict[str, Any]] = option(None, "scoring network size (repeatable; default: the "
                                                           "space's score preset)", flag="build-arg")
@@ -90,6 +94,7 @@ class ScoreConfig(DataOptions, ComputeOptions):
                 raise ValueError(f"--{name} must name registered proxies ({', '.join(list_proxies())}), "
                                  f"got {list(getattr(self, name))}")
         check_options(self)
+        self.combine_weight_list()
         if self.cache is not None and Path(self.cache).is_dir():
             raise ValueError(f"--cache {self.cache} is a folder; give a JSON file")
         try:
@@ -103,6 +108,20 @@ class ScoreConfig(DataOptions, ComputeOptions):
         if self.workers is not None:
             return self.workers
         return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
+
+    def combine_weight_list(self) -> Optional[List[float]]:
+        """One weight per ``combine`` proxy, as the search weighs its objectives (None: equal).
+
+        Raises:
+            ValueError: a weight that is negative or not a number, or all weights zero.
+        """
+        if self.combine_weights is None:
+            return None
+        weights = [self.combine_weights.get(p, 1.0) for p in self.combine]
+        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights) \
+                or not any(weights):
+            raise ValueError(f"--combine-weight values must be numbers >= 0, not all 0; got {self.combine_weights}")
+        return [float(w) for w in weights]
 
     def all_proxies(self) -> List[str]:
         """The scored proxies: ``proxies`` then the ``combine`` ones not among them."""
@@ -324,10 +343,11 @@ def run_scoring(config: ScoreConfig) -> Dict[str, Any]:
     scores = score_rows(config, rows)
     timing = timing_entry(config, len(rows), time.perf_counter() - start)
     truth = column(rows, config.metric)
-    combined = aggregate(scores, config.combine, config.aggregate)
+    combined = aggregate(scores, config.combine, config.aggregate, config.combine_weight_list())
     report = correlation_report(scores, proxies, truth, config.combine)
     report["combined"] = {**rank_correlations(combined, truth), "failed": report["combined"]["failed"],
-                          "aggregate": config.aggregate, "proxies": list(config.combine)}
+                          "aggregate": config.aggregate, "proxies": list(config.combine),
+                          "weights": config.combine_weight_list()}
     out.mkdir(parents=True, exist_ok=True)
     write_scores_csv(out / "scores.csv", rows, scores, proxies, config.metric, combined)
     (out / "correlations.json").write_text(json.dumps(report, indent=2))

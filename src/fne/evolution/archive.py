@@ -17,6 +17,11 @@ spreads out to. After a final tournament its winners head the pick order, in the
 the tournament gave them: removing the losers can bring cells that were not candidates
 onto the front, and they must not overtake the cells that won.
 
+A ranking with ``uses_reference = True`` (:func:`fne.evolution.ranking.objective_ranking`
+with ``scale="reference"``) also receives the rows of the archive's *reference* cells, a
+random sample of the space (the search's initial population, :meth:`Archive.set_reference`),
+from which it estimates each cell's rank in the whole space.
+
 The objective matrix is computed once over all archived cells (in evaluation order) and
 kept until a cell is added; the eligible cells are rows of it. The failure rule of
 :func:`fne.evolution.fitness.to_objectives` puts a failed value past every finite value
@@ -65,6 +70,7 @@ class Archive:
         self._entries: Dict[str, Tuple[Any, Dict[str, float]]] = {}
         self._eliminated: Dict[str, None] = {}
         self._final_winners: List[str] = []
+        self._reference: List[str] = []
         self._matrix: Optional[np.ndarray] = None
         self._order: Optional[List[str]] = None
 
@@ -109,6 +115,23 @@ class Archive:
         self._eliminated.update(dict.fromkeys(sorted(keys)))
         self._order = None
 
+    @property
+    def reference(self) -> Tuple[str, ...]:
+        """Keys of the reference cells (random cells the ranking may compare against)."""
+        return tuple(self._reference)
+
+    def set_reference(self, keys: Sequence[str]) -> None:
+        """Make these archived cells the reference sample.
+
+        Raises:
+            ValueError: a key that is not archived.
+        """
+        missing = [k for k in keys if k not in self._entries]
+        if missing:
+            raise ValueError(f"reference cells must be archived; {len(missing)} are not, e.g. {missing[0]!r}")
+        self._reference = list(dict.fromkeys(keys))
+        self._order = None
+
     def set_final_winners(self, keys: Sequence[str]) -> None:
         """Put these cells at the head of the pick order, in this order."""
         self._final_winners = list(keys)
@@ -135,7 +158,13 @@ class Archive:
         rows = [i for i, k in enumerate(keys) if k not in self._eliminated]
         if not rows:
             return []
-        order = _checked_order(self.ranking(self.objective_matrix()[rows]), len(rows))
+        matrix = self.objective_matrix()
+        if getattr(self.ranking, "uses_reference", False):
+            reference = self.objectives_of(self._reference) if self._reference else None
+            order = self.ranking(matrix[rows], reference=reference)
+        else:
+            order = self.ranking(matrix[rows])
+        order = _checked_order(order, len(rows))
         ranked = [keys[rows[i]] for i in order]
         winners = [k for k in self._final_winners if k in self._entries and k not in self._eliminated]
         return winners + [k for k in ranked if k not in winners]
@@ -147,12 +176,13 @@ class Archive:
         return matrix[[index[k] for k in keys]] if keys else matrix[:0]
 
     def state_dict(self) -> Dict[str, Any]:
-        """``archive`` (``[text, scores]`` pairs), ``eliminated`` and ``final_winners`` (keys)."""
+        """``archive`` (``[text, scores]`` pairs), ``eliminated``, ``final_winners`` and ``reference`` (keys)."""
         return {"archive": [[self.space.format(g), dict(sc)] for g, sc in self._entries.values()],
-                "eliminated": list(self._eliminated), "final_winners": list(self._final_winners)}
+                "eliminated": list(self._eliminated), "final_winners": list(self._final_winners),
+                "reference": list(self._reference)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (``final_winners`` may be absent); unchanged on error.
+        """Restore a :meth:`state_dict` (``final_winners`` and ``reference`` may be absent); unchanged on error.
 
         Raises:
             ValueError, KeyError, TypeError: for a malformed state.
@@ -163,7 +193,11 @@ class Archive:
             entries[self.key(genotype)] = (genotype, clean_scores(scores, self.proxies))
         eliminated = dict.fromkeys(str(k) for k in state["eliminated"])
         winners = [str(k) for k in state.get("final_winners", [])]
+        reference = [str(k) for k in state.get("reference", [])]
+        if any(k not in entries for k in reference):
+            raise ValueError("reference names cells that are not in the archive")
         self._entries, self._eliminated, self._final_winners = entries, eliminated, winners
+        self._reference = reference
         self._matrix = self._order = None
 
 

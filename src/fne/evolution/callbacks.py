@@ -13,7 +13,9 @@ from __future__ import annotations
 import io
 import itertools
 import logging
+import math
 import textwrap
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -296,24 +298,45 @@ def plot_front(objectives: np.ndarray, front: Sequence[int], names: Sequence[str
 
 
 class PlotCallback(Callback):
-    """Redraws ``objectives.png`` (per generation) and ``pareto_front.png`` after each generation.
+    """Draws ``objectives.png`` (per generation) and ``pareto_front.png`` as a run goes.
 
     Both show raw proxy values in their units; failed cells are left out of the front plot
-    and the pick is starred at its own scores.
+    and the pick is starred at its own scores. Drawing takes about a second per figure, so a
+    generation redraws them only when ``every_s`` seconds have passed since the last drawing
+    (or the start); the run's end always draws the last generation.
+
+    Args:
+        folder: where the PNG files go.
+        names: the proxies, one per objective.
+        every_s: least seconds between two drawings during the run (0: every generation).
     """
 
-    def __init__(self, folder: PathLike, names: Sequence[str]) -> None:
-        self.folder, self.names = Path(folder), list(names)
+    def __init__(self, folder: PathLike, names: Sequence[str], every_s: float = 60.0) -> None:
+        self.folder, self.names, self.every_s = Path(folder), list(names), float(every_s)
         self.history: List[Dict[str, Any]] = []
+        self._last_drawn = -math.inf
+        self._pending: Optional[Snapshot] = None
 
     def on_start(self, snapshot: Optional[Snapshot]) -> None:
+        self._last_drawn = time.monotonic()
         if snapshot is not None:
             self.history = list(snapshot.state_dict()["history"])
 
     def on_generation(self, snapshot: Snapshot) -> None:
         self.history.append(dict(snapshot.record))
+        self._pending = snapshot
+        if time.monotonic() - self._last_drawn >= self.every_s:
+            self._draw()
+
+    def on_end(self, result: EvolutionResult) -> None:
+        if self._pending is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        snapshot, self._pending = self._pending, None
         plot_history(self.history, self.names, self.folder / "objectives.png")
         pick = snapshot.record.get("best", {}).get("scores")
         fig = front_figure(scores_to_raw(snapshot.scores, self.names), snapshot.front, self.names, pick,
                            snapshot.generation)
         _save_figure(fig, self.folder / "pareto_front.png")
+        self._last_drawn = time.monotonic()

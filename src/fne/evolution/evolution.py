@@ -12,29 +12,28 @@ or, scoring elsewhere, ``genotypes = evo.ask(); evo.tell(genotypes, my_scores(ge
 One generation: :meth:`Evolution.ask` returns new children (:mod:`fne.evolution.mating`:
 binary tournament, crossover and mutation at self-adaptive rates, nothing scored twice);
 :meth:`Evolution.tell` archives their scores (:mod:`fne.evolution.archive`), lets parents
-and children compete so that NSGA-II keeps ``pop_size`` of them
-(:func:`fne.evolution.selection.select_survivors`), adapts the rates from which children
-survived, and runs the tournament that is due (:mod:`fne.evolution.schedule`), whose
-losers leave the pick order and, except after the final tournament, the population.
+and children compete so that the survival strategy keeps ``pop_size`` of them
+(:mod:`fne.evolution.survival`: NSGA-II, or the ranking's order), adapts the rates from
+which children survived, and runs the tournament that is due (:mod:`fne.evolution.schedule`),
+whose losers leave the pick order and, except after the final tournament, the population.
 
 The final pick is the first cell of the archive's pick order: by default the
 non-dominated eligible cell with the smallest rank sum over everything evaluated
 (:func:`fne.evolution.selection.pick_order`; another rule can be given as ``ranking``).
-Each history record's ``best`` is the pick at that generation.
+The initial population, drawn at random, is the archive's *reference* sample, against
+which a ranking of the ``reference`` scale estimates ranks in the whole space
+(:mod:`fne.evolution.ranking`). Each history record's ``best`` is the pick at that generation.
 
-Each ``tell`` computes the objectives of three sets of cells once each: the pool of
-parents and children (for survival), the new population (for the record, the callbacks'
-snapshot and the next parents) and the archive (for the pick order). They are separate
-matrices because a failed score becomes the worst value *of the cells it is compared
-with* (:func:`fne.evolution.fitness.to_objectives`), which crowding distances and the
-recorded means depend on.
+Each ``tell`` computes the objective matrix once, over the archive; survival, parent
+choice, the record and the pick order all read its rows. A failed score is the worst
+value of that matrix's column (:func:`fne.evolution.fitness.to_objectives`).
 """
 
 from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -46,7 +45,8 @@ from .archive import Archive, Ranking, Scores, clean_scores
 from .fitness import to_objectives
 from .mating import AdaptiveRates, Mating, Origin
 from .schedule import TournamentSchedule, surviving
-from .selection import pareto_front, pick_order, select_survivors
+from .selection import pareto_front, pick_order
+from .survival import Survival, get_survival
 from .tournament import Tournament
 from .variation import VariationOperators, get_variation
 
@@ -174,6 +174,7 @@ class Evolution:
         ranking: ``f(objective matrix of the eligible archived cells) -> their indices, best
             first``; orders the final pick and the tournament candidates (default
             :func:`~fne.evolution.selection.pick_order`).
+        survival: ``"nsga2"``, ``"ranking"`` or a :class:`~fne.evolution.survival.Survival`.
 
     Attributes:
         archive: every scored cell and the pick order (:class:`~fne.evolution.archive.Archive`).
@@ -203,13 +204,14 @@ class Evolution:
                  crossover_rate: float = 0.5, mutation_rate: float = 0.5, adapt_rates: bool = True,
                  adapt_speed: float = 1.0, rate_bounds: Tuple[float, float] = (0.1, 0.9), seed: int = 0,
                  callbacks: Sequence[Callback] = (), max_attempts: int = 100,
-                 ranking: Ranking = pick_order) -> None:
+                 ranking: Ranking = pick_order, survival: Union[str, Survival] = "nsga2") -> None:
         _require(isinstance(space, SearchSpace), f"space must be a SearchSpace, got {type(space).__name__}")
         self.variation: VariationOperators = get_variation(space)
         self.proxies = self._check_proxies(proxies, scorer)
         self._check_sizes(pop_size, offspring_size, generations, tournament_every, max_attempts, seed)
         self._check_rates(crossover_rate, mutation_rate, adapt_speed, rate_bounds)
         self._check_components(tournament, final_tournament, callbacks, ranking)
+        self.survival: Survival = get_survival(survival)
         self.space, self.scorer, self.callbacks, self.ranking = space, scorer, list(callbacks), ranking
         self._objectives_fn = objectives
         self.pop_size, self.generations, self.seed = int(pop_size), int(generations), int(seed)
@@ -289,10 +291,13 @@ class Evolution:
                  f"objectives must return an (n, k) array for {len(scores)} cells, got shape {F.shape}")
         return F
 
+    def _population_keys(self) -> List[str]:
+        return [self.archive.key(g) for g in self.population]
+
     def _population_matrix(self) -> np.ndarray:
-        """The population's objectives, computed once per population."""
+        """The population's rows of the archive's objective matrix."""
         if self._population_objectives is None:
-            self._population_objectives = self.objectives(self.population_scores)
+            self._population_objectives = self.archive.objectives_of(self._population_keys())
         return self._population_objectives
 
     @property
@@ -316,8 +321,9 @@ class Evolution:
         if self.generation < 0:
             batch, origins = self.mating.initial(self.pop_size, self.archive, self._rng), []
         else:
-            batch, origins = self.mating.offspring(self.population, self._population_matrix(),
-                                                   self.offspring_size, self.rates, self.archive, self._rng)
+            fitness = self.survival.parent_fitness(self._population_keys(), self.archive)
+            batch, origins = self.mating.offspring(self.population, fitness, self.offspring_size, self.rates,
+                                                   self.archive, self._rng)
         self._pending = batch
         self._origins = origins or [(False, False)] * len(batch)
         return list(batch)
@@ -339,8 +345,9 @@ class Evolution:
         if len(scores) != len(genotypes):
             raise ValueError(f"got {len(scores)} scores for {len(genotypes)} genotypes")
         scores = [clean_scores(s, self.proxies) for s in scores]
-        for g, sc in zip(genotypes, scores):
-            self.archive.add(g, sc)
+        keys = [self.archive.add(g, sc) for g, sc in zip(genotypes, scores)]
+        if self.generation < 0:
+            self.archive.set_reference(keys)
         self.num_evaluated += len(genotypes)
         record = self._select(list(genotypes), scores)
         self._pending, self._origins = None, []
@@ -348,17 +355,18 @@ class Evolution:
         return record
 
     def _select(self, children: List[Any], child_scores: List[Dict[str, float]]) -> Dict[str, Any]:
-        """NSGA-II survival of parents and children, rate adaptation, then the tournament due."""
+        """Survival of parents and children, rate adaptation, then the tournament due."""
         pool = self.population + children
         pool_scores = self.population_scores + child_scores
-        order = [int(i) for i in select_survivors(self.objectives(pool_scores), len(pool))]
+        pool_keys = [self.archive.key(g) for g in pool]
+        order = [int(i) for i in self.survival.order(pool_keys, self.archive)]
         keep = order[:self.pop_size]
         survived = np.isin(np.arange(len(self.population), len(pool)), keep)
         success = self.rates.update(self._origins, survived)
         self.generation += 1
         outcome = self.schedule.run(self.generation, self.archive, self._torch_rng)
         if outcome is not None:
-            keep = surviving(keep, order, [self.archive.key(g) for g in pool], outcome)
+            keep = surviving(keep, order, pool_keys, outcome)
         self.population = [pool[i] for i in keep]
         self.population_scores = [pool_scores[i] for i in keep]
         self._population_objectives = None
@@ -471,6 +479,9 @@ class Evolution:
         try:
             restored = self._parse_state(state)
             self.archive.load_state_dict(state)
+            if "reference" not in state:  # a state from before the reference: the initial population
+                self.archive.set_reference([self.archive.key(self.space.parse(text))
+                                            for text, _ in state["archive"][:self.pop_size]])
         except (KeyError, TypeError, ValueError, RuntimeError) as err:  # RuntimeError: a bad torch_rng
             raise ValueError(f"malformed evolution state: {type(err).__name__}: {err}") from None
         self.rates.crossover, self.rates.mutation = restored.pop("rates")

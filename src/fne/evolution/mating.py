@@ -1,13 +1,13 @@
 """Mating: parent choice, variation, dedup by canonical key, and self-adaptive rates.
 
-One generation's children: parents are drawn by binary tournament (front, then crowding
-distance); each child is a crossover with probability ``crossover_rate`` and is mutated
+One generation's children: parents are drawn by binary tournament (lower rank, then larger
+crowding distance, as the survival strategy gives them: :mod:`fne.evolution.survival`); each child is a crossover with probability ``crossover_rate`` and is mutated
 with probability ``mutation_rate`` (always when it was not crossed, so that it differs
 from its parent); children whose canonical key was already evaluated are mutated again,
 so nothing is scored twice. Every random draw comes from the generator passed in::
 
     mating = Mating(space, get_variation(space), max_attempts=100)
-    children, origins = mating.offspring(population, objectives, 16, rates, seen=archive, rng=rng)
+    children, origins = mating.offspring(population, (rank, crowding), 16, rates, seen=archive, rng=rng)
 
 Self-adaptive rates (:class:`AdaptiveRates`). After each generation a child counts as a
 success when it survives. For each operator (crossover, mutation) let ``s_with`` be the
@@ -26,7 +26,7 @@ import numpy as np
 
 from fne.genotopheno.space import SearchSpace
 
-from .selection import binary_tournament, rank_and_crowding
+from .selection import binary_tournament
 from .variation import VariationOperators
 
 __all__ = ["AdaptiveRates", "Mating", "Origin"]
@@ -105,13 +105,15 @@ class Mating:
                 batch.append(g)
         return batch
 
-    def offspring(self, parents: Sequence[Any], objectives: np.ndarray, size: int, rates: AdaptiveRates,
-                  seen: Container[str], rng: np.random.Generator) -> Tuple[List[Any], List[Origin]]:
+    def offspring(self, parents: Sequence[Any], fitness: Tuple[np.ndarray, np.ndarray], size: int,
+                  rates: AdaptiveRates, seen: Container[str],
+                  rng: np.random.Generator) -> Tuple[List[Any], List[Origin]]:
         """Up to ``size`` new children of ``parents`` (fewer when no new cell can be found).
 
         Args:
             parents: the population.
-            objectives: its objective matrix (rows as ``parents``), for the binary tournament.
+            fitness: per parent, ``(rank, crowding)`` for the binary tournament (e.g.
+                :func:`fne.evolution.selection.rank_and_crowding` of its objectives).
             size: children wanted.
             rates: the crossover and mutation probabilities.
             seen: canonical keys already evaluated.
@@ -120,7 +122,7 @@ class Mating:
         Returns:
             The children and, per child, whether crossover / mutation made it.
         """
-        rank, crowd = rank_and_crowding(objectives)
+        rank, crowd = (np.asarray(part, dtype=float) for part in fitness)
         batch: List[Any] = []
         origins: List[Origin] = []
         taken: Dict[str, None] = {}

@@ -9,6 +9,20 @@ registered aggregator (:mod:`fne.evolution.fitness.aggregate`)::
 
 ``nondominated`` is the Pareto rule (front first, then the rank sum, then the index), which is
 exactly :func:`fne.evolution.selection.pick_order`.
+
+The per-objective ranks come from one of two *scales* (:data:`RANK_SCALES`):
+
+* ``cells``: each cell's rank among the cells being ranked;
+* ``reference``: each cell's estimated rank in the whole space, from the spread of a
+  reference sample of random cells (:mod:`fne.evolution.fitness.reference_ranks`). A
+  ranking of this scale has ``uses_reference = True``; the archive hands it the rows of
+  the search's random initial population as ``reference``. Cells tied on it are ordered by
+  the same aggregator on their ranks among the cells; without a reference (fewer than two
+  rows) it ranks as ``cells`` does.
+
+::
+
+    order = objective_ranking("mean_rank", scale="reference")(F, reference=F[:20])
 """
 
 from __future__ import annotations
@@ -19,37 +33,49 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .fitness.aggregate import get_aggregator, list_aggregators
+from .fitness.reference_ranks import MIN_REFERENCE, reference_ranks
 from .selection import check_objectives, pick_order
 
-__all__ = ["Ranking", "objective_ranking", "DEFAULT_RANKING"]
+__all__ = ["Ranking", "objective_ranking", "DEFAULT_RANKING", "RANK_SCALES"]
 
-Ranking = Callable[[np.ndarray], np.ndarray]
+Ranking = Callable[..., np.ndarray]
+"""``ranking(F) -> row indices, best first``; one with ``uses_reference = True`` is called
+``ranking(F, reference=R)`` with the objective rows ``R`` of random cells (or None)."""
 DEFAULT_RANKING = "nondominated"
+RANK_SCALES = ("cells", "reference")
 
 
-def objective_ranking(method: str = DEFAULT_RANKING, weights: Optional[Sequence[float]] = None) -> Ranking:
+def objective_ranking(method: str = DEFAULT_RANKING, weights: Optional[Sequence[float]] = None,
+                      scale: str = "cells") -> Ranking:
     """A ranking ``(objective matrix) -> row indices, best first`` from the aggregator ``method``.
 
     Args:
         method: a registered aggregator (``nondominated``, ``mean_rank``, ``log_rank``, ...).
         weights: one weight per objective column (None: equal weights).
+        scale: ``cells`` or ``reference`` (see the module doc).
 
     Raises:
-        ValueError: an unknown aggregator.
+        ValueError: an unknown aggregator or scale.
     """
     if method not in list_aggregators():
         raise ValueError(f"unknown ranking {method!r}; choose one of {', '.join(list_aggregators())}")
-    if method == "nondominated" and weights is None:
+    if scale not in RANK_SCALES:
+        raise ValueError(f"unknown rank scale {scale!r}; choose one of {', '.join(RANK_SCALES)}")
+    if method == "nondominated" and weights is None and scale == "cells":
         return pick_order
     aggregator = get_aggregator(method)
 
-    def ranking(F: np.ndarray) -> np.ndarray:
+    def ranking(F: np.ndarray, reference: Optional[np.ndarray] = None) -> np.ndarray:
         F = check_objectives(F)
         if len(F) == 0:
             return np.zeros(0, dtype=np.int64)
         w = np.ones(F.shape[1]) if weights is None else np.asarray(weights, dtype=float)
         values = np.asarray(aggregator(rankdata(F, axis=0), w), dtype=float)
-        return np.lexsort((np.arange(len(values)), -values))
+        if scale == "cells" or reference is None or len(reference) < MIN_REFERENCE:
+            return np.lexsort((np.arange(len(values)), -values))
+        estimated = np.asarray(aggregator(reference_ranks(F, check_objectives(reference)), w), dtype=float)
+        return np.lexsort((np.arange(len(values)), -values, -estimated))
 
-    ranking.__name__ = f"{method}_ranking"
+    ranking.__name__ = f"{method}_{scale}_ranking"
+    ranking.uses_reference = scale == "reference"  # type: ignore[attr-defined]
     return ranking

@@ -201,7 +201,8 @@ def _make_evolution(run: _Run) -> Evolution:
     return Evolution(space=run.space, scorer=run.scorer, pop_size=config.pop_size, generations=config.generations,
                      tournament=tournament, tournament_every=max(config.tournament_every, 1),
                      final_tournament=final, seed=config.seed, callbacks=callbacks,
-                     ranking=objective_ranking(config.ranking, config.objective_weights()))
+                     ranking=objective_ranking(config.ranking, config.objective_weights(), config.rank_scale),
+                     survival=config.survival)
 
 
 @contextlib.contextmanager

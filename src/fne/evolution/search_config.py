@@ -11,26 +11,28 @@ from fne.genotopheno.space import space_preset
 from fne.options import check_options, option
 
 from .evaluator import ComputeOptions, default_workers, resolve_backend
-from .fitness import list_proxies, resolve_device
+from .fitness import DEFAULT_PROXIES, RANKING_AGGREGATOR, RANKING_PROXIES, RANKING_WEIGHTS, list_proxies, resolve_device
 from .fitness.aggregate import list_aggregators
+from .ranking import RANK_SCALES
+from .survival import SURVIVALS
 from .tournament import WEIGHT_LOSSES
 from .training import TrainConfig
 
-__all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS", "RANKING_SEARCH"]
+__all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS", "SEARCH_PROXIES", "PREVIOUS_DEFAULTS"]
 
 DATASET_KINDS = ("cifar10", "cifar100", "npz", "folder")
-RANKING_SEARCH: Dict[str, Any] = {
-    "proxies": ("expressivity", "progressivity", "trainability", "zico", "flops", "naswot", "ntk", "grad_corr"),
-    "ranking": "mean_rank",
-    "ranking_weights": {"expressivity": 0.5, "progressivity": 1.0, "trainability": 0.5, "zico": 0.5, "flops": 1.0,
-                        "naswot": 0.5, "ntk": 0.5, "grad_corr": 0.5},
-    "final_tournament_size": 4, "final_tournament_steps": 100}
-"""A search led by the training-free ranking (``SearchConfig(**RANKING_SEARCH)``): the proxies
-chosen on seed-0 NB201 samples by ``benchmarks/bench_proxies.py`` with their weights
-(``fitness.aggregate.RANKING_PROXIES``), plus the NTK condition number and the gradient
-correlation at half a vote each, and a final tournament of 400 candidate-steps that checks the
-ranking. On NB201 seeds 0, 1, 2, 5 and 6 it picked cells of 93.99 mean accuracy, as the default
-does, at about twice the default's time, so it is not the default."""
+SEARCH_PROXIES: Tuple[str, ...] = tuple(dict.fromkeys(RANKING_PROXIES + DEFAULT_PROXIES))
+"""The default objectives: the training-free ranking chosen by ``benchmarks/bench_proxies.py``
+on seed-0 NB201 samples (:data:`fne.evolution.fitness.RANKING_PROXIES`), with fne's three
+heuristics (NTK condition number, NASWOT, gradient correlation) added where it lacks them."""
+
+PREVIOUS_DEFAULTS: Dict[str, Any] = {
+    "proxies": ("params", "synflow"), "ranking": "nondominated", "ranking_weights": None,
+    "rank_scale": "cells", "survival": "nsga2", "final_tournament_size": 8, "final_tournament_steps": 75,
+    "build_kwargs": {"C": 8, "N": 1}}
+"""The defaults of the search before the training-free ranking led it (parameter count and
+SynFlow, Pareto survival, a final tournament of 8 cells and 75 steps on its scoring network of
+one cell a stage), for comparison (``SearchConfig(**PREVIOUS_DEFAULTS)``)."""
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,13 @@ class SearchConfig(DataOptions, ComputeOptions):
             ``out/model.pt`` (0: no).
         training: the training recipe (:class:`fne.evolution.training.TrainConfig`).
         benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in.
-        proxies: proxies turned into objectives. The default pairs the parameter count with
-            SynFlow: on NB201 the two rank cells near the top of the benchmark first.
-        ranking: the aggregator that orders the scored cells for tournaments and the pick.
+        proxies: proxies turned into objectives (default :data:`SEARCH_PROXIES`).
+        ranking: the aggregator that orders the scored cells for survival, tournaments and the pick.
         ranking_weights: ``{proxy: weight}`` of that aggregator (None: equal weights).
+        rank_scale: ``cells`` (ranks among the scored cells) or ``reference`` (ranks in the
+            space, estimated from the random initial population; :mod:`fne.evolution.ranking`).
+        survival: ``nsga2`` (Pareto fronts and crowding) or ``ranking`` (the ranking's order)
+            decides which cells stay in the population (:mod:`fne.evolution.survival`).
         proxy_batch: images each cell is scored on.
         val_fraction: share of the training images held out for the tournaments' alpha updates.
         tournament_size / tournament_keep / tournament_steps / tournament_warmup /
@@ -72,8 +77,9 @@ class SearchConfig(DataOptions, ComputeOptions):
             :mod:`fne.evolution.tournament`); with ``keep`` 1 each winner heads the pick order.
         final_tournament_size / final_tournament_steps / final_tournament_loss: a tournament
             after the last generation whose winner is the pick (size 0: none); its candidates
-            train side by side in the workers. 75 steps: on NB201 seeds 5-9 they picked as well
-            as 150 steps did on seeds 0-4, at half the cost.
+            train side by side in the workers. By default the ranking's first two cells train
+            75 steps each: the tournament checks whether the runner-up learns faster than the
+            ranking's pick.
         build_kwargs / tournament_build_kwargs: network sizes for scoring and tournaments (None:
             the space's ``score`` and ``tournament`` presets).
     """
@@ -88,13 +94,19 @@ class SearchConfig(DataOptions, ComputeOptions):
                                low=0)
     training: TrainConfig = option(help="training of the pick", default_factory=TrainConfig)
     benchmark: Optional[str] = option(None, "look the pick's c10_test_200ep up in this CSV", metavar="CSV")
-    proxies: Tuple[str, ...] = option(("params", "synflow"), "comma-separated proxies used as objectives")
-    ranking: str = option("nondominated", "how the scored cells are ordered for the tournaments and the pick: "
+    proxies: Tuple[str, ...] = option(SEARCH_PROXIES, "comma-separated proxies used as objectives")
+    ranking: str = option(RANKING_AGGREGATOR, "how the scored cells are ordered for the tournaments and the pick: "
                                            "nondominated (Pareto front, then rank sum), mean_rank or log_rank "
                                            "(sum of log ranks) over the proxies", choices=list_aggregators)
-    ranking_weights: Optional[Dict[str, Any]] = option(None, "weight of a proxy in --ranking (repeatable "
-                                                             "PROXY=WEIGHT; objectives not named weigh 1; "
-                                                             "default: all equal)", flag="ranking-weight")
+    ranking_weights: Optional[Dict[str, Any]] = option(
+        default_factory=lambda: None if RANKING_WEIGHTS is None else dict(RANKING_WEIGHTS),
+        help="weight of a proxy in --ranking (repeatable PROXY=WEIGHT; objectives not named weigh 1)",
+        flag="ranking-weight")
+    rank_scale: str = option("reference", "ranks the ranking aggregates: cells (among the scored cells) or "
+                                      "reference (in the whole space, estimated from the random initial "
+                                      "population)", choices=RANK_SCALES)
+    survival: str = option("ranking", "which cells stay in the population: nsga2 (Pareto fronts and crowding "
+                                    "distance) or ranking (the --ranking order)", choices=tuple(SURVIVALS))
     proxy_batch: int = option(64, "images each cell is scored on", low=2)
     val_fraction: float = option(0.2, "share of the training images held out for the tournaments' alpha "
                                       "updates", low=0.0, high=1.0)
@@ -108,7 +120,7 @@ class SearchConfig(DataOptions, ComputeOptions):
     tournament_weight_loss: str = option("mixture", "how tournaments train the candidates' weights: each on "
                                                     "its own loss, or the mixture", choices=WEIGHT_LOSSES,
                                          flag="tournament-loss")
-    final_tournament_size: int = option(8, "candidates of a tournament after the last generation whose "
+    final_tournament_size: int = option(2, "candidates of a tournament after the last generation whose "
                                            "winner is the pick (0: none)", low=0)
     final_tournament_steps: int = option(75, "training steps of the final tournament", low=1)
     final_tournament_loss: str = option("each", "how the final tournament trains the candidates' weights",

@@ -50,7 +50,7 @@ def train_cell(space: SearchSpace, arch: str, data: Dataset, *, out: Path, epoch
         config: the training recipe (default: :class:`TrainConfig`).
         build_kwargs: network size (default: the space's ``full`` preset).
         device: where to train.
-        progress: show progress over epochs.
+        progress: show progress over the training steps.
         clock: optional :class:`fne.evolution.run_clock.RunClock` to add ``training`` and
             ``testing`` seconds to.
 

@@ -2,9 +2,16 @@
 
 The recipe follows NAS-Bench-201: SGD with Nesterov momentum 0.9, learning rate 0.1 with
 cosine decay to zero, weight decay 5e-4, batch 256, random crop after zero padding and a
-horizontal flip where it suits the images. On a small dataset the batch is halved (not below
-16) until an epoch has at least ``min_steps`` steps: one epoch of 4,000 images at batch 256
-is only 15 steps, too few to learn anything, at batch 64 it is 62.
+horizontal flip where it suits the images. Two adjustments keep short trainings useful:
+
+* the batch is halved (not below 16) until the whole training has at least ``min_steps``
+  steps: one epoch of 4,000 images at batch 256 is only 15 steps, too few to learn
+  anything; 200 epochs of 50,000 CIFAR-10 images keep batch 256;
+* ``augment="auto"`` trains without augmentation when the training is shorter than
+  :data:`AUGMENT_MIN_EPOCHS` epochs: augmentation guards against overfitting, which a
+  network that sees each image a few times does not do, and it slows learning (one epoch
+  on 8,000 Fashion-MNIST images: 82.6% validation accuracy without, 78.6% with crops;
+  three epochs: 88.0% against 85.3%).
 
 With a ``checkpoint`` file, the network, optimiser, schedule and random state are saved after
 every epoch, and a later call with the same file continues from the last finished epoch to the
@@ -34,27 +41,31 @@ from .dataset import Split, iterate_minibatches
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "AUGMENTATIONS", "scaled_batch_size", "train_network", "train_and_test",
-           "evaluate_accuracy", "augmentation_for"]
+__all__ = ["TrainConfig", "AUGMENTATIONS", "AUGMENT_MIN_EPOCHS", "scaled_batch_size", "train_network",
+           "train_and_test", "evaluate_accuracy", "augmentation_for"]
 
 Device = Union[str, torch.device]
 AUGMENTATIONS = ("auto", "crop+flip", "crop", "none")
 TRAIN_STATE_FORMAT = "fne-train-state"
+AUGMENT_MIN_EPOCHS = 10
+"""Shortest training (in epochs) that ``augment="auto"`` augments."""
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """The training recipe (NAS-Bench-201's by default)."""
 
-    batch_size: int = option(256, "largest training batch; halved on small datasets (see --min-steps)",
+    batch_size: int = option(256, "largest training batch; halved for short trainings (see --min-steps)",
                              low=1, flag="train-batch")
-    min_steps: int = option(50, "halve the batch (not below 16) until an epoch has this many steps", low=1)
+    min_steps: int = option(250, "halve the batch (not below 16) until the whole training has this many "
+                                 "steps", low=1)
     lr: float = option(0.1, "initial learning rate (cosine decay to 0)", low=0.0)
     momentum: float = option(0.9, "SGD momentum", low=0.0, high=1.0)
     nesterov: bool = option(True, "Nesterov momentum")
     weight_decay: float = option(5e-4, "L2 weight decay", low=0.0)
-    augment: str = option("auto", "crop+flip, crop or none; auto: crop+flip on colour images, crop only on "
-                                  "grayscale ones (digits and letters change meaning when flipped)",
+    augment: str = option("auto", "crop+flip, crop or none; auto: none for trainings of fewer than "
+                                  f"{AUGMENT_MIN_EPOCHS} epochs, else crop+flip on colour images and crop only "
+                                  "on grayscale ones (digits and letters change meaning when flipped)",
                           choices=AUGMENTATIONS)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -62,25 +73,29 @@ class TrainConfig:
         return asdict(self)
 
 
-def scaled_batch_size(n_images: int, batch_size: int = 256, min_steps: int = 50, smallest: int = 16) -> int:
-    """The batch for ``n_images``: ``batch_size`` halved until an epoch has ``min_steps`` steps.
+def scaled_batch_size(n_images: int, batch_size: int = 256, min_steps: int = 250, smallest: int = 16,
+                      epochs: int = 1) -> int:
+    """The batch for ``epochs`` epochs of ``n_images``: ``batch_size`` halved until the training
+    has ``min_steps`` steps in all.
 
     Never below ``smallest`` (nor above ``n_images``).
     """
     if n_images < 1:
         raise ValueError(f"no training images (got {n_images})")
     batch = batch_size
-    while batch > smallest and n_images // batch < min_steps:
+    while batch > smallest and epochs * (n_images // batch) < min_steps:
         batch //= 2
     return max(1, min(batch, n_images))
 
 
-def augmentation_for(choice: str, channels: int) -> str:
-    """The augmentation ``choice`` resolves to for images with ``channels`` channels."""
+def augmentation_for(choice: str, channels: int, epochs: int = AUGMENT_MIN_EPOCHS) -> str:
+    """The augmentation ``choice`` resolves to for ``epochs`` epochs of ``channels``-channel images."""
     if choice not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {choice!r}")
     if choice != "auto":
         return choice
+    if epochs < AUGMENT_MIN_EPOCHS:
+        return "none"
     return "crop+flip" if channels >= 3 else "crop"
 
 
@@ -113,7 +128,7 @@ class _Training:
 
 def _setup(net: nn.Module, n_images: int, epochs: int, config: TrainConfig,
            generator: torch.Generator) -> _Training:
-    batch = scaled_batch_size(n_images, config.batch_size, config.min_steps)
+    batch = scaled_batch_size(n_images, config.batch_size, config.min_steps, epochs=epochs)
     opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
                           nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs * (n_images // batch), 1))
@@ -149,8 +164,9 @@ def _save(training: _Training, path: Path, config: TrainConfig, epochs: int) -> 
         tmp.unlink(missing_ok=True)
 
 
-def _one_epoch(training: _Training, train: Split, batch: int, augment: str, device: Device) -> float:
-    """Train one epoch; return the mean training loss."""
+def _one_epoch(training: _Training, train: Split, batch: int, augment: str, device: Device,
+               bar: Any = None) -> float:
+    """Train one epoch (advancing ``bar`` by a step each step); return the mean training loss."""
     training.net.train()
     total, steps = 0.0, 0
     for x, y in iterate_minibatches(train, batch, training.generator, device, augment=augment != "none",
@@ -161,6 +177,8 @@ def _one_epoch(training: _Training, train: Split, batch: int, augment: str, devi
         training.opt.step()
         training.sched.step()
         total, steps = total + loss.item(), steps + 1
+        if bar is not None:
+            bar.update(1)
     return total / max(steps, 1)
 
 
@@ -176,7 +194,7 @@ def train_network(net: nn.Module, train: Split, *, epochs: int, generator: torch
         generator: CPU torch generator for shuffling and augmentation.
         config: the recipe (default: :class:`TrainConfig`).
         device: where to train.
-        progress: show progress over epochs.
+        progress: show progress over the training steps.
         checkpoint: save the training state here after every epoch and continue from it
             when it exists (None: no checkpoint).
 
@@ -191,17 +209,18 @@ def train_network(net: nn.Module, train: Split, *, epochs: int, generator: torch
     config = config or TrainConfig()
     start = time.perf_counter()
     net.to(device)
-    batch = scaled_batch_size(len(train), config.batch_size, config.min_steps)
-    augment = augmentation_for(config.augment, int(train.images.shape[3]))
+    batch = scaled_batch_size(len(train), config.batch_size, config.min_steps, epochs=epochs)
+    augment = augmentation_for(config.augment, int(train.images.shape[3]), epochs)
     training = _setup(net, len(train), epochs, config, generator)
     if checkpoint is not None and Path(checkpoint).is_file():
         _resume(training, Path(checkpoint), config, epochs)
     logger.info("training %d epochs on %d images: batch %d (%d steps an epoch), lr %g, augment %s",
                 epochs, len(train), batch, len(train) // batch, config.lr, augment)
-    with progress_bar(epochs, "training", unit="epoch", enabled=progress) as bar:
-        bar.update(training.epoch)
+    steps = len(train) // batch
+    with progress_bar(epochs * steps, "training", unit="step", enabled=progress) as bar:
+        bar.update(training.epoch * steps)
         while training.epoch < epochs:
-            loss = _one_epoch(training, train, batch, augment, device)
+            loss = _one_epoch(training, train, batch, augment, device, bar)
             training.epoch += 1
             if checkpoint is not None:
                 _save(training, Path(checkpoint), config, epochs)

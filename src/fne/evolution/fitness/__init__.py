@@ -13,8 +13,8 @@ rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
 
 from . import proxies  # noqa: F401  (registers the built-in proxies)
 from . import az_scores, feature_correlation, gradient_statistics  # noqa: F401  (and the block-wise ones)
-from .aggregate import (DARTS_RANKING_AGGREGATOR, DARTS_RANKING_BUILD, DARTS_RANKING_PROXIES,
-                        DARTS_RANKING_WEIGHTS, RANKING_AGGREGATOR, RANKING_BUILD, RANKING_PROXIES,
+from .aggregate import (DARTS_RANKING_AGGREGATOR, DARTS_RANKING_PROXIES,
+                        DARTS_RANKING_WEIGHTS, RANKING_AGGREGATOR, RANKING_PROXIES,
                         RANKING_WEIGHTS, aggregation_order, get_aggregator, list_aggregators,
                         register_aggregator)
 from .evaluate import proxy_build_kwargs, resolve_device, run_proxy, score_genotype
@@ -29,6 +29,6 @@ __all__ = [
     "proxy_build_kwargs",
     "to_objectives", "rank_matrix", "combined_score", "non_dominated_ranks", "COMBINED_PROXIES",
     "aggregation_order", "get_aggregator", "list_aggregators", "register_aggregator",
-    "RANKING_PROXIES", "RANKING_AGGREGATOR", "RANKING_WEIGHTS", "RANKING_BUILD",
-    "DARTS_RANKING_PROXIES", "DARTS_RANKING_AGGREGATOR", "DARTS_RANKING_WEIGHTS", "DARTS_RANKING_BUILD",
+    "RANKING_PROXIES", "RANKING_AGGREGATOR", "RANKING_WEIGHTS",
+    "DARTS_RANKING_PROXIES", "DARTS_RANKING_AGGREGATOR", "DARTS_RANKING_WEIGHTS",
 ]

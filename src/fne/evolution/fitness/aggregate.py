@@ -22,13 +22,14 @@ Example::
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
+from typing import Callable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
 from fne.registry import Registry
 
-from .objectives import non_dominated_ranks, rank_matrix
+from .objectives import non_dominated_ranks, rank_matrix, to_objectives
+from .reference_ranks import reference_ranks
 
 Aggregator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``(ranks (n, k), weights (k,)) -> values (n,)``, higher is better; ranks 1 = best."""
@@ -39,41 +40,32 @@ WeightsLike = Union[None, Sequence[float], Mapping[str, float]]
 
 _AGGREGATORS: Registry[Aggregator] = Registry("aggregator")
 
-RANKING_PROXIES = ("expressivity", "progressivity", "trainability", "zico", "flops", "naswot")
-"""The proxies of the default training-free ranking, chosen on the seed-0 NB201 sample by
-``benchmarks/bench_proxies.py`` (seed-0 Spearman 0.915, top-10 mean 93.94, about 2.9
-forward+backward passes per cell; see ``benchmarks/results/bench_proxies_nb201.json``)."""
+RANKING_PROXIES = ("trainability", "meco", "flops", "naswot", "grad_corr", "linear_regions")
+"""The proxies of the default training-free ranking, chosen on 3,000 seed-0 NB201 cells by
+``benchmarks/bench_proxies.py`` on the NB201 ``score`` preset (seed-0 Spearman 0.914, mean
+accuracy of the top 1% 93.96, the best cell ranked first, about 2.3 forward+backward passes
+per cell; see ``report/results/bench_proxies_nb201_select.json``)."""
 
 RANKING_AGGREGATOR = "mean_rank"
 """The aggregator of the default training-free ranking."""
 
 RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType({
-    "expressivity": 0.5, "progressivity": 1.0, "trainability": 0.5, "zico": 0.5, "flops": 1.0,
-    "naswot": 0.5})
+    "trainability": 1.0, "meco": 1.0, "flops": 1.0, "naswot": 1.0, "grad_corr": 1.0,
+    "linear_regions": 0.5})
 """Per-proxy weights of the default ranking (None would weigh all equally)."""
 
-RANKING_BUILD: Optional[Mapping[str, Any]] = None
-"""Build arguments of the network the default ranking scores on (None: the space's
-``score`` preset)."""
-
-DARTS_RANKING_PROXIES = ("expressivity", "naswot")
+DARTS_RANKING_PROXIES = ("expressivity", "progressivity", "flops", "naswot", "grad_corr")
 """The proxies of the training-free ranking in the DARTS space, chosen on the seed-0 half of
-the NB301 table (seed-0 Spearman 0.622, top-10 mean 93.75; see
-``benchmarks/results/bench_proxies_darts.json``)."""
+the NB301 table (362 cells) on the DARTS ``score`` preset (seed-0 Spearman 0.621, top-10 mean
+93.99, about 1.3 forward+backward passes per cell; see
+``report/results/bench_proxies_darts_select.json``)."""
 
-DARTS_RANKING_AGGREGATOR = "nondominated"
+DARTS_RANKING_AGGREGATOR = "mean_rank"
 """The aggregator of the training-free ranking in the DARTS space."""
 
 DARTS_RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType(
-    {"expressivity": 1.0, "naswot": 0.5})
-"""Per-proxy weights of the DARTS ranking (with ``nondominated`` they weigh the mean rank
-that orders the cells of one front)."""
-
-DARTS_RANKING_BUILD: Optional[Mapping[str, Any]] = MappingProxyType(
-    {"C": 4, "layers": 8, "stem_multiplier": 1})
-"""Build arguments of the network the DARTS ranking scores on: eight cells (six normal, two
-reduction) at C=4, which ranked the seed-0 DARTS cells much better than the three-cell
-``score`` preset (one normal cell) at about the same cost per forward+backward pass."""
+    {"expressivity": 0.5, "progressivity": 0.5, "flops": 0.5, "naswot": 1.0, "grad_corr": 0.5})
+"""Per-proxy weights of the DARTS ranking."""
 
 
 def register_aggregator(name: str) -> Callable[[Aggregator], Aggregator]:
@@ -141,7 +133,8 @@ def _weight_vector(weights: WeightsLike, proxies: Sequence[str]) -> np.ndarray:
 
 
 def aggregate(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
-              method: str = RANKING_AGGREGATOR, weights: WeightsLike = None) -> np.ndarray:
+              method: str = RANKING_AGGREGATOR, weights: WeightsLike = None,
+              reference: Optional[Sequence[Mapping[str, float]]] = None) -> np.ndarray:
     """One value per cell, higher meaning ranked better, from the ranks on ``proxies``.
 
     Args:
@@ -150,6 +143,9 @@ def aggregate(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
         proxies: the registered proxies to aggregate (at least one).
         method: a name from :func:`list_aggregators`.
         weights: per-proxy weights (see :data:`WeightsLike`); None weighs all equally.
+        reference: score dicts of random cells; when given, each cell's rank is its rank in
+            the space estimated from them (:mod:`.reference_ranks`) instead of its rank
+            among ``scores``.
 
     Returns:
         Array of shape ``(n,)``; empty for no cells.
@@ -165,7 +161,10 @@ def aggregate(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
     vector = _weight_vector(weights, names)
     if len(scores) == 0:
         return np.zeros(0)
-    return np.asarray(fn(rank_matrix(scores, names), vector), dtype=float)
+    if reference is None:
+        return np.asarray(fn(rank_matrix(scores, names), vector), dtype=float)
+    both = to_objectives(list(scores) + list(reference), names)
+    return np.asarray(fn(reference_ranks(both[:len(scores)], both[len(scores):]), vector), dtype=float)
 
 
 def aggregation_order(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],

@@ -16,11 +16,14 @@ from typing import List
 import torch
 from torch import nn
 
-from .netutils import preserved
+from .netutils import downsampled, preserved
 from .registry import register_proxy
 
 MECO_IMAGES = 4
 """Images (the first ones of the batch) the correlation is averaged over."""
+
+MECO_RESOLUTION = 16
+"""Side the images are average-pooled to (when larger) before the features are taken."""
 
 
 def min_correlation_eigenvalues(features: torch.Tensor) -> torch.Tensor:
@@ -85,5 +88,5 @@ def meco_score(net: nn.Module, inputs: torch.Tensor, images: int = MECO_IMAGES) 
 
 @register_proxy("meco", higher_is_better=True)
 def meco(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
-    """MeCo-like feature correlation: :func:`meco_score` with the module defaults."""
-    return meco_score(net, inputs)
+    """MeCo-like feature correlation: :func:`meco_score` on images pooled to :data:`MECO_RESOLUTION`."""
+    return meco_score(net, downsampled(inputs, MECO_RESOLUTION))

@@ -149,6 +149,13 @@ def output_depends_on_input(net: nn.Module, inputs: torch.Tensor, samples: int =
     return spread > 1e-9 * (1.0 + out.abs().max().item())
 
 
+def downsampled(inputs: torch.Tensor, side: int) -> torch.Tensor:
+    """``inputs`` average-pooled to at most ``side`` pixels a side (unchanged when not larger)."""
+    if max(inputs.shape[-2:]) > side:
+        return F.adaptive_avg_pool2d(inputs, side)
+    return inputs
+
+
 def finite_or_nan(value: float) -> float:
     """``value`` as a float, or NaN when it is infinite or NaN."""
     value = float(value)

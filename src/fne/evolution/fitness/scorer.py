@@ -37,7 +37,7 @@ from .registry import get_proxy
 
 logger = logging.getLogger(__name__)
 
-FITNESS_VERSION = 2
+FITNESS_VERSION = 3
 """Bumped whenever a built-in proxy changes, so that older cache entries are not reused."""
 
 DEFAULT_PROXIES = ("ntk", "naswot", "grad_corr")

@@ -1,0 +1,95 @@
+"""Survival: which of a generation's parents and children stay, and how parents are chosen.
+
+A survival strategy orders the pool of parents and children best first (the population
+is its head) and gives the population the ``(rank, crowding)`` pairs that the mating's
+binary tournament compares (lower rank wins, then larger crowding). Both read the rows of
+the archive's objective matrix, which is computed once per generation:
+
+* ``nsga2`` (:class:`ParetoSurvival`): NSGA-II, by non-dominated front, then crowding
+  distance (pymoo), over the pool's own rows; it keeps a spread of trade-offs between
+  the objectives.
+* ``ranking`` (:class:`RankingSurvival`): by the archive's pick order, i.e. the search's
+  ranking rule (:mod:`fne.evolution.ranking`); the population closes in on the cells the
+  ranking puts first, which is where the pick is taken.
+
+::
+
+    survival = get_survival("ranking")
+    order = survival.order(pool_keys, archive)
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Protocol, Sequence, Tuple, Union
+
+import numpy as np
+
+from .archive import Archive
+from .selection import rank_and_crowding, survival_order
+
+__all__ = ["Survival", "ParetoSurvival", "RankingSurvival", "SURVIVALS", "get_survival"]
+
+
+class Survival(Protocol):
+    """Orders a pool of archived cells and ranks a population for parent choice."""
+
+    name: str
+
+    def order(self, keys: Sequence[str], archive: Archive) -> np.ndarray:
+        """Indices of ``keys`` (archived cells), best first."""
+
+    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> Tuple[np.ndarray, np.ndarray]:
+        """Per cell of ``keys``: ``(rank, crowding)`` for the binary tournament."""
+
+
+class ParetoSurvival:
+    """NSGA-II survival: non-dominated front, then larger crowding distance, then index."""
+
+    name = "nsga2"
+
+    def order(self, keys: Sequence[str], archive: Archive) -> np.ndarray:
+        """Pool indices by front, crowding distance and index."""
+        return survival_order(archive.objectives_of(keys))
+
+    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> Tuple[np.ndarray, np.ndarray]:
+        """Front number and crowding distance of each cell among ``keys``."""
+        return rank_and_crowding(archive.objectives_of(keys))
+
+
+class RankingSurvival:
+    """Survival by the archive's pick order; cells outside it (eliminated ones) come last."""
+
+    name = "ranking"
+
+    @staticmethod
+    def _positions(keys: Sequence[str], archive: Archive) -> np.ndarray:
+        position: Dict[str, int] = {k: i for i, k in enumerate(archive.pick_order())}
+        return np.array([position.get(k, len(position)) for k in keys], dtype=float)
+
+    def order(self, keys: Sequence[str], archive: Archive) -> np.ndarray:
+        """Pool indices by position in the pick order, then index."""
+        return np.lexsort((np.arange(len(keys)), self._positions(keys, archive)))
+
+    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> Tuple[np.ndarray, np.ndarray]:
+        """Position in the pick order as the rank; no crowding."""
+        return self._positions(keys, archive), np.zeros(len(keys))
+
+
+SURVIVALS = {"nsga2": ParetoSurvival, "ranking": RankingSurvival}
+"""The built-in strategies by name."""
+
+
+def get_survival(survival: Union[str, Survival]) -> Survival:
+    """The strategy named ``survival`` (or ``survival`` itself when it is a strategy).
+
+    Raises:
+        ValueError: an unknown name or an object without ``order`` and ``parent_fitness``.
+    """
+    if isinstance(survival, str):
+        if survival not in SURVIVALS:
+            raise ValueError(f"unknown survival {survival!r}; choose one of {', '.join(SURVIVALS)}")
+        return SURVIVALS[survival]()
+    if not (callable(getattr(survival, "order", None)) and callable(getattr(survival, "parent_fitness", None))):
+        raise ValueError(f"survival must be one of {', '.join(SURVIVALS)} or have order() and "
+                         f"parent_fitness(), got {survival!r}")
+    return survival
