@@ -427,9 +427,8 @@ def select_on_network(args: argparse.Namespace, setup: SpaceSetup, rows: List[Di
     variants = {k: np.array([r["variants"].get(k, math.nan) for r in results]) for k in variant_names}
     ranks = rank_columns({**table, **variants})
     sets = evaluate_sets(ranks, truth, results, args.candidates, args.max_set)
-    target = setup.spearman_target
-    chosen = pick(sets, target, args.max_cost)
-    weighted = pick(weight_sweep(ranks, truth, chosen), target, args.max_cost)
+    chosen = pick(sets, setup.spearman_target, args.max_cost)
+    weighted = pick(weight_sweep(ranks, truth, chosen), setup.spearman_target, args.max_cost)
     return {
         "build_kwargs": build,
         "proxies": {n: {**figures(table[n], truth), "cost": set_cost(results, [n])} for n in args.candidates},
@@ -478,7 +477,6 @@ def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str
     """Score the report cells with the library's chosen ranking and gather every figure."""
     proxies, method = library_choice(setup.name)
     build = library_build(setup.name)
-    preset = get_space(setup.name).preset("score")
     weights = library_weights(setup.name)
     others = sorted(set(COMBINED_PROXIES) | set(DEFAULT_PROXIES))
     results = run_jobs(report_job, [r["arch_str"] for r in rows], args.workers, "report",
@@ -494,8 +492,6 @@ def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str
     rankings["mission only (" + "+".join(DEFAULT_PROXIES) + ", mean_rank)"] = agg.aggregate(
         scores, DEFAULT_PROXIES, "mean_rank")
     ratios = [r["chosen_seconds"] / r["fb"] for r in results]
-    preset_fb = ([forward_backward_seconds(get_space(setup.name), r["arch_str"], preset, x, y, 0)
-                  for r in rows[: args.full_baseline_cells]] if build != preset else [])
     full_fb = [forward_backward_seconds(get_space(setup.name), r["arch_str"], {}, x, y, 0)
                for r in rows[: args.full_baseline_cells]]
     return {
@@ -509,8 +505,7 @@ def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str
                  "ratio_median": statistics.median(ratios), "ratio_mean": statistics.fmean(ratios),
                  "mission_seconds_median": statistics.median(r["mission_seconds"] for r in results),
                  "mission_ratio_median": statistics.median(r["mission_seconds"] / r["fb"] for r in results),
-                 "full_network_forward_backward_median": statistics.median(full_fb) if full_fb else None,
-                 "score_preset_forward_backward_median": statistics.median(preset_fb) if preset_fb else None},
+                 "full_network_forward_backward_median": statistics.median(full_fb) if full_fb else None},
         "cell_scores": [{"arch_str": r["arch_str"], setup.metric: float(r[setup.metric]),
                          **{p: (v if math.isfinite(v) else None) for p, v in s.items()}}
                         for r, s in zip(rows, scores)],
@@ -606,9 +601,6 @@ def print_report(rep: Dict[str, Any]) -> None:
           f"(mean {c['ratio_mean']:.2f}x)")
     print(f"mission proxies (ntk+naswot+grad_corr) per cell: median {c['mission_seconds_median']:.3f} s, "
           f"ratio median {c['mission_ratio_median']:.2f}x")
-    if c["score_preset_forward_backward_median"] is not None:
-        print(f"forward+backward of the score-preset network: median "
-              f"{c['score_preset_forward_backward_median']:.3f} s")
 
 
 def settings(args: argparse.Namespace) -> Dict[str, Any]:

@@ -52,8 +52,9 @@ from fne.data import load_dataset  # noqa: E402
 from fne.evolution.fitness import to_objectives  # noqa: E402
 from fne.evolution.search import (SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
                                   read_benchmark, run_search)
-from fne.evolution.ranking import objective_ranking  # noqa: E402
+from fne.evolution.ranking import objective_ranking, rank_rows  # noqa: E402
 from fne.evolution.search_config import PREVIOUS_DEFAULTS  # noqa: E402
+from fne.options import json_fields  # noqa: E402
 
 METHODS = ("fne", "fne, no tournament", "previous default", "random", "naswot")
 SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "previous": "previous default",
@@ -140,7 +141,7 @@ def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> D
     elapsed = time.perf_counter() - start
     ranking = objective_ranking(config.ranking, config.objective_weights(), config.rank_scale)
     objectives = to_objectives(scores, config.proxies)
-    order = ranking(objectives, reference=objectives) if config.rank_scale == "reference" else ranking(objectives)
+    order = rank_rows(ranking, objectives, reference=objectives)
     best = int(order[0])
     naswot = np.nan_to_num(np.array([s["naswot"] for s in scores], dtype=float), nan=-np.inf)
     return {"random": {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed},
@@ -221,16 +222,8 @@ def parse_methods(text: str, parser: argparse.ArgumentParser) -> Tuple[str, ...]
 
 def parse_overrides(items: List[str]) -> Dict[str, Any]:
     """``["field=json", ...]`` as a dict of :class:`SearchConfig` fields, checked."""
-    names = {f.name for f in dataclasses.fields(SearchConfig)} - {"data_dir", "seed", "out"}
-    overrides: Dict[str, Any] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or name not in names:
-            raise ValueError(f"--set {item!r}: expected FIELD=JSON with FIELD one of {sorted(names)}")
-        try:
-            overrides[name] = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"--set {item!r}: {text!r} is not JSON ({err})") from None
+    names = sorted({f.name for f in dataclasses.fields(SearchConfig)} - {"data_dir", "seed", "out"})
+    overrides = json_fields(items, names)
     if "proxies" in overrides:
         overrides["proxies"] = tuple(overrides["proxies"])
     SearchConfig(**overrides).validate()

@@ -40,6 +40,7 @@ from fne.data.sampling import train_val_split  # noqa: E402
 from fne.evolution.train_cell import train_cell  # noqa: E402
 from fne.evolution.training import TrainConfig, scaled_batch_size  # noqa: E402
 from fne.genotopheno import get_space  # noqa: E402
+from fne.options import json_fields  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 BEST_NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -62,13 +63,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 0.0 <= args.holdout < 1.0:
         ap.error(f"--holdout must be in [0, 1), got {args.holdout}")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    args.changes = {}
-    for item in args.set:
-        name, sep, text = item.partition("=")
-        if not sep or name not in fields:
-            ap.error(f"--set {item!r}: expected FIELD=JSON with FIELD one of {sorted(fields)}")
-        args.changes[name] = json.loads(text)
+    try:
+        args.changes = json_fields(args.set, [f.name for f in dataclasses.fields(TrainConfig)])
+    except ValueError as err:
+        ap.error(str(err))
     return args
 
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import pytest
 
-from fne.options import add_options, check_options, from_args, key_value, option, option_flags
+from fne.options import add_options, check_options, from_args, json_fields, key_value, option, option_flags
 
 
 @dataclass(frozen=True)
@@ -121,3 +121,14 @@ def test_fne_command_dispatches_and_reports_usage_errors(capsys: pytest.CaptureF
     with pytest.raises(SystemExit) as info:
         main(["bogus"])
     assert info.value.code == 2
+
+
+def test_json_fields_parses_known_fields_and_names_bad_items() -> None:
+    assert json_fields(['lr=0.05', 'augment="none"', 'build={"C": 4}'], ["lr", "augment", "build"]) == {
+        "lr": 0.05, "augment": "none", "build": {"C": 4}}
+    with pytest.raises(ValueError, match=r"--set 'nope=1': expected FIELD=JSON with FIELD one of \['lr'\]"):
+        json_fields(["nope=1"], ["lr"])
+    with pytest.raises(ValueError, match="--train 'lr': expected FIELD=JSON"):
+        json_fields(["lr"], ["lr"], flag="--train")
+    with pytest.raises(ValueError, match="'x' is not JSON"):
+        json_fields(["lr=x"], ["lr"])

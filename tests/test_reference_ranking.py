@@ -13,9 +13,9 @@ from fne.evolution.evolution import Evolution
 from fne.evolution.fitness import DEFAULT_PROXIES, RANKING_PROXIES, to_objectives
 from fne.evolution.fitness.aggregate import aggregate
 from fne.evolution.fitness.reference_ranks import reference_fractions, reference_ranks
-from fne.evolution.ranking import objective_ranking
+from fne.evolution.ranking import objective_ranking, rank_rows
 from fne.evolution.search_config import SEARCH_PROXIES, SearchConfig
-from fne.evolution.selection import survival_order
+from fne.evolution.selection import pick_order, survival_order
 from fne.evolution.survival import ParetoSurvival, RankingSurvival, get_survival
 from fne.genotopheno import get_space
 
@@ -57,6 +57,16 @@ def test_reference_ranks_judge_cells_against_the_space_not_the_crowd() -> None:
     assert by_reference[0] == int(np.argmin(reference_ranks(F, F[2:22]).mean(axis=1)))
     np.testing.assert_array_equal(ranking(F), by_cells)  # no reference: ranks among the cells
     np.testing.assert_array_equal(ranking(F, reference=F[:1]), by_cells)
+
+
+def test_rank_rows_hands_the_reference_only_to_rankings_that_use_one() -> None:
+    F = crowded_archive()
+    reference = F[2:22]
+    np.testing.assert_array_equal(rank_rows(objective_ranking("mean_rank", scale="reference"), F, reference),
+                                  objective_ranking("mean_rank", scale="reference")(F, reference=reference))
+    np.testing.assert_array_equal(rank_rows(pick_order, F, reference), pick_order(F))
+    np.testing.assert_array_equal(rank_rows(objective_ranking("mean_rank"), F, reference),
+                                  objective_ranking("mean_rank")(F))
 
 
 def test_cells_tied_on_the_reference_scale_keep_the_cells_order() -> None:

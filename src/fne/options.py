@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-__all__ = ["option", "OptionSpec", "add_options", "from_args", "check_options", "key_value", "names",
+__all__ = ["option", "OptionSpec", "add_options", "from_args", "check_options", "key_value", "json_fields", "names",
            "option_flags"]
 
 T = TypeVar("T")
@@ -96,6 +97,29 @@ def key_value(text: str) -> Tuple[str, Any]:
         except ValueError:
             pass
     return key, value
+
+
+def json_fields(items: Sequence[str], fields: Sequence[str], flag: str = "--set") -> Dict[str, Any]:
+    """Parse ``["FIELD=JSON", ...]`` into ``{field: value}``.
+
+    Args:
+        items: the ``FIELD=JSON`` texts, as an option collected them.
+        fields: the field names allowed.
+        flag: the option, for the error messages.
+
+    Raises:
+        ValueError: an item without ``=``, a field not in ``fields``, or a value that is not JSON.
+    """
+    values: Dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in fields:
+            raise ValueError(f"{flag} {item!r}: expected FIELD=JSON with FIELD one of {sorted(fields)}")
+        try:
+            values[name] = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{flag} {item!r}: {text!r} is not JSON ({err})") from None
+    return values
 
 
 def _spec(f: dataclasses.Field) -> Optional[OptionSpec]:

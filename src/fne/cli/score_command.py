@@ -38,8 +38,9 @@ import torch
 from fne.data import load_dataset
 from fne.evolution.dataset import sample_batch
 from fne.evolution.evaluator import ComputeOptions, default_workers, evaluator_for, resolve_backend
-from fne.evolution.fitness import DEFAULT_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS, Scorer, list_proxies, resolve_device
-from fne.evolution.fitness.aggregate import aggregate, list_aggregators
+from fne.evolution.fitness import (DEFAULT_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS, Scorer, list_proxies,
+                                   resolve_device)
+from fne.evolution.fitness.aggregate import aggregate, list_aggregators, named_weights
 from fne.evolution.fitness.groundtruth import (column, correlation_report, rank_correlations, read_rows,
                                                sample_rows)
 from fne.evolution.fitness.plots import scatter_png
@@ -115,13 +116,7 @@ class ScoreConfig(DataOptions, ComputeOptions):
         Raises:
             ValueError: a weight that is negative or not a number, or all weights zero.
         """
-        if self.combine_weights is None:
-            return None
-        weights = [self.combine_weights.get(p, 1.0) for p in self.combine]
-        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights) \
-                or not any(weights):
-            raise ValueError(f"--combine-weight values must be numbers >= 0, not all 0; got {self.combine_weights}")
-        return [float(w) for w in weights]
+        return named_weights(self.combine_weights, self.combine, "--combine-weight")
 
     def all_proxies(self) -> List[str]:
         """The scored proxies: ``proxies`` then the ``combine`` ones not among them."""

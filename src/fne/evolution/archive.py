@@ -38,13 +38,12 @@ import numpy as np
 
 from fne.genotopheno.space import SearchSpace
 
+from .ranking import Ranking, rank_rows
 from .selection import pick_order
 
 __all__ = ["Archive", "Ranking", "Scores", "clean_scores"]
 
 Scores = Mapping[str, float]
-Ranking = Callable[[np.ndarray], np.ndarray]
-"""``ranking(objective_matrix) -> row indices, best first`` (a permutation of all rows)."""
 Objectives = Callable[[Sequence[Scores]], np.ndarray]
 
 
@@ -158,13 +157,8 @@ class Archive:
         rows = [i for i, k in enumerate(keys) if k not in self._eliminated]
         if not rows:
             return []
-        matrix = self.objective_matrix()
-        if getattr(self.ranking, "uses_reference", False):
-            reference = self.objectives_of(self._reference) if self._reference else None
-            order = self.ranking(matrix[rows], reference=reference)
-        else:
-            order = self.ranking(matrix[rows])
-        order = _checked_order(order, len(rows))
+        reference = self.objectives_of(self._reference) if self._reference else None
+        order = _checked_order(rank_rows(self.ranking, self.objective_matrix()[rows], reference), len(rows))
         ranked = [keys[rows[i]] for i in order]
         winners = [k for k in self._final_winners if k in self._entries and k not in self._eliminated]
         return winners + [k for k in ranked if k not in winners]

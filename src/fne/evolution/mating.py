@@ -1,10 +1,11 @@
 """Mating: parent choice, variation, dedup by canonical key, and self-adaptive rates.
 
 One generation's children: parents are drawn by binary tournament (lower rank, then larger
-crowding distance, as the survival strategy gives them: :mod:`fne.evolution.survival`); each child is a crossover with probability ``crossover_rate`` and is mutated
-with probability ``mutation_rate`` (always when it was not crossed, so that it differs
-from its parent); children whose canonical key was already evaluated are mutated again,
-so nothing is scored twice. Every random draw comes from the generator passed in::
+crowding distance, as the survival strategy gives them: :mod:`fne.evolution.survival`); each
+child is a crossover with probability ``crossover_rate`` and is mutated with probability
+``mutation_rate`` (always when it was not crossed, so that it differs from its parent);
+children whose canonical key was already evaluated are mutated again, so nothing is scored
+twice. Every random draw comes from the generator passed in::
 
     mating = Mating(space, get_variation(space), max_attempts=100)
     children, origins = mating.offspring(population, (rank, crowding), 16, rates, seen=archive, rng=rng)

@@ -36,7 +36,7 @@ from .fitness.aggregate import get_aggregator, list_aggregators
 from .fitness.reference_ranks import MIN_REFERENCE, reference_ranks
 from .selection import check_objectives, pick_order
 
-__all__ = ["Ranking", "objective_ranking", "DEFAULT_RANKING", "RANK_SCALES"]
+__all__ = ["Ranking", "objective_ranking", "rank_rows", "DEFAULT_RANKING", "RANK_SCALES"]
 
 Ranking = Callable[..., np.ndarray]
 """``ranking(F) -> row indices, best first``; one with ``uses_reference = True`` is called
@@ -79,3 +79,11 @@ def objective_ranking(method: str = DEFAULT_RANKING, weights: Optional[Sequence[
     ranking.__name__ = f"{method}_{scale}_ranking"
     ranking.uses_reference = scale == "reference"  # type: ignore[attr-defined]
     return ranking
+
+
+def rank_rows(ranking: Ranking, F: np.ndarray, reference: Optional[np.ndarray] = None) -> np.ndarray:
+    """``ranking(F)``, handing ``reference`` (objective rows of random cells) to a ranking that
+    uses one (``uses_reference = True``); other rankings never see it."""
+    if getattr(ranking, "uses_reference", False):
+        return ranking(F, reference=reference)
+    return ranking(F)

@@ -12,7 +12,7 @@ from fne.options import check_options, option
 
 from .evaluator import ComputeOptions, default_workers, resolve_backend
 from .fitness import DEFAULT_PROXIES, RANKING_AGGREGATOR, RANKING_PROXIES, RANKING_WEIGHTS, list_proxies, resolve_device
-from .fitness.aggregate import list_aggregators
+from .fitness.aggregate import list_aggregators, named_weights
 from .ranking import RANK_SCALES
 from .survival import SURVIVALS
 from .tournament import WEIGHT_LOSSES
@@ -166,10 +166,7 @@ class SearchConfig(DataOptions, ComputeOptions):
         unknown = sorted(set(self.ranking_weights) - set(list_proxies()))
         if unknown:
             raise ValueError(f"--ranking-weight names {unknown}, which are not registered proxies")
-        weights = [self.ranking_weights.get(p, 1.0) for p in self.proxies]
-        if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in weights) or not any(weights):
-            raise ValueError(f"--ranking-weight values must be numbers >= 0, not all 0; got {self.ranking_weights}")
-        return [float(w) for w in weights]
+        return named_weights(self.ranking_weights, self.proxies, "--ranking-weight")
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready dict of every field."""

@@ -118,6 +118,7 @@ class _Training:
     opt: torch.optim.Optimizer
     sched: Any
     generator: torch.Generator
+    batch: int
     epoch: int = 0
 
     def state(self, config: TrainConfig, epochs: int) -> Dict[str, Any]:
@@ -132,7 +133,7 @@ def _setup(net: nn.Module, n_images: int, epochs: int, config: TrainConfig,
     opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
                           nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs * (n_images // batch), 1))
-    return _Training(net, opt, sched, generator)
+    return _Training(net, opt, sched, generator, batch)
 
 
 def _resume(training: _Training, path: Path, config: TrainConfig, epochs: int) -> None:
@@ -209,9 +210,9 @@ def train_network(net: nn.Module, train: Split, *, epochs: int, generator: torch
     config = config or TrainConfig()
     start = time.perf_counter()
     net.to(device)
-    batch = scaled_batch_size(len(train), config.batch_size, config.min_steps, epochs=epochs)
     augment = augmentation_for(config.augment, int(train.images.shape[3]), epochs)
     training = _setup(net, len(train), epochs, config, generator)
+    batch = training.batch
     if checkpoint is not None and Path(checkpoint).is_file():
         _resume(training, Path(checkpoint), config, epochs)
     logger.info("training %d epochs on %d images: batch %d (%d steps an epoch), lr %g, augment %s",

@@ -84,9 +84,9 @@ class NB201Space(SearchSpace):
     presets = {"score": {"C": 8, "N": 2}, "tournament": {"C": 8, "N": 3}, "full": {}}
     """Scoring on two cells a stage at 8/16/32 channels: on the seed-0 NB201 samples the
     feature-based proxies (expressivity, MeCo, gradient correlation) rank cells better there
-    than on one cell a stage, and no better on three; tournaments use three cells a stage, deep enough for a
-    cell whose skip connection keeps the stack trainable to show it; full is the benchmark's
-    network (16/32/64 channels, five cells a stage)."""
+    than on one cell a stage, and no better on three; tournaments use three cells a stage,
+    deep enough for a cell whose skip connection keeps the stack trainable to show it; full is
+    the benchmark's network (16/32/64 channels, five cells a stage)."""
 
     def __init__(self, ops: Sequence[str] = NB201_OPS) -> None:
         unknown = [op for op in ops if op not in NB201_OPS]

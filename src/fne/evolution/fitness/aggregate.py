@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Callable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -130,6 +130,29 @@ def _weight_vector(weights: WeightsLike, proxies: Sequence[str]) -> np.ndarray:
     if not np.isfinite(vector).all() or (vector < 0).any() or not (vector > 0).any():
         raise ValueError(f"weights must be finite, non-negative and not all zero, got {vector.tolist()}")
     return vector
+
+
+def named_weights(weights: Optional[Mapping[str, Any]], proxies: Sequence[str],
+                  flag: str) -> Optional[List[float]]:
+    """One weight per proxy of ``proxies`` from ``{proxy: weight}`` (a proxy not named weighs 1).
+
+    Args:
+        weights: the named weights, as an option gives them (None: equal weights).
+        proxies: the proxies, in order.
+        flag: the option that gave ``weights``, for the error message.
+
+    Returns:
+        The weights in ``proxies`` order, or None for ``weights`` None.
+
+    Raises:
+        ValueError: a weight that is negative or not a number, or all weights zero.
+    """
+    if weights is None:
+        return None
+    values = [weights.get(p, 1.0) for p in proxies]
+    if any(isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0 for w in values) or not any(values):
+        raise ValueError(f"{flag} values must be numbers >= 0, not all 0; got {weights}")
+    return [float(w) for w in values]
 
 
 def aggregate(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],

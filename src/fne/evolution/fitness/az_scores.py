@@ -18,10 +18,11 @@ Blocks are the stem and the cells of ``net.cells`` (see :mod:`.blocks`).
   each runs on leaf copies of its inputs.
 
 Each proxy runs the network in train mode (batch statistics) on the first images of the
-batch, average-pooled to :data:`BLOCK_RESOLUTION` pixels a side, and restores its state. The random vectors come from a ``torch.Generator`` seeded
-from torch's global generator, which :func:`fne.evolution.fitness.score_genotype` seeds
-before every proxy. The defaults (correlation vs covariance spectra, which blocks, batch
-sizes, input scale) were chosen on the seed-0 NB201 sample of ``benchmarks/bench_proxies.py``.
+batch, average-pooled to :data:`BLOCK_RESOLUTION` pixels a side, and restores its state.
+The random vectors come from a ``torch.Generator`` seeded from torch's global generator,
+which :func:`fne.evolution.fitness.score_genotype` seeds before every proxy. The defaults
+(correlation vs covariance spectra, which blocks, batch sizes, input scale) were chosen on
+the seed-0 NB201 sample of ``benchmarks/bench_proxies.py``.
 """
 
 from __future__ import annotations
