@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,6 +78,27 @@ def test_dead_worker_fails_alone_and_pool_recovers() -> None:
         assert ev.map(square, [5], progress=False) == [25]
     finally:
         ev.close()
+
+
+SHARER_CHECK = """
+import multiprocessing.resource_sharer as sharer
+import torch
+from fne.evolution.evaluator import ProcessEvaluator
+ev = ProcessEvaluator(workers=2)
+try:
+    out = ev.map(torch.neg, [torch.arange(4.0), torch.ones(3)], progress=False)
+finally:
+    ev.close()
+assert torch.equal(out[0], -torch.arange(4.0)) and torch.equal(out[1], -torch.ones(3))
+print("listener" if sharer._resource_sharer._listener is not None else "none")
+"""
+
+
+def test_tensors_travel_as_bytes_not_shared_descriptors() -> None:
+    """No descriptor-serving thread is started, so a worker stopped mid-call leaves no traceback."""
+    run = subprocess.run([sys.executable, "-c", SHARER_CHECK], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "none"
 
 
 def test_bad_arguments_rejected() -> None:

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -177,6 +178,22 @@ class SerialEvaluator(_MapMixin):
         return None
 
 
+def _pack(fn: Callable[[Any], Any], item: Any) -> bytes:
+    """``(fn, item)`` as plain pickle bytes.
+
+    Torch's multiprocessing pickler would pass tensors as shared file descriptors, served
+    by a background thread; a worker stopped mid-transfer (Ctrl-C) then leaves that thread
+    a traceback to print. Plain bytes make a transfer one message that cannot be half-done.
+    """
+    return pickle.dumps((fn, item), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _run_packed(payload: bytes) -> bytes:
+    """Run a call packed by :func:`_pack` in a worker; its result returns as plain pickle bytes too."""
+    fn, item = pickle.loads(payload)
+    return pickle.dumps(fn(item), protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     set_torch_threads(threads)
@@ -204,8 +221,11 @@ class ProcessEvaluator(_MapMixin):
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = None
 
+    def _submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
+        return self._executor().submit(_run_packed, _pack(fn, item))
+
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
-        futures: Dict[int, Future] = {i: self._executor().submit(fn, item) for i, item in enumerate(items)}
+        futures: Dict[int, Future] = {i: self._submit(fn, item) for i, item in enumerate(items)}
         try:
             for i in range(len(items)):
                 yield self._collect(fn, items, i, futures)
@@ -217,13 +237,13 @@ class ProcessEvaluator(_MapMixin):
                  futures: Dict[int, Future]) -> Result:
         """Item ``i``'s result; on failure it is tried once more, alone when its worker died."""
         try:
-            return futures[i].result()
+            return pickle.loads(futures[i].result())
         except BrokenProcessPool as exc:
             error = f"worker died: {_describe(exc)}"
             self._restart()
             result = self._retry(fn, items[i], error)
             for j in range(i + 1, len(items)):  # the broken pool lost them too
-                futures[j] = self._executor().submit(fn, items[j])
+                futures[j] = self._submit(fn, items[j])
             return result
         except Exception as exc:  # the item's own error, raised in the worker
             return self._retry(fn, items[i], _describe(exc))
@@ -231,7 +251,7 @@ class ProcessEvaluator(_MapMixin):
     def _retry(self, fn: Callable[[Any], Any], item: Any, error: str) -> Result:
         logger.warning("attempt 1 failed: %s", error)
         try:
-            return self._executor().submit(fn, item).result()
+            return pickle.loads(self._submit(fn, item).result())
         except BrokenProcessPool as exc:
             self._restart()
             return Failed(f"worker died: {_describe(exc)}", MAX_ATTEMPTS)
