@@ -6,14 +6,16 @@ Protocol (nothing is ever tuned on the report cells):
   zero-cost proxies. Selection cells: the seed-0 sample of ``--select-n`` rows. Report
   cells: ``--n`` rows drawn with ``--report-seed`` (1) from the same rows after removing
   every cell of every seed-0 sample the settings were looked at on
-  (:data:`SEED0_SAMPLE_SIZES`), isomorphic cells included.
+  (:data:`SEED0_SAMPLE_SIZES`), isomorphic cells included. A report seed above 1 also
+  removes the report samples of every lower seed, so each report sample is new.
 * **DARTS** (``--space darts``): the 725 NB301 cells, shuffled with seed 0; the first half
   is the selection half, the second half (minus isomorphs of selection cells) the report.
 
 ``--phase select`` scores every candidate proxy (and design variants of the new proxies)
 on the selection cells, evaluates every subset of up to ``--max-set`` proxies under every
-aggregator, and picks the set, aggregator and weights by :data:`SELECTION_RULE`, within
-``--max-cost`` forward+backward passes per cell. ``--phase report`` scores the report
+aggregator, and picks the set, aggregator and weights by :data:`SELECTION_RULE` (the best
+odds of meeting the space's targets on a new sample of the report's size; see
+``selection_rule.py``), within ``--max-cost`` forward+backward passes per cell. ``--phase report`` scores the report
 cells with the library's chosen ranking (``fitness.aggregate.RANKING_*``), the mission
 proxies and today's combined ranking, and prints Spearman, Kendall, the mean accuracy of
 the 10 cells ranked first, the rank of the truly best cell, the published proxies on the
@@ -57,6 +59,7 @@ from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gra
 from fne.evolution.fitness.groundtruth import read_rows, sample_rows
 from fne.evolution.fitness.netutils import downsampled, output_depends_on_input
 from fne.genotopheno import get_space
+from selection_rule import RULE, Targets, best_odds, odds, resamples
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -69,9 +72,13 @@ SEED0_SAMPLE_SIZES = (1000, 400, 3000)
 """Sizes of the seed-0 NB201 samples the settings and proxy designs were looked at on;
 every cell of each is kept out of the report."""
 
-SELECTION_RULE = ("among sets within the cost limit whose seed-0 Spearman reaches the space's "
-                  "target, the highest seed-0 mean accuracy of the top 1% (at "
-                  "least 10 cells; ties: higher Spearman); if none reaches it, the highest Spearman")
+SELECTION_RULE = RULE
+
+PREVIOUS_RANKINGS = {
+    "nb201": (("trainability", "meco", "flops", "naswot", "grad_corr", "linear_regions"), "mean_rank",
+              {"linear_regions": 0.5})}
+"""The library's ranking before the odds rule (chosen on the same seed-0 cells by the highest
+top-1% mean among the sets reaching the Spearman target), reported beside the current one."""
 
 TOP_K = 10
 """The report's top-k: the mean accuracy of the 10 cells ranked first."""
@@ -91,14 +98,18 @@ class SpaceSetup:
     metric: str
     published: Tuple[str, ...]
     spearman_target: float
+    top10_target: Optional[float]
     select_n: int
+
+    def targets(self, report_n: int) -> Targets:
+        return Targets(self.spearman_target, self.top10_target, TOP_K, report_n)
 
 
 SETUPS = {
     "nb201": SpaceSetup("nb201", SHARED / "nb201" / "nb201_cifar10.csv", "c10_test_200ep",
-                        ("c10_nwot", "c10_jacov", "c10_synflow", "c10_params", "c10_flops"), 0.91, 3000),
+                        ("c10_nwot", "c10_jacov", "c10_synflow", "c10_params", "c10_flops"), 0.91, 93.8, 3000),
     "darts": SpaceSetup("darts", SHARED / "nb301" / "nb301_cifar10_725.csv", "val_accuracy",
-                        ("nwot", "jacov", "synflow", "snip", "grad_norm", "params", "flops"), 0.60, 0),
+                        ("nwot", "jacov", "synflow", "snip", "grad_norm", "params", "flops"), 0.60, None, 0),
 }
 
 
@@ -165,6 +176,9 @@ def nb201_split(args: argparse.Namespace, setup: SpaceSetup) -> Tuple[List[Dict[
     for size in set(SEED0_SAMPLE_SIZES) | {args.select_n}:
         seen.update(canonical_keys("nb201", sample_rows(rows, size, args.seed)))
     rest = [r for r, key in zip(rows, canonical_keys("nb201", rows)) if key not in seen]
+    for earlier in range(1, args.report_seed):  # every earlier report sample stays out too
+        seen.update(canonical_keys("nb201", sample_rows(rest, args.n, earlier)))
+        rest = [r for r, key in zip(rest, canonical_keys("nb201", rest)) if key not in seen]
     return select, sample_rows(rest, args.n, args.report_seed)
 
 
@@ -332,9 +346,10 @@ def set_cost(results: Sequence[Dict[str, Any]], names: Sequence[str]) -> float:
 
 
 def evaluate_sets(ranks: Dict[str, np.ndarray], truth: np.ndarray, results: Sequence[Dict[str, Any]],
-                  names: Sequence[str], max_set: int) -> List[Dict[str, Any]]:
-    """Figures of every subset of ``names`` (1..max_set) under every aggregator, equal weights."""
-    rows = []
+                  names: Sequence[str], max_set: int) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
+    """Figures of every subset of ``names`` (1..max_set) under every aggregator, equal weights,
+    and each one's ranking of the cells."""
+    rows, rankings = [], []
     for size in range(1, max_set + 1):
         for subset in itertools.combinations(names, size):
             matrix = np.column_stack([ranks[n] for n in subset])
@@ -345,29 +360,32 @@ def evaluate_sets(ranks: Dict[str, np.ndarray], truth: np.ndarray, results: Sequ
                 values = agg.get_aggregator(method)(matrix, np.ones(size))
                 rows.append({"proxies": list(subset), "aggregator": method, "weights": [1.0] * size,
                              "cost": cost, **figures(values, truth)})
-    return rows
+                rankings.append(values)
+    return rows, rankings
 
 
-def pick(rows: Sequence[Dict[str, Any]], target: float, max_cost: float) -> Dict[str, Any]:
-    """The row :data:`SELECTION_RULE` picks."""
-    affordable = [r for r in rows if r["cost"] <= max_cost]
-    good = [r for r in affordable if r["spearman"] >= target]
-    if good:
-        return max(good, key=lambda r: (r["top1pct_mean"], r["spearman"]))
-    return max(affordable, key=lambda r: r["spearman"])
+def pick(rows: Sequence[Dict[str, Any]], rankings: Sequence[np.ndarray], truth: np.ndarray,
+         targets: Targets, max_cost: float) -> Dict[str, Any]:
+    """The row :data:`SELECTION_RULE` picks, with its ``odds``."""
+    affordable = [i for i, r in enumerate(rows) if r["cost"] <= max_cost]
+    draws = resamples(len(truth), targets)
+    return best_odds([rows[i] for i in affordable], [rankings[i] for i in affordable], truth, targets, draws)
 
 
 def weight_sweep(ranks: Dict[str, np.ndarray], truth: np.ndarray, base: Dict[str, Any],
-                 grid: Sequence[float] = (0.5, 1.0, 2.0)) -> List[Dict[str, Any]]:
-    """The chosen set and aggregator under every combination of per-proxy weights in ``grid``."""
+                 grid: Sequence[float] = (0.5, 1.0, 2.0)) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
+    """The chosen set and aggregator under every combination of per-proxy weights in ``grid``,
+    and each one's ranking of the cells."""
     matrix = np.column_stack([ranks[n] for n in base["proxies"]])
     fn = agg.get_aggregator(base["aggregator"])
-    out = []
+    out, rankings = [], []
     for weights in itertools.product(grid, repeat=len(base["proxies"])):
         if max(weights) != 1.0:
             continue  # a common factor does not change the ranking
-        out.append({**base, "weights": list(weights), **figures(fn(matrix, np.array(weights)), truth)})
-    return out
+        values = fn(matrix, np.array(weights))
+        out.append({**base, "weights": list(weights), **figures(values, truth)})
+        rankings.append(values)
+    return out, rankings
 
 
 def variant_swaps(ranks: Dict[str, np.ndarray], truth: np.ndarray, chosen: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -411,6 +429,19 @@ def _restored(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [{**r, "scores": nan(r["scores"]), "variants": nan(r["variants"])} for r in results]
 
 
+def library_ranking_odds(setup: SpaceSetup, ranks: Dict[str, np.ndarray], truth: np.ndarray,
+                         targets: Targets) -> Optional[Dict[str, Any]]:
+    """Figures and odds of the library's ranking at the time of the run, when its proxies were scored."""
+    proxies, method = library_choice(setup.name)
+    if not set(proxies) <= set(ranks):
+        return None
+    named = library_weights(setup.name) or {}
+    weights = np.array([named.get(p, 1.0) for p in proxies])
+    values = agg.get_aggregator(method)(np.column_stack([ranks[p] for p in proxies]), weights)
+    return {"proxies": list(proxies), "aggregator": method, "weights": weights.tolist(),
+            **figures(values, truth), "odds": odds(values, truth, targets, resamples(len(truth), targets))}
+
+
 def select_on_network(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
                       x: torch.Tensor, y: torch.Tensor, build: Dict[str, Any]) -> Dict[str, Any]:
     """Score the selection cells on one network and choose the ranking; figures on these cells."""
@@ -426,9 +457,10 @@ def select_on_network(args: argparse.Namespace, setup: SpaceSetup, rows: List[Di
     variant_names = sorted({k for r in results for k in r["variants"]})
     variants = {k: np.array([r["variants"].get(k, math.nan) for r in results]) for k in variant_names}
     ranks = rank_columns({**table, **variants})
-    sets = evaluate_sets(ranks, truth, results, args.candidates, args.max_set)
-    chosen = pick(sets, setup.spearman_target, args.max_cost)
-    weighted = pick(weight_sweep(ranks, truth, chosen), setup.spearman_target, args.max_cost)
+    sets, rankings = evaluate_sets(ranks, truth, results, args.candidates, args.max_set)
+    targets = setup.targets(args.report_n)
+    chosen = pick(sets, rankings, truth, targets, args.max_cost)
+    weighted = pick(*weight_sweep(ranks, truth, chosen), truth, targets, args.max_cost)
     return {
         "build_kwargs": build,
         "proxies": {n: {**figures(table[n], truth), "cost": set_cost(results, [n])} for n in args.candidates},
@@ -436,6 +468,7 @@ def select_on_network(args: argparse.Namespace, setup: SpaceSetup, rows: List[Di
         "best_by_spearman": sorted(sets, key=lambda r: -r["spearman"])[:20],
         "chosen_equal_weights": chosen,
         "chosen": {**weighted, "build_kwargs": build},
+        "library_ranking": library_ranking_odds(setup, ranks, truth, targets),
         "variant_swaps": variant_swaps(ranks, truth, weighted),
         "forward_backward_seconds_median": float(np.median([r["fb"] for r in results])),
         "cells": _stored(results, texts),
@@ -446,7 +479,7 @@ def selection(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, 
               x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
     """The selection on every network of ``--networks``, and the overall choice."""
     per_network = [select_on_network(args, setup, rows, x, y, build) for build in args.networks]
-    chosen = pick([n["chosen"] for n in per_network], setup.spearman_target, args.max_cost)
+    chosen = max((n["chosen"] for n in per_network), key=lambda r: (r["odds"], r["spearman"]))
     truth = truth_column(rows, setup.metric)
     return {"cells": len(rows), "rule": SELECTION_RULE, "spearman_target": setup.spearman_target,
             "max_cost": args.max_cost, "candidates": list(args.candidates), "networks": per_network,
@@ -478,7 +511,7 @@ def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str
     proxies, method = library_choice(setup.name)
     build = library_build(setup.name)
     weights = library_weights(setup.name)
-    others = sorted(set(COMBINED_PROXIES) | set(DEFAULT_PROXIES))
+    others = sorted((set(CANDIDATES) | set(COMBINED_PROXIES) | set(DEFAULT_PROXIES)) - set(proxies))
     results = run_jobs(report_job, [r["arch_str"] for r in rows], args.workers, "report",
                        space_name=setup.name, chosen=proxies, others=others, x=x, y=y, seed=0, build=build)
     truth = truth_column(rows, setup.metric)
@@ -491,6 +524,10 @@ def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str
         scores, COMBINED_PROXIES, "mean_rank")
     rankings["mission only (" + "+".join(DEFAULT_PROXIES) + ", mean_rank)"] = agg.aggregate(
         scores, DEFAULT_PROXIES, "mean_rank")
+    if setup.name in PREVIOUS_RANKINGS:
+        members, method_before, weights_before = PREVIOUS_RANKINGS[setup.name]
+        rankings[f"previous ranking ({'+'.join(members)}, {method_before})"] = agg.aggregate(
+            scores, members, method_before, {p: weights_before.get(p, 1.0) for p in members})
     ratios = [r["chosen_seconds"] / r["fb"] for r in results]
     full_fb = [forward_backward_seconds(get_space(setup.name), r["arch_str"], {}, x, y, 0)
                for r in rows[: args.full_baseline_cells]]
@@ -573,13 +610,14 @@ def print_selection(sel: Dict[str, Any]) -> None:
         _header("best sets by Spearman")
         for r in net["best_by_spearman"][:10]:
             print(_line(f"{'+'.join(r['proxies'])} [{r['aggregator']}] cost {r['cost']:.2f}", r))
-        for key in ("chosen_equal_weights", "chosen"):
-            r = net[key]
-            print(_line(f"{key}: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
-                        f"cost {r['cost']:.2f}", r))
+        for key in ("chosen_equal_weights", "chosen", "library_ranking"):
+            r = net.get(key)
+            if r:
+                print(_line(f"{key}: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
+                            f"odds {r['odds']:.2f}", r))
     r = sel["chosen"]
     print(_line(f"CHOSEN: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
-                f"{r['build_kwargs']}", r))
+                f"{r['build_kwargs']} odds {r['odds']:.2f}", r))
     for name, f in sel["published"].items():
         print(_line(f"published {name}", f))
 
@@ -619,6 +657,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     torch.set_num_threads(1)
     setup = SETUPS[args.space]
     select_rows, report_rows = (darts_split if setup.name == "darts" else nb201_split)(args, setup)
+    args.report_n = len(report_rows)  # the sample size the selection's odds are for
     data = load_cifar10(args.data_dir)
     x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.batch_seed))
     result: Dict[str, Any] = {"settings": settings(args)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Iterator
@@ -43,8 +44,9 @@ def one_thread() -> Iterator[None]:
 
 
 def load_script(path: Path, name: str) -> ModuleType:
-    """Import a script (``src/*.py``, ``examples/*.py``) as a fresh module."""
+    """Import a script (``src/*.py``, ``examples/*.py``, ``benchmarks/*.py``) as a fresh module."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while it runs
     spec.loader.exec_module(module)
     return module

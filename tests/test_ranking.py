@@ -54,12 +54,14 @@ def test_ranking_weights_are_checked_against_the_objectives() -> None:
     assert config.objective_weights() == [1.0, 2.0]
     assert SearchConfig(proxies=("params", "synflow"), ranking_weights={"ntk": 3.0}).objective_weights() == [1.0, 1.0]
     from fne.evolution.fitness import RANKING_WEIGHTS
-    from fne.evolution.search_config import PREVIOUS_DEFAULTS
+    from fne.evolution.search_config import PREVIOUS_DEFAULTS, SEARCH_WEIGHTS
 
     assert SearchConfig(**PREVIOUS_DEFAULTS).objective_weights() is None
     default = SearchConfig()
-    expected = [(RANKING_WEIGHTS or {}).get(p, 1.0) for p in default.proxies]
-    assert default.objective_weights() == expected
+    assert default.objective_weights() == [SEARCH_WEIGHTS[p] for p in default.proxies]
+    typical = float(np.median(list((RANKING_WEIGHTS or {"": 1.0}).values())))
+    for proxy in default.proxies:  # the ranking's own weights; a heuristic it lacks weighs as its median
+        assert SEARCH_WEIGHTS[proxy] == (RANKING_WEIGHTS or {}).get(proxy, typical)
     with pytest.raises(ValueError, match=r"--ranking-weight names \['bogus'\]"):
         SearchConfig(ranking_weights={"bogus": 1.0}).validate()
     with pytest.raises(ValueError, match="not all 0"):

@@ -38,14 +38,14 @@ import torch
 from fne.data import load_dataset
 from fne.evolution.dataset import sample_batch
 from fne.evolution.evaluator import ComputeOptions, default_workers, evaluator_for, resolve_backend
-from fne.evolution.fitness import (DEFAULT_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS, Scorer, list_proxies,
+from fne.evolution.fitness import (DEFAULT_PROXIES, RANKING_AGGREGATOR, Scorer, list_proxies,
                                    resolve_device)
 from fne.evolution.fitness.aggregate import aggregate, list_aggregators, named_weights
 from fne.evolution.fitness.groundtruth import (column, correlation_report, rank_correlations, read_rows,
                                                sample_rows)
 from fne.evolution.fitness.plots import scatter_png
 from fne.evolution.fitness.units import proxy_label, uses_log_scale
-from fne.evolution.search_config import SEARCH_PROXIES, DataOptions
+from fne.evolution.search_config import SEARCH_PROXIES, SEARCH_WEIGHTS, DataOptions
 from fne.genotopheno import get_space, list_spaces
 from fne.options import add_options, check_options, from_args, key_value, option
 
@@ -76,7 +76,7 @@ class ScoreConfig(DataOptions, ComputeOptions):
                                                 "mean_rank, log_rank (sum of log ranks) or nondominated (the "
                                                 "search's --ranking choices)", choices=list_aggregators)
     combine_weights: Optional[Dict[str, Any]] = option(
-        default_factory=lambda: None if RANKING_WEIGHTS is None else dict(RANKING_WEIGHTS),
+        default_factory=lambda: dict(SEARCH_WEIGHTS),
         help="weight of a proxy in the combined ranking (repeatable PROXY=WEIGHT; proxies not named weigh 1; "
              "default: the search's ranking weights)", flag="combine-weight")
     batch: int = option(64, "images in the scoring batch", low=2)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -18,13 +19,20 @@ from .survival import SURVIVALS
 from .tournament import WEIGHT_LOSSES
 from .training import TrainConfig
 
-__all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS", "SEARCH_PROXIES", "PREVIOUS_DEFAULTS"]
+__all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS", "SEARCH_PROXIES", "SEARCH_WEIGHTS", "PREVIOUS_DEFAULTS"]
 
 DATASET_KINDS = ("cifar10", "cifar100", "npz", "folder")
 SEARCH_PROXIES: Tuple[str, ...] = tuple(dict.fromkeys(RANKING_PROXIES + DEFAULT_PROXIES))
 """The default objectives: the training-free ranking chosen by ``benchmarks/bench_proxies.py``
 on seed-0 NB201 samples (:data:`fne.evolution.fitness.RANKING_PROXIES`), with fne's three
 heuristics (NTK condition number, NASWOT, gradient correlation) added where it lacks them."""
+
+SEARCH_WEIGHTS: Dict[str, float] = {
+    **(RANKING_WEIGHTS or {}),
+    **{p: statistics.median((RANKING_WEIGHTS or {"": 1.0}).values()) for p in SEARCH_PROXIES
+       if p not in (RANKING_WEIGHTS or {})}}
+"""The default ranking weights of :data:`SEARCH_PROXIES`: the ranking's own weights, and a
+heuristic the ranking lacks weighs as much as its typical member (the median weight)."""
 
 PREVIOUS_DEFAULTS: Dict[str, Any] = {
     "proxies": ("params", "synflow"), "ranking": "nondominated", "ranking_weights": None,
@@ -99,7 +107,7 @@ class SearchConfig(DataOptions, ComputeOptions):
                                            "nondominated (Pareto front, then rank sum), mean_rank or log_rank "
                                            "(sum of log ranks) over the proxies", choices=list_aggregators)
     ranking_weights: Optional[Dict[str, Any]] = option(
-        default_factory=lambda: None if RANKING_WEIGHTS is None else dict(RANKING_WEIGHTS),
+        default_factory=lambda: dict(SEARCH_WEIGHTS),
         help="weight of a proxy in --ranking (repeatable PROXY=WEIGHT; objectives not named weigh 1)",
         flag="ranking-weight")
     rank_scale: str = option("reference", "ranks the ranking aggregates: cells (among the scored cells) or "
