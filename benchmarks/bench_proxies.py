@@ -59,7 +59,7 @@ from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gra
 from fne.evolution.fitness.groundtruth import read_rows, sample_rows
 from fne.evolution.fitness.netutils import downsampled, output_depends_on_input
 from fne.genotopheno import get_space
-from selection_rule import RULE, Targets, best_odds, odds, resamples
+from selection_rule import RULE, Targets, best_odds, odds, preference, resamples
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -479,7 +479,7 @@ def selection(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, 
               x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
     """The selection on every network of ``--networks``, and the overall choice."""
     per_network = [select_on_network(args, setup, rows, x, y, build) for build in args.networks]
-    chosen = max((n["chosen"] for n in per_network), key=lambda r: (r["odds"], r["spearman"]))
+    chosen = max((n["chosen"] for n in per_network), key=preference)
     truth = truth_column(rows, setup.metric)
     return {"cells": len(rows), "rule": SELECTION_RULE, "spearman_target": setup.spearman_target,
             "max_cost": args.max_cost, "candidates": list(args.candidates), "networks": per_network,

@@ -87,6 +87,11 @@ def shortlist(rows: Sequence[Dict[str, Any]], size: int = SHORTLIST) -> List[int
     return sorted(int(i) for front in fronts for i in front)
 
 
+def preference(row: Dict[str, Any]) -> tuple:
+    """The rule's sort key for a row with its ``odds``: better odds, then higher Spearman."""
+    return row["odds"], row["spearman"]
+
+
 def best_odds(rows: Sequence[Dict[str, Any]], values: Sequence[np.ndarray], truth: np.ndarray,
               targets: Targets, draws: np.ndarray) -> Dict[str, Any]:
     """The shortlisted row with the best odds (ties: higher Spearman), with its ``odds`` added.
@@ -101,4 +106,4 @@ def best_odds(rows: Sequence[Dict[str, Any]], values: Sequence[np.ndarray], trut
     if not rows:
         raise ValueError("no candidate ranking to choose from")
     scored = [{**rows[i], "odds": odds(values[i], truth, targets, draws)} for i in shortlist(rows)]
-    return max(scored, key=lambda r: (r["odds"], r["spearman"]))
+    return max(scored, key=preference)

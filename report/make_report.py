@@ -113,15 +113,16 @@ def _figure_row(label: str, f: Dict[str, Any]) -> str:
             f"{f['best_position']} |")
 
 
-def proxy_table(proxies: Dict[str, Any]) -> str:
-    """Markdown: the library's ranking, each aggregator, every proxy and the published proxies,
-    all on the same report cells."""
+def proxy_table(proxies: Dict[str, Any], with_proxies: bool = True) -> str:
+    """Markdown: the library's ranking, each aggregator, every proxy (unless ``with_proxies`` is
+    False) and the published proxies, all on the same report cells."""
     rep = proxies["report"]
     lines = ["| ranking or proxy | Spearman rho | Kendall tau | top-10 mean acc. | rank of the best cell |",
              "|---|---|---|---|---|"]
     lines += [_figure_row(f"**{name}**" if name.startswith("chosen (") else name, f)
               for name, f in rep["rankings"].items()]
-    lines += [_figure_row(f"fne `{name}`", f) for name, f in rep["proxies"].items()]
+    if with_proxies:
+        lines += [_figure_row(f"fne `{name}`", f) for name, f in rep["proxies"].items()]
     lines += [_figure_row(f"published `{name}`", f) for name, f in rep["published"].items()]
     return "\n".join(lines)
 
@@ -140,17 +141,6 @@ def ranking_line(proxies: Dict[str, Any]) -> str:
         line += (f" On the selection cells it met every target on {100 * chosen['odds']:.0f}% of the bootstrap "
                  f"resamples the size of the report (seed-0 Spearman {chosen['spearman']:.3f}).")
     return line
-
-
-def sample_table(proxies: Dict[str, Any]) -> str:
-    """Markdown: the rankings and the published proxies on one more report sample."""
-    rep = proxies["report"]
-    lines = ["| ranking or proxy | Spearman rho | Kendall tau | top-10 mean acc. | rank of the best cell |",
-             "|---|---|---|---|---|"]
-    lines += [_figure_row(f"**{name}**" if name.startswith("chosen (") else name, f)
-              for name, f in rep["rankings"].items()]
-    lines += [_figure_row(f"published `{name}`", f) for name, f in rep["published"].items()]
-    return "\n".join(lines)
 
 
 def scatter_figure(proxies: Dict[str, Any], path: Path) -> None:
@@ -295,7 +285,7 @@ def write_report(results: Dict[str, Any]) -> Path:
         n=proxies["report"]["cells"], seed=settings["report_seed"], batch=settings["batch"],
         select_n=proxies["selection"]["cells"], proxy_table=proxy_table(proxies), ranking=ranking_line(proxies),
         seed2_n=results["bench_proxies_seed2.json"]["report"]["cells"],
-        seed2_table=sample_table(results["bench_proxies_seed2.json"]),
+        seed2_table=proxy_table(results["bench_proxies_seed2.json"], with_proxies=False),
         darts_n=darts["report"]["cells"], darts_select_n=darts["selection"]["cells"],
         darts_table=proxy_table(darts), darts_ranking=ranking_line(darts), search_table=search_table(search),
         picks_table=picks_table(search),

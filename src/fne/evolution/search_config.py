@@ -27,10 +27,10 @@ SEARCH_PROXIES: Tuple[str, ...] = tuple(dict.fromkeys(RANKING_PROXIES + DEFAULT_
 on seed-0 NB201 samples (:data:`fne.evolution.fitness.RANKING_PROXIES`), with fne's three
 heuristics (NTK condition number, NASWOT, gradient correlation) added where it lacks them."""
 
+_RANKING_WEIGHTS: Dict[str, float] = dict(RANKING_WEIGHTS or {})
 SEARCH_WEIGHTS: Dict[str, float] = {
-    **(RANKING_WEIGHTS or {}),
-    **{p: statistics.median((RANKING_WEIGHTS or {"": 1.0}).values()) for p in SEARCH_PROXIES
-       if p not in (RANKING_WEIGHTS or {})}}
+    p: _RANKING_WEIGHTS.get(p, statistics.median(_RANKING_WEIGHTS.values()) if _RANKING_WEIGHTS else 1.0)
+    for p in SEARCH_PROXIES}
 """The default ranking weights of :data:`SEARCH_PROXIES`: the ranking's own weights, and a
 heuristic the ranking lacks weighs as much as its typical member (the median weight)."""
 
