@@ -80,13 +80,21 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         alone = timed_search(args.seed, args.data_dir, Path(tmp) / "alone")
         shared = with_hog(args.seed, args.data_dir, Path(tmp) / "shared")
     ratio = shared["wall_s"] / alone["wall_s"]
-    result = {"seed": args.seed, "usable_cpus": usable_cpus(), "alone": alone, "with_other_process": shared,
-              "ratio": ratio, "same_pick": alone["arch"] == shared["arch"]}
+    result = {
+        "seed": args.seed,
+        "usable_cpus": usable_cpus(),
+        "alone": alone,
+        "with_other_process": shared,
+        "ratio": ratio,
+        "same_pick": alone["arch"] == shared["arch"],
+    }
     print(f"default search, seed {args.seed}, {usable_cpus()} usable cores")
     print(f"alone:                          {alone['wall_s']:7.1f} s")
     print(f"beside a {shared['hog_threads']}-thread torch process: {shared['wall_s']:7.1f} s")
-    print(f"ratio {ratio:.2f} (half of the cores, a fair share beside one other busy process, gives 2.0); "
-          f"same pick: {result['same_pick']}")
+    print(
+        f"ratio {ratio:.2f} (half of the cores, a fair share beside one other busy process, gives 2.0); "
+        f"same pick: {result['same_pick']}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

@@ -44,8 +44,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, proxies: Sequence[str],
-              backend: str, workers: int, threads: int) -> Dict[str, Any]:
+def timed_run(
+    space: Any,
+    cells: List[Any],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    proxies: Sequence[str],
+    backend: str,
+    workers: int,
+    threads: int,
+) -> Dict[str, Any]:
     """Score ``cells`` on ``backend`` with ``workers`` workers (pool start-up included)."""
     start = time.perf_counter()
     evaluator = make_evaluator(backend, workers, threads=threads)
@@ -55,9 +63,15 @@ def timed_run(space: Any, cells: List[Any], x: torch.Tensor, y: torch.Tensor, pr
     finally:
         evaluator.close()
     seconds = time.perf_counter() - start
-    return {"backend": backend, "workers": evaluator.workers, "threads": threads, "seconds": seconds,
-            "cells_per_second": len(cells) / seconds, "failed": scorer.num_failed,
-            "bits": [[float(v).hex() for v in s.values()] for s in scores]}
+    return {
+        "backend": backend,
+        "workers": evaluator.workers,
+        "threads": threads,
+        "seconds": seconds,
+        "cells_per_second": len(cells) / seconds,
+        "failed": scorer.num_failed,
+        "bits": [[float(v).hex() for v in s.values()] for s in scores],
+    }
 
 
 def plan(backends: Sequence[str], workers: Sequence[int]) -> List[tuple]:
@@ -83,17 +97,30 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
                 continue
         runs.append(timed_run(space, cells, x, y, proxies, backend, workers, args.threads))
     reference = runs[0]["bits"]
-    print(f"{args.n} NB201 cells, proxies {','.join(proxies)}, {args.threads} torch thread(s) per worker, "
-          f"{usable_cpus()} usable cores")
-    print(f"{'backend':10s} {'workers':>7s} {'seconds':>8s} {'cells/s':>8s} {'failed':>6s}  bit-identical to "
-          f"{runs[0]['backend']}")
+    print(
+        f"{args.n} NB201 cells, proxies {','.join(proxies)}, {args.threads} torch thread(s) per worker, "
+        f"{usable_cpus()} usable cores"
+    )
+    print(
+        f"{'backend':10s} {'workers':>7s} {'seconds':>8s} {'cells/s':>8s} {'failed':>6s}  bit-identical to "
+        f"{runs[0]['backend']}"
+    )
     for r in runs:
         r["identical_to_first"] = r.pop("bits") == reference
-        print(f"{r['backend']:10s} {r['workers']:7d} {r['seconds']:8.1f} {r['cells_per_second']:8.2f} "
-              f"{r['failed']:6d}  {r['identical_to_first']}")
-    result = {"n": args.n, "seed": args.seed, "proxies": list(proxies), "threads": args.threads,
-              "usable_cpus": usable_cpus(), "cpu": platform.processor() or platform.machine(),
-              "torch": torch.__version__, "runs": runs}
+        print(
+            f"{r['backend']:10s} {r['workers']:7d} {r['seconds']:8.1f} {r['cells_per_second']:8.2f} "
+            f"{r['failed']:6d}  {r['identical_to_first']}"
+        )
+    result = {
+        "n": args.n,
+        "seed": args.seed,
+        "proxies": list(proxies),
+        "threads": args.threads,
+        "usable_cpus": usable_cpus(),
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "runs": runs,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

@@ -52,8 +52,14 @@ from fne.evolution.dataset import load_cifar10, sample_batch
 from fne.evolution.evaluator import Failed, make_evaluator
 from fne.evolution.fitness import COMBINED_PROXIES, DEFAULT_PROXIES, get_proxy, score_genotype
 from fne.evolution.fitness import aggregate as agg
-from fne.evolution.fitness.az_scores import (BLOCK_RESOLUTION, block_entropies, block_gains,
-                                             expressivity_score, progressivity_score, trainability_score)
+from fne.evolution.fitness.az_scores import (
+    BLOCK_RESOLUTION,
+    block_entropies,
+    block_gains,
+    expressivity_score,
+    progressivity_score,
+    trainability_score,
+)
 from fne.evolution.fitness.feature_correlation import conv_features, min_correlation_eigenvalues
 from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gradients
 from fne.evolution.fitness.groundtruth import read_rows, sample_rows
@@ -64,8 +70,20 @@ from selection_rule import RULE, Targets, best_odds, odds, preference, resamples
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
-CANDIDATES = ("expressivity", "progressivity", "trainability", "meco", "zico", "flops", "params",
-              "naswot", "ntk", "grad_corr", "synflow", "linear_regions")
+CANDIDATES = (
+    "expressivity",
+    "progressivity",
+    "trainability",
+    "meco",
+    "zico",
+    "flops",
+    "params",
+    "naswot",
+    "ntk",
+    "grad_corr",
+    "synflow",
+    "linear_regions",
+)
 """Registered proxies the selection may combine."""
 
 SEED0_SAMPLE_SIZES = (1000, 400, 3000)
@@ -75,8 +93,12 @@ every cell of each is kept out of the report."""
 SELECTION_RULE = RULE
 
 PREVIOUS_RANKINGS = {
-    "nb201": (("trainability", "meco", "flops", "naswot", "grad_corr", "linear_regions"), "mean_rank",
-              {"linear_regions": 0.5})}
+    "nb201": (
+        ("trainability", "meco", "flops", "naswot", "grad_corr", "linear_regions"),
+        "mean_rank",
+        {"linear_regions": 0.5},
+    )
+}
 """The library's ranking before the odds rule (chosen on the same seed-0 cells by the highest
 top-1% mean among the sets reaching the Spearman target), reported beside the current one."""
 
@@ -106,24 +128,47 @@ class SpaceSetup:
 
 
 SETUPS = {
-    "nb201": SpaceSetup("nb201", SHARED / "nb201" / "nb201_cifar10.csv", "c10_test_200ep",
-                        ("c10_nwot", "c10_jacov", "c10_synflow", "c10_params", "c10_flops"), 0.91, 93.8, 3000),
-    "darts": SpaceSetup("darts", SHARED / "nb301" / "nb301_cifar10_725.csv", "val_accuracy",
-                        ("nwot", "jacov", "synflow", "snip", "grad_norm", "params", "flops"), 0.60, None, 0),
+    "nb201": SpaceSetup(
+        "nb201",
+        SHARED / "nb201" / "nb201_cifar10.csv",
+        "c10_test_200ep",
+        ("c10_nwot", "c10_jacov", "c10_synflow", "c10_params", "c10_flops"),
+        0.91,
+        93.8,
+        3000,
+    ),
+    "darts": SpaceSetup(
+        "darts",
+        SHARED / "nb301" / "nb301_cifar10_725.csv",
+        "val_accuracy",
+        ("nwot", "jacov", "synflow", "snip", "grad_norm", "params", "flops"),
+        0.60,
+        None,
+        0,
+    ),
 }
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--space", choices=sorted(SETUPS), default="nb201")
-    ap.add_argument("--phase", choices=("select", "report", "both", "cost"), default="both",
-                    help="cost: only time the chosen set against forward+backward, serially, on the "
-                         "first --cost-cells report cells")
+    ap.add_argument(
+        "--phase",
+        choices=("select", "report", "both", "cost"),
+        default="both",
+        help="cost: only time the chosen set against forward+backward, serially, on the "
+        "first --cost-cells report cells",
+    )
     ap.add_argument("--cost-cells", type=int, default=100, help="cells the cost phase times")
-    ap.add_argument("--n", type=int, default=1000,
-                    help="report cells (NB201: sample size; DARTS: at most this many of its half)")
-    ap.add_argument("--select-n", type=int, default=None,
-                    help="seed-0 selection cells (NB201: sample size; DARTS: first cells of the half)")
+    ap.add_argument(
+        "--n", type=int, default=1000, help="report cells (NB201: sample size; DARTS: at most this many of its half)"
+    )
+    ap.add_argument(
+        "--select-n",
+        type=int,
+        default=None,
+        help="seed-0 selection cells (NB201: sample size; DARTS: first cells of the half)",
+    )
     ap.add_argument("--seed", type=int, default=0, help="seed of the selection sample")
     ap.add_argument("--report-seed", type=int, default=1, help="seed of the report sample")
     ap.add_argument("--data-dir", type=Path, default=SHARED, help="folder holding cifar10/")
@@ -132,22 +177,43 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--batch-seed", type=int, default=0, help="seed of the scoring batch")
     ap.add_argument("--workers", type=int, default=2, help="scoring processes (one torch thread each)")
     ap.add_argument("--max-set", type=int, default=6, help="largest proxy set the selection tries")
-    ap.add_argument("--candidates", nargs="*", default=None,
-                    help=f"proxies the selection may combine (default: {' '.join(CANDIDATES)})")
-    ap.add_argument("--networks", nargs="*", default=None,
-                    help="scoring networks the selection compares, as JSON build arguments "
-                         "(default: the space's score preset)")
-    ap.add_argument("--no-variants", action="store_true",
-                    help="skip the design variants of the new proxies in the selection")
-    ap.add_argument("--max-cost", type=float, default=3.0,
-                    help="most forward+backward passes per cell a chosen set may cost")
-    ap.add_argument("--full-baseline-cells", type=int, default=20,
-                    help="report cells on which to time forward+backward of the full-size network")
-    ap.add_argument("--selection-from", type=Path, default=None,
-                    help="with --phase report: copy the selection figures from this earlier JSON output")
-    ap.add_argument("--reuse", type=Path, default=None,
-                    help="with --phase select: take the per-cell scores of a network from this earlier "
-                         "selection output when it scored the same cells on the same network")
+    ap.add_argument(
+        "--candidates",
+        nargs="*",
+        default=None,
+        help=f"proxies the selection may combine (default: {' '.join(CANDIDATES)})",
+    )
+    ap.add_argument(
+        "--networks",
+        nargs="*",
+        default=None,
+        help="scoring networks the selection compares, as JSON build arguments (default: the space's score preset)",
+    )
+    ap.add_argument(
+        "--no-variants", action="store_true", help="skip the design variants of the new proxies in the selection"
+    )
+    ap.add_argument(
+        "--max-cost", type=float, default=3.0, help="most forward+backward passes per cell a chosen set may cost"
+    )
+    ap.add_argument(
+        "--full-baseline-cells",
+        type=int,
+        default=20,
+        help="report cells on which to time forward+backward of the full-size network",
+    )
+    ap.add_argument(
+        "--selection-from",
+        type=Path,
+        default=None,
+        help="with --phase report: copy the selection figures from this earlier JSON output",
+    )
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="with --phase select: take the per-cell scores of a network from this earlier "
+        "selection output when it scored the same cells on the same network",
+    )
     ap.add_argument("--out", type=Path, default=None, help="JSON output (default under benchmarks/results)")
     args = ap.parse_args(argv)
     setup = SETUPS[args.space]
@@ -202,8 +268,9 @@ def _seeded_net(space: Any, text: str, build: Dict[str, Any], seed: int) -> torc
     return space.build(space.parse(text), **build)
 
 
-def forward_backward_seconds(space: Any, text: str, build: Dict[str, Any], x: torch.Tensor,
-                             y: torch.Tensor, seed: int) -> float:
+def forward_backward_seconds(
+    space: Any, text: str, build: Dict[str, Any], x: torch.Tensor, y: torch.Tensor, seed: int
+) -> float:
     """Seconds of one plain forward+backward (cross-entropy) pass, after one warm-up pass."""
     net = _seeded_net(space, text, build, seed)
     torch.nn.functional.cross_entropy(net(x), y).backward()
@@ -218,8 +285,9 @@ def _timed(fn: Callable[[], Any]) -> Tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
-def design_variants(space: Any, text: str, build: Dict[str, Any], x: torch.Tensor,
-                    y: torch.Tensor, seed: int) -> Dict[str, float]:
+def design_variants(
+    space: Any, text: str, build: Dict[str, Any], x: torch.Tensor, y: torch.Tensor, seed: int
+) -> Dict[str, float]:
     """Alternative designs of the new proxies (library functions with other arguments)."""
     net = _seeded_net(space, text, build, seed)
     if not output_depends_on_input(net, x):
@@ -250,8 +318,17 @@ def design_variants(space: Any, text: str, build: Dict[str, Any], x: torch.Tenso
     return {k: (v if math.isfinite(v) else math.nan) for k, v in out.items()}
 
 
-def select_job(text: str, *, space_name: str, proxies: Sequence[str], x: torch.Tensor, y: torch.Tensor,
-               seed: int, build: Dict[str, Any], variants: bool) -> Dict[str, Any]:
+def select_job(
+    text: str,
+    *,
+    space_name: str,
+    proxies: Sequence[str],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    seed: int,
+    build: Dict[str, Any],
+    variants: bool,
+) -> Dict[str, Any]:
     """One selection cell: every proxy on its own (timed), the overhead, the variants, f+b."""
     space = get_space(space_name)
     _, overhead = _timed(lambda: score_genotype(space, text, [], x, y, "cpu", seed, build))
@@ -260,24 +337,43 @@ def select_job(text: str, *, space_name: str, proxies: Sequence[str], x: torch.T
         value, spent = _timed(lambda: score_genotype(space, text, [name], x, y, "cpu", seed, build))
         scores[name], seconds[name] = value[name], max(0.0, spent - overhead)
     found = design_variants(space, text, build, x, y, seed) if variants else {}
-    return {"scores": scores, "seconds": seconds, "overhead": overhead, "variants": found,
-            "fb": forward_backward_seconds(space, text, build, x, y, seed)}
+    return {
+        "scores": scores,
+        "seconds": seconds,
+        "overhead": overhead,
+        "variants": found,
+        "fb": forward_backward_seconds(space, text, build, x, y, seed),
+    }
 
 
-def report_job(text: str, *, space_name: str, chosen: Sequence[str], others: Sequence[str],
-               x: torch.Tensor, y: torch.Tensor, seed: int, build: Dict[str, Any]) -> Dict[str, Any]:
+def report_job(
+    text: str,
+    *,
+    space_name: str,
+    chosen: Sequence[str],
+    others: Sequence[str],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    seed: int,
+    build: Dict[str, Any],
+) -> Dict[str, Any]:
     """One report cell: the chosen set (timed as one call), the mission set (timed), the rest, f+b."""
     space = get_space(space_name)
     scores, chosen_s = _timed(lambda: score_genotype(space, text, chosen, x, y, "cpu", seed, build))
     mission, mission_s = _timed(lambda: score_genotype(space, text, DEFAULT_PROXIES, x, y, "cpu", seed, build))
     rest = [p for p in others if p not in scores and p not in mission]
     extra = score_genotype(space, text, rest, x, y, "cpu", seed, build) if rest else {}
-    return {"scores": {**mission, **extra, **scores}, "chosen_seconds": chosen_s,
-            "mission_seconds": mission_s, "fb": forward_backward_seconds(space, text, build, x, y, seed)}
+    return {
+        "scores": {**mission, **extra, **scores},
+        "chosen_seconds": chosen_s,
+        "mission_seconds": mission_s,
+        "fb": forward_backward_seconds(space, text, build, x, y, seed),
+    }
 
 
-def run_jobs(job: Callable[..., Dict[str, Any]], texts: Sequence[str], workers: int, desc: str,
-             **kwargs: Any) -> List[Dict[str, Any]]:
+def run_jobs(
+    job: Callable[..., Dict[str, Any]], texts: Sequence[str], workers: int, desc: str, **kwargs: Any
+) -> List[Dict[str, Any]]:
     evaluator = make_evaluator("process" if workers > 1 else "serial", workers=workers)
     try:
         results = evaluator.map(functools.partial(job, **kwargs), list(texts), desc=desc)
@@ -307,10 +403,14 @@ def figures(values: np.ndarray, truth: np.ndarray) -> Dict[str, float]:
     values = _filled(values)
     order = np.lexsort((np.arange(len(values)), -values))
     best = int(np.argmax(truth))
-    return {"spearman": float(spearmanr(values, truth)[0]), "kendall": float(kendalltau(values, truth)[0]),
-            f"top{TOP_K}_mean": float(truth[order[:TOP_K]].mean()),
-            "top1pct_mean": float(truth[order[:top_share(len(truth))]].mean()),
-            "best_position": int(np.flatnonzero(order == best)[0]) + 1, "failed": failed}
+    return {
+        "spearman": float(spearmanr(values, truth)[0]),
+        "kendall": float(kendalltau(values, truth)[0]),
+        f"top{TOP_K}_mean": float(truth[order[:TOP_K]].mean()),
+        "top1pct_mean": float(truth[order[: top_share(len(truth))]].mean()),
+        "best_position": int(np.flatnonzero(order == best)[0]) + 1,
+        "failed": failed,
+    }
 
 
 def oriented(scores: Sequence[Mapping[str, float]], name: str) -> np.ndarray:
@@ -345,8 +445,13 @@ def set_cost(results: Sequence[Dict[str, Any]], names: Sequence[str]) -> float:
     return float(np.median([(r["overhead"] + sum(r["seconds"][n] for n in names)) / r["fb"] for r in results]))
 
 
-def evaluate_sets(ranks: Dict[str, np.ndarray], truth: np.ndarray, results: Sequence[Dict[str, Any]],
-                  names: Sequence[str], max_set: int) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
+def evaluate_sets(
+    ranks: Dict[str, np.ndarray],
+    truth: np.ndarray,
+    results: Sequence[Dict[str, Any]],
+    names: Sequence[str],
+    max_set: int,
+) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
     """Figures of every subset of ``names`` (1..max_set) under every aggregator, equal weights,
     and each one's ranking of the cells."""
     rows, rankings = [], []
@@ -358,22 +463,31 @@ def evaluate_sets(ranks: Dict[str, np.ndarray], truth: np.ndarray, results: Sequ
                 if size == 1 and method != "mean_rank":
                     continue
                 values = agg.get_aggregator(method)(matrix, np.ones(size))
-                rows.append({"proxies": list(subset), "aggregator": method, "weights": [1.0] * size,
-                             "cost": cost, **figures(values, truth)})
+                rows.append(
+                    {
+                        "proxies": list(subset),
+                        "aggregator": method,
+                        "weights": [1.0] * size,
+                        "cost": cost,
+                        **figures(values, truth),
+                    }
+                )
                 rankings.append(values)
     return rows, rankings
 
 
-def pick(rows: Sequence[Dict[str, Any]], rankings: Sequence[np.ndarray], truth: np.ndarray,
-         targets: Targets, max_cost: float) -> Dict[str, Any]:
+def pick(
+    rows: Sequence[Dict[str, Any]], rankings: Sequence[np.ndarray], truth: np.ndarray, targets: Targets, max_cost: float
+) -> Dict[str, Any]:
     """The row :data:`SELECTION_RULE` picks, with its ``odds``."""
     affordable = [i for i, r in enumerate(rows) if r["cost"] <= max_cost]
     draws = resamples(len(truth), targets)
     return best_odds([rows[i] for i in affordable], [rankings[i] for i in affordable], truth, targets, draws)
 
 
-def weight_sweep(ranks: Dict[str, np.ndarray], truth: np.ndarray, base: Dict[str, Any],
-                 grid: Sequence[float] = (0.5, 1.0, 2.0)) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
+def weight_sweep(
+    ranks: Dict[str, np.ndarray], truth: np.ndarray, base: Dict[str, Any], grid: Sequence[float] = (0.5, 1.0, 2.0)
+) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
     """The chosen set and aggregator under every combination of per-proxy weights in ``grid``,
     and each one's ranking of the cells."""
     matrix = np.column_stack([ranks[n] for n in base["proxies"]])
@@ -397,40 +511,56 @@ def variant_swaps(ranks: Dict[str, np.ndarray], truth: np.ndarray, chosen: Dict[
             members = list(chosen["proxies"])
             members[i] = variant
             matrix = np.column_stack([ranks[m] for m in members])
-            out.append({"replaced": name, "by": variant,
-                        **figures(fn(matrix, np.array(chosen["weights"])), truth)})
+            out.append({"replaced": name, "by": variant, **figures(fn(matrix, np.array(chosen["weights"])), truth)})
     return out
 
 
-def reused_results(path: Optional[Path], texts: Sequence[str], build: Dict[str, Any],
-                   candidates: Sequence[str]) -> Optional[List[Dict[str, Any]]]:
+def reused_results(
+    path: Optional[Path], texts: Sequence[str], build: Dict[str, Any], candidates: Sequence[str]
+) -> Optional[List[Dict[str, Any]]]:
     """The per-cell selection results of ``build`` saved in ``path`` for exactly ``texts``, else None."""
     if path is None:
         return None
     for net in json.loads(path.read_text()).get("selection", {}).get("networks", []):
         cells = net.get("cells") or []
-        if (net.get("build_kwargs") == build and [c["arch_str"] for c in cells] == list(texts)
-                and all(set(candidates) <= set(c["scores"]) for c in cells)):
+        if (
+            net.get("build_kwargs") == build
+            and [c["arch_str"] for c in cells] == list(texts)
+            and all(set(candidates) <= set(c["scores"]) for c in cells)
+        ):
             return [{k: v for k, v in c.items() if k != "arch_str"} for c in cells]
     return None
 
 
 def _stored(results: Sequence[Dict[str, Any]], texts: Sequence[str]) -> List[Dict[str, Any]]:
     """Per-cell results as JSON (non-finite values as None), so that a selection can be redone."""
+
     def clean(values: Mapping[str, float]) -> Dict[str, Optional[float]]:
         return {k: (float(v) if v is not None and math.isfinite(v) else None) for k, v in values.items()}
-    return [{"arch_str": t, "scores": clean(r["scores"]), "seconds": r["seconds"], "overhead": r["overhead"],
-             "variants": clean(r["variants"]), "fb": r["fb"]} for t, r in zip(texts, results)]
+
+    return [
+        {
+            "arch_str": t,
+            "scores": clean(r["scores"]),
+            "seconds": r["seconds"],
+            "overhead": r["overhead"],
+            "variants": clean(r["variants"]),
+            "fb": r["fb"],
+        }
+        for t, r in zip(texts, results)
+    ]
 
 
 def _restored(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     def nan(values: Mapping[str, Optional[float]]) -> Dict[str, float]:
         return {k: (math.nan if v is None else float(v)) for k, v in values.items()}
+
     return [{**r, "scores": nan(r["scores"]), "variants": nan(r["variants"])} for r in results]
 
 
-def library_ranking_odds(setup: SpaceSetup, ranks: Dict[str, np.ndarray], truth: np.ndarray,
-                         targets: Targets) -> Optional[Dict[str, Any]]:
+def library_ranking_odds(
+    setup: SpaceSetup, ranks: Dict[str, np.ndarray], truth: np.ndarray, targets: Targets
+) -> Optional[Dict[str, Any]]:
     """Figures and odds of the library's ranking at the time of the run, when its proxies were scored."""
     proxies, method = library_choice(setup.name)
     if not set(proxies) <= set(ranks):
@@ -438,18 +568,40 @@ def library_ranking_odds(setup: SpaceSetup, ranks: Dict[str, np.ndarray], truth:
     named = library_weights(setup.name) or {}
     weights = np.array([named.get(p, 1.0) for p in proxies])
     values = agg.get_aggregator(method)(np.column_stack([ranks[p] for p in proxies]), weights)
-    return {"proxies": list(proxies), "aggregator": method, "weights": weights.tolist(),
-            **figures(values, truth), "odds": odds(values, truth, targets, resamples(len(truth), targets))}
+    return {
+        "proxies": list(proxies),
+        "aggregator": method,
+        "weights": weights.tolist(),
+        **figures(values, truth),
+        "odds": odds(values, truth, targets, resamples(len(truth), targets)),
+    }
 
 
-def select_on_network(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
-                      x: torch.Tensor, y: torch.Tensor, build: Dict[str, Any]) -> Dict[str, Any]:
+def select_on_network(
+    args: argparse.Namespace,
+    setup: SpaceSetup,
+    rows: List[Dict[str, str]],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    build: Dict[str, Any],
+) -> Dict[str, Any]:
     """Score the selection cells on one network and choose the ranking; figures on these cells."""
     texts = [r["arch_str"] for r in rows]
     results = reused_results(args.reuse, texts, build, args.candidates)
     if results is None:
-        results = run_jobs(select_job, texts, args.workers, f"select {build}", space_name=setup.name,
-                           proxies=args.candidates, x=x, y=y, seed=0, build=build, variants=not args.no_variants)
+        results = run_jobs(
+            select_job,
+            texts,
+            args.workers,
+            f"select {build}",
+            space_name=setup.name,
+            proxies=args.candidates,
+            x=x,
+            y=y,
+            seed=0,
+            build=build,
+            variants=not args.no_variants,
+        )
     else:
         results = _restored(results)
     truth = truth_column(rows, setup.metric)
@@ -475,15 +627,23 @@ def select_on_network(args: argparse.Namespace, setup: SpaceSetup, rows: List[Di
     }
 
 
-def selection(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
-              x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+def selection(
+    args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]], x: torch.Tensor, y: torch.Tensor
+) -> Dict[str, Any]:
     """The selection on every network of ``--networks``, and the overall choice."""
     per_network = [select_on_network(args, setup, rows, x, y, build) for build in args.networks]
     chosen = max((n["chosen"] for n in per_network), key=preference)
     truth = truth_column(rows, setup.metric)
-    return {"cells": len(rows), "rule": SELECTION_RULE, "spearman_target": setup.spearman_target,
-            "max_cost": args.max_cost, "candidates": list(args.candidates), "networks": per_network,
-            "chosen": chosen, "published": published_figures(rows, setup.published, truth)}
+    return {
+        "cells": len(rows),
+        "rule": SELECTION_RULE,
+        "spearman_target": setup.spearman_target,
+        "max_cost": args.max_cost,
+        "candidates": list(args.candidates),
+        "networks": per_network,
+        "chosen": chosen,
+        "published": published_figures(rows, setup.published, truth),
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -505,15 +665,27 @@ def library_build(space_name: str) -> Dict[str, Any]:
     return get_space(space_name).preset("score")
 
 
-def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
-           x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+def report(
+    args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]], x: torch.Tensor, y: torch.Tensor
+) -> Dict[str, Any]:
     """Score the report cells with the library's chosen ranking and gather every figure."""
     proxies, method = library_choice(setup.name)
     build = library_build(setup.name)
     weights = library_weights(setup.name)
     others = sorted((set(CANDIDATES) | set(COMBINED_PROXIES) | set(DEFAULT_PROXIES)) - set(proxies))
-    results = run_jobs(report_job, [r["arch_str"] for r in rows], args.workers, "report",
-                       space_name=setup.name, chosen=proxies, others=others, x=x, y=y, seed=0, build=build)
+    results = run_jobs(
+        report_job,
+        [r["arch_str"] for r in rows],
+        args.workers,
+        "report",
+        space_name=setup.name,
+        chosen=proxies,
+        others=others,
+        x=x,
+        y=y,
+        seed=0,
+        build=build,
+    )
     truth = truth_column(rows, setup.metric)
     scores = [r["scores"] for r in results]
     names = list(dict.fromkeys(list(proxies) + others))
@@ -521,36 +693,50 @@ def report(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str
     for other in agg.list_aggregators():
         rankings[f"chosen set, {other}, equal weights"] = agg.aggregate(scores, proxies, other)
     rankings["today's combined (" + "+".join(COMBINED_PROXIES) + ", mean_rank)"] = agg.aggregate(
-        scores, COMBINED_PROXIES, "mean_rank")
+        scores, COMBINED_PROXIES, "mean_rank"
+    )
     rankings["mission only (" + "+".join(DEFAULT_PROXIES) + ", mean_rank)"] = agg.aggregate(
-        scores, DEFAULT_PROXIES, "mean_rank")
+        scores, DEFAULT_PROXIES, "mean_rank"
+    )
     if setup.name in PREVIOUS_RANKINGS:
         members, method_before, weights_before = PREVIOUS_RANKINGS[setup.name]
         rankings[f"previous ranking ({'+'.join(members)}, {method_before})"] = agg.aggregate(
-            scores, members, method_before, {p: weights_before.get(p, 1.0) for p in members})
+            scores, members, method_before, {p: weights_before.get(p, 1.0) for p in members}
+        )
     ratios = [r["chosen_seconds"] / r["fb"] for r in results]
-    full_fb = [forward_backward_seconds(get_space(setup.name), r["arch_str"], {}, x, y, 0)
-               for r in rows[: args.full_baseline_cells]]
+    full_fb = [
+        forward_backward_seconds(get_space(setup.name), r["arch_str"], {}, x, y, 0)
+        for r in rows[: args.full_baseline_cells]
+    ]
     return {
-        "cells": len(rows), "ranking": {"proxies": list(proxies), "aggregator": method, "weights": weights,
-                                        "build_kwargs": build},
+        "cells": len(rows),
+        "ranking": {"proxies": list(proxies), "aggregator": method, "weights": weights, "build_kwargs": build},
         "proxies": {n: figures(oriented(scores, n), truth) for n in names},
         "rankings": {k: figures(v, truth) for k, v in rankings.items()},
         "published": published_figures(rows, setup.published, truth),
-        "cost": {"chosen_seconds_median": statistics.median(r["chosen_seconds"] for r in results),
-                 "forward_backward_seconds_median": statistics.median(r["fb"] for r in results),
-                 "ratio_median": statistics.median(ratios), "ratio_mean": statistics.fmean(ratios),
-                 "mission_seconds_median": statistics.median(r["mission_seconds"] for r in results),
-                 "mission_ratio_median": statistics.median(r["mission_seconds"] / r["fb"] for r in results),
-                 "full_network_forward_backward_median": statistics.median(full_fb) if full_fb else None},
-        "cell_scores": [{"arch_str": r["arch_str"], setup.metric: float(r[setup.metric]),
-                         **{p: (v if math.isfinite(v) else None) for p, v in s.items()}}
-                        for r, s in zip(rows, scores)],
+        "cost": {
+            "chosen_seconds_median": statistics.median(r["chosen_seconds"] for r in results),
+            "forward_backward_seconds_median": statistics.median(r["fb"] for r in results),
+            "ratio_median": statistics.median(ratios),
+            "ratio_mean": statistics.fmean(ratios),
+            "mission_seconds_median": statistics.median(r["mission_seconds"] for r in results),
+            "mission_ratio_median": statistics.median(r["mission_seconds"] / r["fb"] for r in results),
+            "full_network_forward_backward_median": statistics.median(full_fb) if full_fb else None,
+        },
+        "cell_scores": [
+            {
+                "arch_str": r["arch_str"],
+                setup.metric: float(r[setup.metric]),
+                **{p: (v if math.isfinite(v) else None) for p, v in s.items()},
+            }
+            for r, s in zip(rows, scores)
+        ],
     }
 
 
-def cost_only(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]],
-              x: torch.Tensor, y: torch.Tensor) -> Dict[str, Any]:
+def cost_only(
+    args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]], x: torch.Tensor, y: torch.Tensor
+) -> Dict[str, Any]:
     """Seconds of the chosen set and of one forward+backward, cell by cell in this process."""
     proxies, _ = library_choice(setup.name)
     build = library_build(setup.name)
@@ -562,11 +748,17 @@ def cost_only(args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, 
         chosen.append(_timed(lambda: score_genotype(space, text, proxies, x, y, "cpu", 0, build))[1])
         fb.append(forward_backward_seconds(space, text, build, x, y, 0))
     ratios = [c / f for c, f in zip(chosen, fb)]
-    return {"cells": len(chosen), "build_kwargs": build, "proxies": list(proxies),
-            "chosen_seconds_median": statistics.median(chosen),
-            "forward_backward_seconds_median": statistics.median(fb),
-            "ratio_median": statistics.median(ratios), "ratio_mean": statistics.fmean(ratios),
-            "load_average_before": list(load_before), "load_average_after": list(os.getloadavg())}
+    return {
+        "cells": len(chosen),
+        "build_kwargs": build,
+        "proxies": list(proxies),
+        "chosen_seconds_median": statistics.median(chosen),
+        "forward_backward_seconds_median": statistics.median(fb),
+        "ratio_median": statistics.median(ratios),
+        "ratio_mean": statistics.fmean(ratios),
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+    }
 
 
 def legacy_keys(result: Dict[str, Any], setup: SpaceSetup) -> Dict[str, Any]:
@@ -575,22 +767,30 @@ def legacy_keys(result: Dict[str, Any], setup: SpaceSetup) -> Dict[str, Any]:
     combined = rep["rankings"]["today's combined (" + "+".join(COMBINED_PROXIES) + ", mean_rank)"]
     mission = rep["rankings"]["mission only (" + "+".join(DEFAULT_PROXIES) + ", mean_rank)"]
     cost = rep["cost"]
-    return {"proxies": {**rep["proxies"], "combined": combined}, "combined_mission_only": mission,
-            "published": rep["published"], "cells": rep["cell_scores"],
-            "speed": {"mission_seconds_median": cost["mission_seconds_median"],
-                      "mission_seconds_mean": None,
-                      "ratio_to_forward_backward_median": cost["mission_ratio_median"],
-                      "full_network_forward_backward_median": cost["full_network_forward_backward_median"],
-                      "peak_gpu_mib": None,
-                      "peak_rss_mib_while_scoring": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}}
+    return {
+        "proxies": {**rep["proxies"], "combined": combined},
+        "combined_mission_only": mission,
+        "published": rep["published"],
+        "cells": rep["cell_scores"],
+        "speed": {
+            "mission_seconds_median": cost["mission_seconds_median"],
+            "mission_seconds_mean": None,
+            "ratio_to_forward_backward_median": cost["mission_ratio_median"],
+            "full_network_forward_backward_median": cost["full_network_forward_backward_median"],
+            "peak_gpu_mib": None,
+            "peak_rss_mib_while_scoring": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        },
+    }
 
 
 # --------------------------------------------------------------------------- output
 
 
 def _line(label: str, f: Mapping[str, Any], width: int = 64) -> str:
-    return (f"{label[:width]:<{width}}{f['spearman']:>9.3f}{f['kendall']:>9.3f}"
-            f"{f[f'top{TOP_K}_mean']:>9.2f}{f.get('top1pct_mean', math.nan):>9.2f}{f['best_position']:>7d}")
+    return (
+        f"{label[:width]:<{width}}{f['spearman']:>9.3f}{f['kendall']:>9.3f}"
+        f"{f[f'top{TOP_K}_mean']:>9.2f}{f.get('top1pct_mean', math.nan):>9.2f}{f['best_position']:>7d}"
+    )
 
 
 def _header(title: str, width: int = 64) -> None:
@@ -599,8 +799,10 @@ def _header(title: str, width: int = 64) -> None:
 
 def print_selection(sel: Dict[str, Any]) -> None:
     for net in sel["networks"]:
-        _header(f"SELECTION (seed 0, {sel['cells']} cells), network {net['build_kwargs']}: "
-                "single proxies (cost in forward+backward passes)")
+        _header(
+            f"SELECTION (seed 0, {sel['cells']} cells), network {net['build_kwargs']}: "
+            "single proxies (cost in forward+backward passes)"
+        )
         for name, f in net["proxies"].items():
             print(_line(f"{name} (cost {f['cost']:.2f})", f))
         if net["variants"]:
@@ -613,11 +815,19 @@ def print_selection(sel: Dict[str, Any]) -> None:
         for key in ("chosen_equal_weights", "chosen", "library_ranking"):
             r = net.get(key)
             if r:
-                print(_line(f"{key}: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
-                            f"odds {r['odds']:.2f}", r))
+                print(
+                    _line(
+                        f"{key}: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} odds {r['odds']:.2f}", r
+                    )
+                )
     r = sel["chosen"]
-    print(_line(f"CHOSEN: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
-                f"{r['build_kwargs']} odds {r['odds']:.2f}", r))
+    print(
+        _line(
+            f"CHOSEN: {'+'.join(r['proxies'])} [{r['aggregator']}] w={r['weights']} "
+            f"{r['build_kwargs']} odds {r['odds']:.2f}",
+            r,
+        )
+    )
     for name, f in sel["published"].items():
         print(_line(f"published {name}", f))
 
@@ -634,21 +844,37 @@ def print_report(rep: Dict[str, Any]) -> None:
         print(_line(name, f))
     c = rep["cost"]
     print(f"\nscoring network {rep['ranking']['build_kwargs']}")
-    print(f"chosen set per cell: median {c['chosen_seconds_median']:.3f} s; one forward+backward: "
-          f"median {c['forward_backward_seconds_median']:.3f} s; ratio median {c['ratio_median']:.2f}x "
-          f"(mean {c['ratio_mean']:.2f}x)")
-    print(f"mission proxies (ntk+naswot+grad_corr) per cell: median {c['mission_seconds_median']:.3f} s, "
-          f"ratio median {c['mission_ratio_median']:.2f}x")
+    print(
+        f"chosen set per cell: median {c['chosen_seconds_median']:.3f} s; one forward+backward: "
+        f"median {c['forward_backward_seconds_median']:.3f} s; ratio median {c['ratio_median']:.2f}x "
+        f"(mean {c['ratio_mean']:.2f}x)"
+    )
+    print(
+        f"mission proxies (ntk+naswot+grad_corr) per cell: median {c['mission_seconds_median']:.3f} s, "
+        f"ratio median {c['mission_ratio_median']:.2f}x"
+    )
 
 
 def settings(args: argparse.Namespace) -> Dict[str, Any]:
-    return {"space": args.space, "phase": args.phase, "select_seed": args.seed,
-            "report_seed": args.report_seed, "select_n": args.select_n, "n": args.n,
-            "seed0_sample_sizes_excluded": list(SEED0_SAMPLE_SIZES), "batch": args.batch,
-            "batch_seed": args.batch_seed, "build_kwargs": library_build(args.space),
-            "networks_compared": args.networks, "workers": args.workers,
-            "threads_per_worker": 1, "device": "cpu", "cpu": platform.processor() or platform.machine(),
-            "torch": torch.__version__, "combined": list(COMBINED_PROXIES)}
+    return {
+        "space": args.space,
+        "phase": args.phase,
+        "select_seed": args.seed,
+        "report_seed": args.report_seed,
+        "select_n": args.select_n,
+        "n": args.n,
+        "seed0_sample_sizes_excluded": list(SEED0_SAMPLE_SIZES),
+        "batch": args.batch,
+        "batch_seed": args.batch_seed,
+        "build_kwargs": library_build(args.space),
+        "networks_compared": args.networks,
+        "workers": args.workers,
+        "threads_per_worker": 1,
+        "device": "cpu",
+        "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "combined": list(COMBINED_PROXIES),
+    }
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
@@ -667,10 +893,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     elif args.phase == "cost":
         result["cost"] = cost_only(args, setup, report_rows, x, y)
         c = result["cost"]
-        print(f"chosen set {c['chosen_seconds_median']:.3f} s, forward+backward "
-              f"{c['forward_backward_seconds_median']:.3f} s per cell (medians over {c['cells']} cells); "
-              f"ratio median {c['ratio_median']:.2f}x, mean {c['ratio_mean']:.2f}x; load average "
-              f"{c['load_average_before'][0]:.2f} -> {c['load_average_after'][0]:.2f}")
+        print(
+            f"chosen set {c['chosen_seconds_median']:.3f} s, forward+backward "
+            f"{c['forward_backward_seconds_median']:.3f} s per cell (medians over {c['cells']} cells); "
+            f"ratio median {c['ratio_median']:.2f}x, mean {c['ratio_mean']:.2f}x; load average "
+            f"{c['load_average_before'][0]:.2f} -> {c['load_average_after'][0]:.2f}"
+        )
     if args.phase in ("report", "cost") and args.selection_from is not None:
         earlier = json.loads(args.selection_from.read_text())
         result["selection"] = earlier["selection"]

@@ -50,17 +50,30 @@ sys.path.insert(0, str(ROOT / "src"))
 from fne.genotopheno import get_space  # noqa: E402
 from fne.data import load_dataset  # noqa: E402
 from fne.evolution.fitness import to_objectives  # noqa: E402
-from fne.evolution.search import (SearchConfig, build_scorer, lookup_benchmark,  # noqa: E402
-                                  read_benchmark, run_search)
+from fne.evolution.search import (
+    SearchConfig,
+    build_scorer,
+    lookup_benchmark,  # noqa: E402
+    read_benchmark,
+    run_search,
+)
 from fne.evolution.ranking import objective_ranking, rank_rows  # noqa: E402
 from fne.evolution.search_config import PREVIOUS_DEFAULTS  # noqa: E402
 from fne.options import json_fields  # noqa: E402
 
 METHODS = ("fne", "fne, no tournament", "previous default", "random", "naswot")
-SLUGS = {"fne": "fne", "fne-no-tournament": "fne, no tournament", "previous": "previous default",
-         "random": "random", "naswot": "naswot"}
-VARIANTS = (("fne", {}), ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0}),
-            ("previous default", PREVIOUS_DEFAULTS))
+SLUGS = {
+    "fne": "fne",
+    "fne-no-tournament": "fne, no tournament",
+    "previous": "previous default",
+    "random": "random",
+    "naswot": "naswot",
+}
+VARIANTS = (
+    ("fne", {}),
+    ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0}),
+    ("previous default", PREVIOUS_DEFAULTS),
+)
 """``--methods`` names of the methods."""
 
 
@@ -77,9 +90,15 @@ def sample_distinct(space: Any, n: int, seed: int) -> List[Any]:
     return cells
 
 
-def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
-             overrides: Optional[Dict[str, Any]] = None,
-             methods: Sequence[str] = METHODS, keep_runs: bool = False) -> Dict[str, Dict[str, Any]]:
+def run_seed(
+    seed: int,
+    data_dir: str,
+    out: Path,
+    threads: int = 0,
+    overrides: Optional[Dict[str, Any]] = None,
+    methods: Sequence[str] = METHODS,
+    keep_runs: bool = False,
+) -> Dict[str, Dict[str, Any]]:
     """``methods`` for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``.
 
     ``threads`` > 0 sets torch's CPU threads first (for seeds run side by side);
@@ -100,8 +119,9 @@ def run_seed(seed: int, data_dir: str, out: Path, threads: int = 0,
     return picks
 
 
-def _search(method: str, seed: int, data_dir: str, out: Path, changes: Dict[str, Any],
-            keep_runs: bool = False) -> Dict[str, Any]:
+def _search(
+    method: str, seed: int, data_dir: str, out: Path, changes: Dict[str, Any], keep_runs: bool = False
+) -> Dict[str, Any]:
     folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
     config = SearchConfig(**{**changes, "data_dir": data_dir, "seed": seed, "out": str(folder)})
     result = _finished_run(folder, config) if keep_runs else None
@@ -109,8 +129,12 @@ def _search(method: str, seed: int, data_dir: str, out: Path, changes: Dict[str,
         if folder.exists():
             shutil.rmtree(folder)
         result = run_search(config, progress=False)
-    return {"arch": result["best"]["arch"], "evaluations": result["evaluations"], "wall_time_s": result["wall_time_s"],
-            "candidate_steps": candidate_steps(result)}
+    return {
+        "arch": result["best"]["arch"],
+        "evaluations": result["evaluations"],
+        "wall_time_s": result["wall_time_s"],
+        "candidate_steps": candidate_steps(result),
+    }
 
 
 def candidate_steps(result: Dict[str, Any]) -> int:
@@ -144,9 +168,10 @@ def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> D
     order = rank_rows(ranking, objectives, reference=objectives)
     best = int(order[0])
     naswot = np.nan_to_num(np.array([s["naswot"] for s in scores], dtype=float), nan=-np.inf)
-    return {"random": {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed},
-            "naswot": {"arch": space.format(cells[int(np.argmax(naswot))]), "evaluations": n,
-                       "wall_time_s": elapsed}}
+    return {
+        "random": {"arch": space.format(cells[best]), "evaluations": n, "wall_time_s": elapsed},
+        "naswot": {"arch": space.format(cells[int(np.argmax(naswot))]), "evaluations": n, "wall_time_s": elapsed},
+    }
 
 
 def summarise(runs: Dict[int, Dict[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
@@ -154,21 +179,32 @@ def summarise(runs: Dict[int, Dict[str, Dict[str, Any]]]) -> List[Dict[str, Any]
     rows = []
     for method in [m for m in METHODS if m in next(iter(runs.values()))]:
         accs = np.array([runs[s][method]["accuracy"] for s in runs], dtype=float)
-        rows.append({"method": method, "mean": float(np.mean(accs)), "std": float(np.std(accs)),
-                     "min": float(np.min(accs)), "max": float(np.max(accs)),
-                     "evaluations": float(np.mean([runs[s][method]["evaluations"] for s in runs])),
-                     "wall_time_s": float(np.mean([runs[s][method]["wall_time_s"] for s in runs])),
-                     "candidate_steps": float(np.mean([runs[s][method].get("candidate_steps", 0) for s in runs]))})
+        rows.append(
+            {
+                "method": method,
+                "mean": float(np.mean(accs)),
+                "std": float(np.std(accs)),
+                "min": float(np.min(accs)),
+                "max": float(np.max(accs)),
+                "evaluations": float(np.mean([runs[s][method]["evaluations"] for s in runs])),
+                "wall_time_s": float(np.mean([runs[s][method]["wall_time_s"] for s in runs])),
+                "candidate_steps": float(np.mean([runs[s][method].get("candidate_steps", 0) for s in runs])),
+            }
+        )
     return rows
 
 
 def format_table(rows: List[Dict[str, Any]], seeds: int) -> str:
     """The printed table."""
-    lines = [f"NB201 CIFAR-10, c10_test_200ep of the picked cell over {seeds} seed(s)",
-             f"{'method':<22} {'mean':>7} {'std':>6} {'min':>7} {'max':>7} {'evals':>6} {'s/seed':>8} {'cand-steps':>10}"]
+    lines = [
+        f"NB201 CIFAR-10, c10_test_200ep of the picked cell over {seeds} seed(s)",
+        f"{'method':<22} {'mean':>7} {'std':>6} {'min':>7} {'max':>7} {'evals':>6} {'s/seed':>8} {'cand-steps':>10}",
+    ]
     for r in rows:
-        lines.append(f"{r['method']:<22} {r['mean']:7.2f} {r['std']:6.2f} {r['min']:7.2f} {r['max']:7.2f} "
-                     f"{r['evaluations']:6.0f} {r['wall_time_s']:8.1f} {r['candidate_steps']:10.0f}")
+        lines.append(
+            f"{r['method']:<22} {r['mean']:7.2f} {r['std']:6.2f} {r['min']:7.2f} {r['max']:7.2f} "
+            f"{r['evaluations']:6.0f} {r['wall_time_s']:8.1f} {r['candidate_steps']:10.0f}"
+        )
     return "\n".join(lines)
 
 
@@ -179,21 +215,37 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--first-seed", type=int, default=0, help="first seed")
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--csv", default=str(ROOT.parent / "shared" / "data" / "nb201" / "nb201_cifar10.csv"))
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="seeds run side by side, each in its own process with one torch thread")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="JSON file for the figures (default: benchmarks/results/bench_<time>.json); "
-                             "the runs go to a folder of the same name without .json")
-    parser.add_argument("--methods", default=",".join(SLUGS),
-                        help=f"comma-separated methods to run, of {','.join(SLUGS)} (random and naswot "
-                             "need one of the other methods, whose evaluation count they match)")
-    parser.add_argument("--keep-runs", action="store_true",
-                        help="reuse the finished searches of the same configuration already in the runs "
-                             "folder (e.g. after an interrupted benchmark), with their recorded wall times; "
-                             "by default the folder is cleared first")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
-                        help="change a SearchConfig field in every method, e.g. "
-                             "--set 'tournament_build_kwargs={\"C\": 8, \"N\": 3}' (repeatable)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="seeds run side by side, each in its own process with one torch thread"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON file for the figures (default: benchmarks/results/bench_<time>.json); "
+        "the runs go to a folder of the same name without .json",
+    )
+    parser.add_argument(
+        "--methods",
+        default=",".join(SLUGS),
+        help=f"comma-separated methods to run, of {','.join(SLUGS)} (random and naswot "
+        "need one of the other methods, whose evaluation count they match)",
+    )
+    parser.add_argument(
+        "--keep-runs",
+        action="store_true",
+        help="reuse the finished searches of the same configuration already in the runs "
+        "folder (e.g. after an interrupted benchmark), with their recorded wall times; "
+        "by default the folder is cleared first",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="change a SearchConfig field in every method, e.g. "
+        '--set \'tournament_build_kwargs={"C": 8, "N": 3}\' (repeatable)',
+    )
     args = parser.parse_args()
     try:
         args.overrides = parse_overrides(args.set)
@@ -230,8 +282,15 @@ def parse_overrides(items: List[str]) -> Dict[str, Any]:
     return overrides
 
 
-def run_seeds(seeds: List[int], data_dir: str, out: Path, jobs: int, overrides: Dict[str, Any],
-              methods: Sequence[str] = METHODS, keep_runs: bool = False) -> Dict[int, Dict[str, Dict[str, Any]]]:
+def run_seeds(
+    seeds: List[int],
+    data_dir: str,
+    out: Path,
+    jobs: int,
+    overrides: Dict[str, Any],
+    methods: Sequence[str] = METHODS,
+    keep_runs: bool = False,
+) -> Dict[int, Dict[str, Dict[str, Any]]]:
     """Every seed, one after the other or ``jobs`` at a time in worker processes."""
     runs: Dict[int, Dict[str, Dict[str, Any]]] = {}
     if jobs == 1:
@@ -240,8 +299,7 @@ def run_seeds(seeds: List[int], data_dir: str, out: Path, jobs: int, overrides: 
         return runs
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_seed, seed, data_dir, out, 1, overrides, methods, keep_runs): seed
-                   for seed in seeds}
+        futures = {pool.submit(run_seed, seed, data_dir, out, 1, overrides, methods, keep_runs): seed for seed in seeds}
         for future in as_completed(futures):
             runs[futures[future]] = _report(futures[future], future.result())
     return {seed: runs[seed] for seed in seeds}
@@ -278,11 +336,21 @@ def main() -> None:
     rows = summarise(runs)
     print(format_table(rows, len(seeds)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"command": " ".join(sys.argv), "seeds": seeds, "jobs": args.jobs,
-                                "config_overrides": args.overrides, "methods": list(args.methods),
-                                "torch_threads_per_seed": 1 if args.jobs > 1 else torch.get_num_threads(),
-                                "summary": rows,
-                                "runs": {str(s): r for s, r in runs.items()}}, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "command": " ".join(sys.argv),
+                "seeds": seeds,
+                "jobs": args.jobs,
+                "config_overrides": args.overrides,
+                "methods": list(args.methods),
+                "torch_threads_per_seed": 1 if args.jobs > 1 else torch.get_num_threads(),
+                "summary": rows,
+                "runs": {str(s): r for s, r in runs.items()},
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {path}")
 
 

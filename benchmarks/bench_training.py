@@ -54,11 +54,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (one process runs)")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    ap.add_argument("--holdout", type=float, default=0.0,
-                    help="train on the rest of the training images and test on this share of them "
-                         "(0: test on the test images)")
-    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
-                    help="change a TrainConfig field (repeatable)")
+    ap.add_argument(
+        "--holdout",
+        type=float,
+        default=0.0,
+        help="train on the rest of the training images and test on this share of them (0: test on the test images)",
+    )
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=JSON", help="change a TrainConfig field (repeatable)"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "bench_training.json")
     args = ap.parse_args(argv)
     if not 0.0 <= args.holdout < 1.0:
@@ -82,16 +86,34 @@ def run_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     data = _with_holdout(load_dataset(DATASETS[name]), args.holdout, args.seed)
     config = TrainConfig(**args.changes)
     with tempfile.TemporaryDirectory() as folder:
-        report = train_cell(get_space("nb201"), args.arch, data, out=Path(folder), epochs=args.epochs,
-                            seed=args.seed, config=config, progress=False)
+        report = train_cell(
+            get_space("nb201"),
+            args.arch,
+            data,
+            out=Path(folder),
+            epochs=args.epochs,
+            seed=args.seed,
+            config=config,
+            progress=False,
+        )
     batch = scaled_batch_size(len(data.train), config.batch_size, config.min_steps, epochs=args.epochs)
-    entry = {"dataset": data.describe(), "train_images": len(data.train), "test_images": len(data.test),
-             "tested_on": "held-out training images" if args.holdout else "test images",
-             "config": config.to_dict(),
-             "batch": batch, "steps_per_epoch": len(data.train) // batch, "epochs": args.epochs,
-             "test_accuracy": report["test_accuracy"], "seconds_per_epoch": report["seconds_per_epoch"]}
-    print(f"{name:16s} {entry['test_accuracy']:6.2f}% after {args.epochs} epoch(s), batch {batch} "
-          f"({entry['steps_per_epoch']} steps/epoch), {entry['seconds_per_epoch']:.1f} s/epoch", flush=True)
+    entry = {
+        "dataset": data.describe(),
+        "train_images": len(data.train),
+        "test_images": len(data.test),
+        "tested_on": "held-out training images" if args.holdout else "test images",
+        "config": config.to_dict(),
+        "batch": batch,
+        "steps_per_epoch": len(data.train) // batch,
+        "epochs": args.epochs,
+        "test_accuracy": report["test_accuracy"],
+        "seconds_per_epoch": report["seconds_per_epoch"],
+    }
+    print(
+        f"{name:16s} {entry['test_accuracy']:6.2f}% after {args.epochs} epoch(s), batch {batch} "
+        f"({entry['steps_per_epoch']} steps/epoch), {entry['seconds_per_epoch']:.1f} s/epoch",
+        flush=True,
+    )
     return entry
 
 
@@ -99,9 +121,17 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     results = {name: run_one(name, args) for name in args.datasets}
-    doc = {"arch": args.arch, "space": "nb201", "build": "full preset (C=16, N=5)", "threads": args.threads,
-           "holdout": args.holdout, "changes": args.changes,
-           "machine": platform.processor() or platform.machine(), "torch": torch.__version__, "results": results}
+    doc = {
+        "arch": args.arch,
+        "space": "nb201",
+        "build": "full preset (C=16, N=5)",
+        "threads": args.threads,
+        "holdout": args.holdout,
+        "changes": args.changes,
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "results": results,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2))
     print(f"wrote {args.out}")

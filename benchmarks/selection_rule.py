@@ -28,10 +28,12 @@ BOOTSTRAPS = 400
 SHORTLIST = 100
 """Candidates whose odds are computed (whole non-dominated fronts, at least this many)."""
 
-RULE = ("among sets within the cost limit, the one that meets every target of the space most often "
-        f"on {BOOTSTRAPS} bootstrap resamples of the report's size drawn from the seed-0 cells "
-        "(shortlist: the first non-dominated fronts of seed-0 Spearman and top-1% mean accuracy; "
-        "ties: higher seed-0 Spearman)")
+RULE = (
+    "among sets within the cost limit, the one that meets every target of the space most often "
+    f"on {BOOTSTRAPS} bootstrap resamples of the report's size drawn from the seed-0 cells "
+    "(shortlist: the first non-dominated fronts of seed-0 Spearman and top-1% mean accuracy; "
+    "ties: higher seed-0 Spearman)"
+)
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,9 @@ def preference(row: Dict[str, Any]) -> tuple:
     return row["odds"], row["spearman"]
 
 
-def best_odds(rows: Sequence[Dict[str, Any]], values: Sequence[np.ndarray], truth: np.ndarray,
-              targets: Targets, draws: np.ndarray) -> Dict[str, Any]:
+def best_odds(
+    rows: Sequence[Dict[str, Any]], values: Sequence[np.ndarray], truth: np.ndarray, targets: Targets, draws: np.ndarray
+) -> Dict[str, Any]:
     """The shortlisted row with the best odds (ties: higher Spearman), with its ``odds`` added.
 
     Args:

@@ -34,8 +34,9 @@ if OP_NAME not in list_ops():
     register_op(OP_NAME)(conv_1x5_5x1)
 
 
-def run_example(*, generations: int = 2, pop_size: int = 6, seed: int = 0, images: int = 16,
-                progress: bool = False) -> fe.EvolutionResult:
+def run_example(
+    *, generations: int = 2, pop_size: int = 6, seed: int = 0, images: int = 16, progress: bool = False
+) -> fe.EvolutionResult:
     """Search an ``fne`` space whose ops include the custom op; return the result.
 
     The proxies are computed on random images here so that the example needs no data;
@@ -45,8 +46,15 @@ def run_example(*, generations: int = 2, pop_size: int = 6, seed: int = 0, image
     gen = torch.Generator().manual_seed(seed)
     inputs = torch.randn(images, 3, 16, 16, generator=gen)
     targets = torch.randint(0, 10, (images,), generator=gen)
-    scorer = fe.Scorer(space, ("naswot", "grad_corr"), inputs=inputs, targets=targets, device="cpu", seed=seed,
-                    build_kwargs={"C": 4, "num_cells": 1, "num_stages": 2, "channel_scale": 1})
+    scorer = fe.Scorer(
+        space,
+        ("naswot", "grad_corr"),
+        inputs=inputs,
+        targets=targets,
+        device="cpu",
+        seed=seed,
+        build_kwargs={"C": 4, "num_cells": 1, "num_stages": 2, "channel_scale": 1},
+    )
     evolution = fe.Evolution(space=space, scorer=scorer, pop_size=pop_size, generations=generations, seed=seed)
     return evolution.run(progress=progress)
 

@@ -43,17 +43,32 @@ ANCHORS = [
 ]
 
 
-SELECTIONS = {"nb201": RESULTS / "bench_proxies_nb201_select.json",
-              "darts": RESULTS / "bench_proxies_darts_select.json"}
+SELECTIONS = {
+    "nb201": RESULTS / "bench_proxies_nb201_select.json",
+    "darts": RESULTS / "bench_proxies_darts_select.json",
+}
 """The seed-0 selections behind the library's rankings (``bench_proxies.py --phase select``)."""
 
 
-def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (),
-                   methods: Optional[str] = None, first_seed: int = 0) -> List[str]:
+def search_command(
+    data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (), methods: Optional[str] = None, first_seed: int = 0
+) -> List[str]:
     """The ``bench_search.py`` command writing ``out`` (5 seeds from ``first_seed``, one at a time
     with the default workers, so that the wall times are those of a user's search)."""
-    command = [sys.executable, str(ROOT / "benchmarks" / "bench_search.py"), "--seeds", "5",
-               "--first-seed", str(first_seed), "--data-dir", str(data_dir), "--csv", str(csv), "--out", str(out)]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "bench_search.py"),
+        "--seeds",
+        "5",
+        "--first-seed",
+        str(first_seed),
+        "--data-dir",
+        str(data_dir),
+        "--csv",
+        str(csv),
+        "--out",
+        str(out),
+    ]
     if methods:
         command += ["--methods", methods]
     for item in sets:
@@ -64,8 +79,18 @@ def search_command(data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (
 def proxies_command(space: str, data_dir: Path, out: Path, report_seed: int = 1) -> List[str]:
     """The ``bench_proxies.py`` command writing ``out``: the report reuses the space's seed-0
     selection when it is there (the NB201 selection takes most of an hour), else runs both phases."""
-    command = [sys.executable, str(ROOT / "benchmarks" / "bench_proxies.py"), "--space", space,
-               "--data-dir", str(data_dir), "--out", str(out), "--report-seed", str(report_seed)]
+    command = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "bench_proxies.py"),
+        "--space",
+        space,
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--report-seed",
+        str(report_seed),
+    ]
     if SELECTIONS[space].is_file():
         return command + ["--phase", "report", "--selection-from", str(SELECTIONS[space])]
     return command + ["--phase", "both", "--no-variants"]
@@ -79,15 +104,51 @@ def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
         "bench_proxies_seed2.json": proxies_command("nb201", data_dir, RESULTS / "bench_proxies_seed2.json", 2),
         "bench_proxies_darts.json": proxies_command("darts", data_dir, RESULTS / "bench_proxies_darts.json"),
         "bench_search.json": search_command(data_dir, csv, RESULTS / "bench_search.json"),
-        "bench_evaluator.json": [py, str(bench / "bench_evaluator.py"), "--n", "60", "--workers", "1", "2",
-                                 "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_evaluator.json")],
-        "bench_contention.json": [py, str(bench / "bench_contention.py"), "--seed", "0",
-                                  "--data-dir", str(data_dir), "--out", str(RESULTS / "bench_contention.json")],
-        "bench_training.json": [py, str(bench / "bench_training.py"), "--epochs", "1", "--threads", "1",
-                                "--out", str(RESULTS / "bench_training.json")],
-        "report_run.json": [py, str(ROOT / "src" / "NAS_on_cifar10.py"), "--seed", "0",
-                            "--data-dir", str(data_dir), "--out", str(RESULTS / "report_run"),
-                            "--benchmark", str(csv)],
+        "bench_evaluator.json": [
+            py,
+            str(bench / "bench_evaluator.py"),
+            "--n",
+            "60",
+            "--workers",
+            "1",
+            "2",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(RESULTS / "bench_evaluator.json"),
+        ],
+        "bench_contention.json": [
+            py,
+            str(bench / "bench_contention.py"),
+            "--seed",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(RESULTS / "bench_contention.json"),
+        ],
+        "bench_training.json": [
+            py,
+            str(bench / "bench_training.py"),
+            "--epochs",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(RESULTS / "bench_training.json"),
+        ],
+        "report_run.json": [
+            py,
+            str(ROOT / "src" / "NAS_on_cifar10.py"),
+            "--seed",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(RESULTS / "report_run"),
+            "--benchmark",
+            str(csv),
+        ],
     }
 
 
@@ -109,18 +170,20 @@ def ensure_results(data_dir: Path, csv: Path, rerun: bool) -> Dict[str, Any]:
 
 
 def _figure_row(label: str, f: Dict[str, Any]) -> str:
-    return (f"| {label} | {f['spearman']:.3f} | {f['kendall']:.3f} | {f['top10_mean']:.2f} | "
-            f"{f['best_position']} |")
+    return f"| {label} | {f['spearman']:.3f} | {f['kendall']:.3f} | {f['top10_mean']:.2f} | {f['best_position']} |"
 
 
 def proxy_table(proxies: Dict[str, Any], with_proxies: bool = True) -> str:
     """Markdown: the library's ranking, each aggregator, every proxy (unless ``with_proxies`` is
     False) and the published proxies, all on the same report cells."""
     rep = proxies["report"]
-    lines = ["| ranking or proxy | Spearman rho | Kendall tau | top-10 mean acc. | rank of the best cell |",
-             "|---|---|---|---|---|"]
-    lines += [_figure_row(f"**{name}**" if name.startswith("chosen (") else name, f)
-              for name, f in rep["rankings"].items()]
+    lines = [
+        "| ranking or proxy | Spearman rho | Kendall tau | top-10 mean acc. | rank of the best cell |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        _figure_row(f"**{name}**" if name.startswith("chosen (") else name, f) for name, f in rep["rankings"].items()
+    ]
     if with_proxies:
         lines += [_figure_row(f"fne `{name}`", f) for name, f in rep["proxies"].items()]
     lines += [_figure_row(f"published `{name}`", f) for name, f in rep["published"].items()]
@@ -131,15 +194,20 @@ def ranking_line(proxies: Dict[str, Any]) -> str:
     """Which ranking the library uses, what it costs per cell and its odds on the selection cells."""
     r, c = proxies["report"]["ranking"], proxies["report"]["cost"]
     weights = r["weights"] or {}
-    members = ", ".join(f"`{p}`" + (f" (weight {weights[p]:g})" if weights.get(p, 1.0) != 1.0 else "")
-                        for p in r["proxies"])
-    line = (f"The library's ranking: {members}, aggregated by `{r['aggregator']}`, scored on the network "
-            f"{r['build_kwargs']}; {c['chosen_seconds_median']:.3f} s per cell (median), "
-            f"{c['ratio_median']:.2f}x one forward+backward pass of that network.")
+    members = ", ".join(
+        f"`{p}`" + (f" (weight {weights[p]:g})" if weights.get(p, 1.0) != 1.0 else "") for p in r["proxies"]
+    )
+    line = (
+        f"The library's ranking: {members}, aggregated by `{r['aggregator']}`, scored on the network "
+        f"{r['build_kwargs']}; {c['chosen_seconds_median']:.3f} s per cell (median), "
+        f"{c['ratio_median']:.2f}x one forward+backward pass of that network."
+    )
     chosen = proxies["selection"]["chosen"]
     if "odds" in chosen:
-        line += (f" On the selection cells it met every target on {100 * chosen['odds']:.0f}% of the bootstrap "
-                 f"resamples the size of the report (seed-0 Spearman {chosen['spearman']:.3f}).")
+        line += (
+            f" On the selection cells it met every target on {100 * chosen['odds']:.0f}% of the bootstrap "
+            f"resamples the size of the report (seed-0 Spearman {chosen['spearman']:.3f})."
+        )
     return line
 
 
@@ -164,10 +232,11 @@ def scatter_figure(proxies: Dict[str, Any], path: Path) -> None:
             low, high = np.quantile(x[ok], [0.02, 1.0])
             pad = 0.05 * (high - low)
             ax.set_xlim(low - pad, high + pad)
-        ax.set_xlabel(f"{name} score (2% lowest cut off)" if ax.get_xscale() == "linear" else f"{name} score",
-                      fontsize=8)
+        ax.set_xlabel(
+            f"{name} score (2% lowest cut off)" if ax.get_xscale() == "linear" else f"{name} score", fontsize=8
+        )
         ax.set_ylabel("CIFAR-10 test acc. (%)", fontsize=8)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -178,15 +247,20 @@ def search_table(search: Dict[str, Any]) -> str:
     """Markdown: the NB201 search results per method, then published anchors."""
     seeds = len(search["seeds"])
     workers = search.get("config_overrides", {}).get("workers")
-    where = (f"{workers} worker{'s' if workers != 1 else ''}" if workers else "one worker per core") + \
-        ", one torch thread each"
-    lines = [f"| method | CIFAR-10 test acc. (mean ± std over {seeds} seeds) | min / max | evaluations | "
-             f"tournament training (candidates x steps) | wall time per seed ({where}) |",
-             "|---|---|---|---|---|---|"]
+    where = (
+        f"{workers} worker{'s' if workers != 1 else ''}" if workers else "one worker per core"
+    ) + ", one torch thread each"
+    lines = [
+        f"| method | CIFAR-10 test acc. (mean ± std over {seeds} seeds) | min / max | evaluations | "
+        f"tournament training (candidates x steps) | wall time per seed ({where}) |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in search["summary"]:
-        lines.append(f"| {row['method']} | {row['mean']:.2f} ± {row['std']:.2f} | {row['min']:.2f} / "
-                     f"{row['max']:.2f} | {row['evaluations']:.0f} | {row.get('candidate_steps', 0):.0f} | "
-                     f"{row['wall_time_s']:.0f} s |")
+        lines.append(
+            f"| {row['method']} | {row['mean']:.2f} ± {row['std']:.2f} | {row['min']:.2f} / "
+            f"{row['max']:.2f} | {row['evaluations']:.0f} | {row.get('candidate_steps', 0):.0f} | "
+            f"{row['wall_time_s']:.0f} s |"
+        )
     for name, acc, cost in ANCHORS:
         lines.append(f"| {name} | {acc} | - | - | - | {cost} |")
     return "\n".join(lines)
@@ -205,43 +279,55 @@ def picks_table(search: Dict[str, Any]) -> str:
 def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
     """Markdown: seconds per cell and evaluator throughput."""
     c = proxies["report"]["cost"]
-    lines = ["| measure | value |", "|---|---|",
-             f"| the library's ranking per cell, median (1 CPU thread) | {c['chosen_seconds_median']:.3f} s |",
-             f"| its ratio to one forward+backward of the same batch and network | {c['ratio_median']:.2f}x |",
-             f"| ntk+naswot+grad_corr per cell, median | {c['mission_seconds_median']:.3f} s |",
-             f"| forward+backward of the full-size NB201 network, batch 64 | "
-             f"{c['full_network_forward_backward_median']:.3f} s |"]
+    lines = [
+        "| measure | value |",
+        "|---|---|",
+        f"| the library's ranking per cell, median (1 CPU thread) | {c['chosen_seconds_median']:.3f} s |",
+        f"| its ratio to one forward+backward of the same batch and network | {c['ratio_median']:.2f}x |",
+        f"| ntk+naswot+grad_corr per cell, median | {c['mission_seconds_median']:.3f} s |",
+        f"| forward+backward of the full-size NB201 network, batch 64 | "
+        f"{c['full_network_forward_backward_median']:.3f} s |",
+    ]
     n = evaluator["n"]
     for run in evaluator["runs"]:
         threads = run.get("threads", 1)
         same = run.get("identical_to_first", run.get("same_as_serial"))
-        lines.append(f"| cells per second over {n} cells, {run['backend']} backend, {run['workers']} worker(s) x "
-                     f"{threads} thread(s), start-up included | {run['cells_per_second']:.2f} "
-                     f"(scores bit-identical to serial: {same}) |")
+        lines.append(
+            f"| cells per second over {n} cells, {run['backend']} backend, {run['workers']} worker(s) x "
+            f"{threads} thread(s), start-up included | {run['cells_per_second']:.2f} "
+            f"(scores bit-identical to serial: {same}) |"
+        )
     return "\n".join(lines)
 
 
 def contention_table(contention: Dict[str, Any]) -> str:
     """Markdown: the default search alone and beside another busy torch process."""
     alone, shared = contention["alone"], contention["with_other_process"]
-    return "\n".join([
-        "| default search, seed {seed} | wall time | scoring | tournaments | pick |".format(**contention),
-        "|---|---|---|---|---|",
-        f"| alone on {contention['usable_cpus']} cores | {alone['wall_s']:.0f} s | "
-        f"{alone['timing']['scoring_s']:.0f} s | {alone['timing']['tournaments_s']:.0f} s | `{alone['arch']}` |",
-        f"| beside a {shared['hog_threads']}-thread torch training process | {shared['wall_s']:.0f} s | "
-        f"{shared['timing']['scoring_s']:.0f} s | {shared['timing']['tournaments_s']:.0f} s | "
-        f"{'the same' if contention['same_pick'] else '`' + shared['arch'] + '`'} |",
-        f"| ratio | {contention['ratio']:.2f} | | | |"])
+    return "\n".join(
+        [
+            "| default search, seed {seed} | wall time | scoring | tournaments | pick |".format(**contention),
+            "|---|---|---|---|---|",
+            f"| alone on {contention['usable_cpus']} cores | {alone['wall_s']:.0f} s | "
+            f"{alone['timing']['scoring_s']:.0f} s | {alone['timing']['tournaments_s']:.0f} s | `{alone['arch']}` |",
+            f"| beside a {shared['hog_threads']}-thread torch training process | {shared['wall_s']:.0f} s | "
+            f"{shared['timing']['scoring_s']:.0f} s | {shared['timing']['tournaments_s']:.0f} s | "
+            f"{'the same' if contention['same_pick'] else '`' + shared['arch'] + '`'} |",
+            f"| ratio | {contention['ratio']:.2f} | | | |",
+        ]
+    )
 
 
 def training_table(training: Dict[str, Any]) -> str:
     """Markdown: test accuracy and time per epoch of the default training recipe."""
-    lines = ["| dataset | training images | batch (steps per epoch) | epochs | test accuracy | seconds per epoch |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | training images | batch (steps per epoch) | epochs | test accuracy | seconds per epoch |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in training["results"].items():
-        lines.append(f"| {name} | {r['train_images']} | {r['batch']} ({r['steps_per_epoch']}) | {r['epochs']} | "
-                     f"{r['test_accuracy']:.2f}% | {r['seconds_per_epoch']:.0f} s |")
+        lines.append(
+            f"| {name} | {r['train_images']} | {r['batch']} ({r['steps_per_epoch']}) | {r['epochs']} | "
+            f"{r['test_accuracy']:.2f}% | {r['seconds_per_epoch']:.0f} s |"
+        )
     return "\n".join(lines)
 
 
@@ -256,8 +342,10 @@ def gpu_note(proxies: Dict[str, Any]) -> str:
     """A line on the GPU figures: measured, or why there are none."""
     if proxies["settings"].get("device") == "cuda":
         return "Measured on CUDA."
-    return ("These figures were measured on a CPU; no GPU was available to the runs behind this report, "
-            "so it has no GPU figures. `--device cuda` runs the same code with the batch kept on the GPU.")
+    return (
+        "These figures were measured on a CPU; no GPU was available to the runs behind this report, "
+        "so it has no GPU figures. `--device cuda` runs the same code with the batch kept on the GPU."
+    )
 
 
 def copy_run_plots(run: Path) -> List[str]:
@@ -282,19 +370,32 @@ def write_report(results: Dict[str, Any]) -> Path:
     plots = [p.name for p in sorted(FIGURES.glob("search_*.png"))]
     settings = proxies["settings"]
     text = TEMPLATE.format(
-        n=proxies["report"]["cells"], seed=settings["report_seed"], batch=settings["batch"],
-        select_n=proxies["selection"]["cells"], proxy_table=proxy_table(proxies), ranking=ranking_line(proxies),
+        n=proxies["report"]["cells"],
+        seed=settings["report_seed"],
+        batch=settings["batch"],
+        select_n=proxies["selection"]["cells"],
+        proxy_table=proxy_table(proxies),
+        ranking=ranking_line(proxies),
         seed2_n=results["bench_proxies_seed2.json"]["report"]["cells"],
         seed2_table=proxy_table(results["bench_proxies_seed2.json"], with_proxies=False),
-        darts_n=darts["report"]["cells"], darts_select_n=darts["selection"]["cells"],
-        darts_table=proxy_table(darts), darts_ranking=ranking_line(darts), search_table=search_table(search),
+        darts_n=darts["report"]["cells"],
+        darts_select_n=darts["selection"]["cells"],
+        darts_table=proxy_table(darts),
+        darts_ranking=ranking_line(darts),
+        search_table=search_table(search),
         picks_table=picks_table(search),
-        speed_table=speed_table(proxies, evaluator), contention_table=contention_table(results["bench_contention.json"]),
-        run_arch=run["best"]["arch"], run_acc=run_accuracy(run),
-        gpu_note=gpu_note(proxies), training_table=training_table(results["bench_training.json"]),
+        speed_table=speed_table(proxies, evaluator),
+        contention_table=contention_table(results["bench_contention.json"]),
+        run_arch=run["best"]["arch"],
+        run_acc=run_accuracy(run),
+        gpu_note=gpu_note(proxies),
+        training_table=training_table(results["bench_training.json"]),
         training_arch=results["bench_training.json"]["arch"],
-        training_threads=results["bench_training.json"]["threads"], run_evals=run["evaluations"], run_time=run["wall_time_s"],
-        plots="\n\n".join(f"![{p}](figures/{p})" for p in plots))
+        training_threads=results["bench_training.json"]["threads"],
+        run_evals=run["evaluations"],
+        run_time=run["wall_time_s"],
+        plots="\n\n".join(f"![{p}](figures/{p})" for p in plots),
+    )
     out = REPORT / "README.md"
     out.write_text(text)
     return out

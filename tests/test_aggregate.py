@@ -8,19 +8,27 @@ import numpy as np
 import pytest
 
 from fne.evolution.fitness import combined_score, list_proxies
-from fne.evolution.fitness.aggregate import (DARTS_RANKING_AGGREGATOR,
-                                             DARTS_RANKING_PROXIES, DARTS_RANKING_WEIGHTS,
-                                             RANKING_AGGREGATOR, RANKING_PROXIES,
-                                             RANKING_WEIGHTS, aggregate, aggregation_order,
-                                             get_aggregator, list_aggregators, register_aggregator)
+from fne.evolution.fitness.aggregate import (
+    DARTS_RANKING_AGGREGATOR,
+    DARTS_RANKING_PROXIES,
+    DARTS_RANKING_WEIGHTS,
+    RANKING_AGGREGATOR,
+    RANKING_PROXIES,
+    RANKING_WEIGHTS,
+    aggregate,
+    aggregation_order,
+    get_aggregator,
+    list_aggregators,
+    register_aggregator,
+)
 from fne.registry import Registry
 
 # params and naswot are higher-is-better, ntk lower-is-better.
 SCORES = [
-    {"params": 3.0, "naswot": 1.0, "ntk": 10.0},   # best on params only
-    {"params": 2.0, "naswot": 2.0, "ntk": 20.0},   # second everywhere but ntk
-    {"params": 1.0, "naswot": 3.0, "ntk": 30.0},   # best on naswot only
-    {"params": 0.5, "naswot": 0.5, "ntk": 40.0},   # worst everywhere
+    {"params": 3.0, "naswot": 1.0, "ntk": 10.0},  # best on params only
+    {"params": 2.0, "naswot": 2.0, "ntk": 20.0},  # second everywhere but ntk
+    {"params": 1.0, "naswot": 3.0, "ntk": 30.0},  # best on naswot only
+    {"params": 0.5, "naswot": 0.5, "ntk": 40.0},  # worst everywhere
 ]
 NAMES = ["params", "naswot"]
 
@@ -60,8 +68,7 @@ def test_nondominated_orders_fronts_then_mean_rank():
 
 
 def test_failed_values_rank_last():
-    scores = [{"params": 1.0, "naswot": math.nan}, {"params": 0.5, "naswot": 1.0},
-              {"params": 0.2, "naswot": 0.5}]
+    scores = [{"params": 1.0, "naswot": math.nan}, {"params": 0.5, "naswot": 1.0}, {"params": 0.2, "naswot": 0.5}]
     for method in list_aggregators():
         order = aggregation_order(scores, NAMES, method)
         assert order[0] == 1, method
@@ -70,11 +77,16 @@ def test_failed_values_rank_last():
 def test_weights_change_the_ranking_and_are_checked():
     assert aggregation_order(SCORES, NAMES, "mean_rank", [1.0, 3.0]).tolist()[0] == 2
     assert aggregation_order(SCORES, NAMES, "mean_rank", {"params": 1.0}).tolist()[0] == 0
-    np.testing.assert_allclose(aggregate(SCORES, NAMES, "log_rank", [2.0, 2.0]),
-                               2 * aggregate(SCORES, NAMES, "log_rank"))
-    for bad, message in (([1.0], "1 weights given for 2 proxies"), ([1.0, -1.0], "non-negative"),
-                         ([0.0, 0.0], "not all zero"), ({"ntk": 1.0}, r"name proxies \['ntk'\]"),
-                         ([1.0, math.nan], "finite")):
+    np.testing.assert_allclose(
+        aggregate(SCORES, NAMES, "log_rank", [2.0, 2.0]), 2 * aggregate(SCORES, NAMES, "log_rank")
+    )
+    for bad, message in (
+        ([1.0], "1 weights given for 2 proxies"),
+        ([1.0, -1.0], "non-negative"),
+        ([0.0, 0.0], "not all zero"),
+        ({"ntk": 1.0}, r"name proxies \['ntk'\]"),
+        ([1.0, math.nan], "finite"),
+    ):
         with pytest.raises(ValueError, match=message):
             aggregate(SCORES, NAMES, "mean_rank", bad)
 
@@ -100,8 +112,10 @@ def test_a_registered_aggregator_is_used(monkeypatch):
 
 
 def test_ranking_constants_name_registered_things():
-    rankings = ((RANKING_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS),
-                (DARTS_RANKING_PROXIES, DARTS_RANKING_AGGREGATOR, DARTS_RANKING_WEIGHTS))
+    rankings = (
+        (RANKING_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS),
+        (DARTS_RANKING_PROXIES, DARTS_RANKING_AGGREGATOR, DARTS_RANKING_WEIGHTS),
+    )
     for proxies, method, weights in rankings:
         assert set(proxies) <= set(list_proxies()) and len(set(proxies)) == len(proxies)
         assert method in list_aggregators()

@@ -101,8 +101,9 @@ def test_a_ranking_is_pluggable() -> None:
     assert by_params.pick_order() == sorted(params, key=lambda k: -params[k])
 
 
-@pytest.mark.parametrize("bad", [lambda F: np.arange(len(F) - 1), lambda F: np.zeros(len(F), dtype=int),
-                                 lambda F: np.linspace(0, 1, len(F))])
+@pytest.mark.parametrize(
+    "bad", [lambda F: np.arange(len(F) - 1), lambda F: np.zeros(len(F), dtype=int), lambda F: np.linspace(0, 1, len(F))]
+)
 def test_a_ranking_that_is_no_permutation_is_refused(bad: Any) -> None:
     with pytest.raises(ValueError, match="ranking must return a permutation of the 4 row indices"):
         filled(4, ranking=bad).pick_order()
@@ -122,8 +123,11 @@ def test_state_round_trip_and_a_bad_state_changes_nothing() -> None:
     copy.load_state_dict(state)
     assert copy.state_dict()["eliminated"] == state["eliminated"] and copy.pick_order() == archive.pick_order()
     with pytest.raises(ValueError, match="scores lack proxies"):
-        copy.load_state_dict(dict(state, archive=state["archive"] + [["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
-                                                                         {"naswot": 1.0}]]))
+        copy.load_state_dict(
+            dict(
+                state, archive=state["archive"] + [["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", {"naswot": 1.0}]]
+            )
+        )
     assert len(copy) == 6
     legacy = {"archive": state["archive"], "eliminated": state["eliminated"]}
     copy.load_state_dict(legacy)
@@ -165,14 +169,20 @@ class Scorer:
         self.space = space
 
     def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
-        return [{"naswot": float(sum(op == "nor_conv_3x3" for op in g.ops)),
-                 "params": float(sum(op != "none" for op in g.ops))} for g in genotypes]
+        return [
+            {
+                "naswot": float(sum(op == "nor_conv_3x3" for op in g.ops)),
+                "params": float(sum(op != "none" for op in g.ops)),
+            }
+            for g in genotypes
+        ]
 
 
 def test_evolution_picks_with_the_ranking_it_is_given() -> None:
     space = get_space("nb201")
-    worst_first = Evolution(space=space, scorer=Scorer(space), pop_size=6, generations=3, seed=0,
-                            ranking=lambda F: pick_order(F)[::-1])
+    worst_first = Evolution(
+        space=space, scorer=Scorer(space), pop_size=6, generations=3, seed=0, ranking=lambda F: pick_order(F)[::-1]
+    )
     result = worst_first.run(progress=False)
     default = Evolution(space=space, scorer=Scorer(space), pop_size=6, generations=3, seed=0)
     expected = default.run(progress=False)

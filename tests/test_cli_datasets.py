@@ -51,9 +51,33 @@ def _folder_name(name: object) -> str:
 
 
 def _search(data: Path, kind: str, out: Path) -> List[str]:
-    return ["search", "--data-dir", str(data), "--dataset", kind, "--out", str(out), "--pop-size", "3",
-            "--generations", "1", "--final-tournament-size", "0", "--proxy-batch", "20", "--train-epochs", "1",
-            "--train-batch", "32", "--seed", "0", "--device", "cpu", "--workers", "1"]
+    return [
+        "search",
+        "--data-dir",
+        str(data),
+        "--dataset",
+        kind,
+        "--out",
+        str(out),
+        "--pop-size",
+        "3",
+        "--generations",
+        "1",
+        "--final-tournament-size",
+        "0",
+        "--proxy-batch",
+        "20",
+        "--train-epochs",
+        "1",
+        "--train-batch",
+        "32",
+        "--seed",
+        "0",
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+    ]
 
 
 def test_the_npz_and_the_image_folder_load_alike(fashion: Dict[str, Path]) -> None:
@@ -67,8 +91,9 @@ def test_the_npz_and_the_image_folder_load_alike(fashion: Dict[str, Path]) -> No
 
 
 @pytest.mark.parametrize("kind", ["npz", "folder"])
-def test_a_search_trains_saves_and_exports_on_fashion_mnist(fashion: Dict[str, Path], tmp_path: Path, kind: str,
-                                                            capsys: pytest.CaptureFixture) -> None:
+def test_a_search_trains_saves_and_exports_on_fashion_mnist(
+    fashion: Dict[str, Path], tmp_path: Path, kind: str, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "run"
     assert main(_search(fashion[kind], kind, out)) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -88,10 +113,28 @@ def test_a_search_trains_saves_and_exports_on_fashion_mnist(fashion: Dict[str, P
     assert exported["input"] == [1, 28, 28] and Path(exported["torchscript"]).is_file()
 
 
-def test_fne_train_refuses_to_overwrite_and_trains_a_given_cell(fashion: Dict[str, Path], tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture) -> None:
-    argv = ["train", "--arch", CELL, "--data-dir", str(fashion["npz"]), "--out", str(tmp_path / "t"),
-            "--epochs", "1", "--train-batch", "32", "--build-arg", "C=4", "--build-arg", "N=1", "--device", "cpu"]
+def test_fne_train_refuses_to_overwrite_and_trains_a_given_cell(
+    fashion: Dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    argv = [
+        "train",
+        "--arch",
+        CELL,
+        "--data-dir",
+        str(fashion["npz"]),
+        "--out",
+        str(tmp_path / "t"),
+        "--epochs",
+        "1",
+        "--train-batch",
+        "32",
+        "--build-arg",
+        "C=4",
+        "--build-arg",
+        "N=1",
+        "--device",
+        "cpu",
+    ]
     assert main(argv) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["epochs"] == 1 and Path(report["model"]).is_file()
@@ -106,9 +149,9 @@ def test_fne_train_refuses_to_overwrite_and_trains_a_given_cell(fashion: Dict[st
 
 
 @pytest.mark.parametrize("kind", ["cifar10", "cifar100"])
-def test_download_offline_fails_at_once_and_leaves_nothing(tmp_path: Path, kind: str,
-                                                           monkeypatch: pytest.MonkeyPatch,
-                                                           capsys: pytest.CaptureFixture) -> None:
+def test_download_offline_fails_at_once_and_leaves_nothing(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     import time
     import urllib.error
     import urllib.request

@@ -60,8 +60,13 @@ def test_range_double_quotes_and_whitespace(space):
 
 
 def test_fields_in_any_order_and_partial_concat(space):
-    text = ("Genotype(reduce_concat=[5, 2], reduce=" + V2_TEXT.split("reduce=")[1].split(", reduce_concat")[0]
-            + ", normal_concat=[3, 4], normal=" + V2_TEXT.split("normal=")[1].split(", normal_concat")[0] + ")")
+    text = (
+        "Genotype(reduce_concat=[5, 2], reduce="
+        + V2_TEXT.split("reduce=")[1].split(", reduce_concat")[0]
+        + ", normal_concat=[3, 4], normal="
+        + V2_TEXT.split("normal=")[1].split(", normal_concat")[0]
+        + ")"
+    )
     g = space.parse(text)
     assert g.normal == DARTS_V2.normal and g.reduce == DARTS_V2.reduce
     assert g.normal_concat == (3, 4) and g.reduce_concat == (5, 2)
@@ -74,25 +79,49 @@ def _pos(text: str, token: str) -> int:
 
 _BAD_CASES = [
     # (name, text, substrings the message must contain)
-    ("missing ']'", V2_TEXT.replace("('dil_conv_3x3', 2)], ", "('dil_conv_3x3', 2), "),
-     ["'normal_concat'", "expected '('"]),
+    (
+        "missing ']'",
+        V2_TEXT.replace("('dil_conv_3x3', 2)], ", "('dil_conv_3x3', 2), "),
+        ["'normal_concat'", "expected '('"],
+    ),
     ("missing ')'", V2_TEXT[:-1], ["end of text"]),
     ("missing '('", V2_TEXT.replace("Genotype(", "Genotype "), ["'normal'", "position 9"]),
     ("unknown op", V2_TEXT.replace("dil_conv_3x3", "dil_conv_9x9"), ["'dil_conv_9x9'", "normal pair 8"]),
-    ("too few pairs", V2_TEXT.replace(", ('max_pool_3x3', 1)], reduce_concat", "], reduce_concat"),
-     ["reduce has 7 pairs", "']'"]),
-    ("too many pairs", V2_TEXT.replace("('dil_conv_3x3', 2)]", "('dil_conv_3x3', 2), ('skip_connect', 1)]"),
-     ["normal has 9 pairs"]),
-    ("index out of range", V2_TEXT.replace("('dil_conv_3x3', 2)", "('dil_conv_3x3', 7)"),
-     ["input index 7", "normal pair 8", "0..4"]),
-    ("index beyond node", V2_TEXT.replace("normal=[('sep_conv_3x3', 0)", "normal=[('sep_conv_3x3', 2)"),
-     ["input index 2", "normal pair 1", "0..1"]),
-    ("negative index", V2_TEXT.replace("reduce=[('max_pool_3x3', 0)", "reduce=[('max_pool_3x3', -1)"),
-     ["-1", "reduce pair 1"]),
-    ("bad concat", V2_TEXT.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 3, 4, 6]"),
-     ["node 6", "normal_concat"]),
-    ("duplicate concat", V2_TEXT.replace("reduce_concat=[2, 3, 4, 5]", "reduce_concat=[2, 3, 3]"),
-     ["duplicate reduce_concat node 3"]),
+    (
+        "too few pairs",
+        V2_TEXT.replace(", ('max_pool_3x3', 1)], reduce_concat", "], reduce_concat"),
+        ["reduce has 7 pairs", "']'"],
+    ),
+    (
+        "too many pairs",
+        V2_TEXT.replace("('dil_conv_3x3', 2)]", "('dil_conv_3x3', 2), ('skip_connect', 1)]"),
+        ["normal has 9 pairs"],
+    ),
+    (
+        "index out of range",
+        V2_TEXT.replace("('dil_conv_3x3', 2)", "('dil_conv_3x3', 7)"),
+        ["input index 7", "normal pair 8", "0..4"],
+    ),
+    (
+        "index beyond node",
+        V2_TEXT.replace("normal=[('sep_conv_3x3', 0)", "normal=[('sep_conv_3x3', 2)"),
+        ["input index 2", "normal pair 1", "0..1"],
+    ),
+    (
+        "negative index",
+        V2_TEXT.replace("reduce=[('max_pool_3x3', 0)", "reduce=[('max_pool_3x3', -1)"),
+        ["-1", "reduce pair 1"],
+    ),
+    (
+        "bad concat",
+        V2_TEXT.replace("normal_concat=[2, 3, 4, 5]", "normal_concat=[2, 3, 4, 6]"),
+        ["node 6", "normal_concat"],
+    ),
+    (
+        "duplicate concat",
+        V2_TEXT.replace("reduce_concat=[2, 3, 4, 5]", "reduce_concat=[2, 3, 3]"),
+        ["duplicate reduce_concat node 3"],
+    ),
     ("unknown field", V2_TEXT.replace("reduce_concat=", "reduced_concat="), ["'reduced_concat'"]),
     ("missing field", V2_TEXT.replace(", reduce_concat=[2, 3, 4, 5]", ""), ["reduce_concat"]),
     ("trailing text", V2_TEXT + " extra", ["'extra'"]),
@@ -175,8 +204,12 @@ def _swap_node_edges(pairs, node):
 
 def test_canonical_merges_swapped_edges_and_concat_order(space):
     key = space.canonical(DARTS_V2)
-    swapped = _with(DARTS_V2, normal=_swap_node_edges(DARTS_V2.normal, 3),
-                    reduce=_swap_node_edges(DARTS_V2.reduce, 5), reduce_concat=(5, 4, 3, 2))
+    swapped = _with(
+        DARTS_V2,
+        normal=_swap_node_edges(DARTS_V2.normal, 3),
+        reduce=_swap_node_edges(DARTS_V2.reduce, 5),
+        reduce_concat=(5, 4, 3, 2),
+    )
     assert swapped != DARTS_V2
     assert space.canonical(swapped) == key
     assert space.canonical(DARTS_V1) != key
@@ -186,10 +219,32 @@ def test_canonical_merges_swapped_edges_and_concat_order(space):
 
 def test_canonical_merges_relabelled_nodes_and_none_inputs(space):
     # nodes 2 and 3 read only the inputs, so exchanging them (and fixing node 4's edge) is a relabelling
-    a = _with(DARTS_V2, normal=(("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("skip_connect", 0), ("dil_conv_3x3", 1),
-                                ("sep_conv_5x5", 2), ("max_pool_3x3", 3), ("skip_connect", 4), ("none", 3)))
-    b = _with(DARTS_V2, normal=(("dil_conv_3x3", 1), ("skip_connect", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0),
-                                ("max_pool_3x3", 2), ("sep_conv_5x5", 3), ("none", 0), ("skip_connect", 4)))
+    a = _with(
+        DARTS_V2,
+        normal=(
+            ("sep_conv_3x3", 0),
+            ("sep_conv_3x3", 1),
+            ("skip_connect", 0),
+            ("dil_conv_3x3", 1),
+            ("sep_conv_5x5", 2),
+            ("max_pool_3x3", 3),
+            ("skip_connect", 4),
+            ("none", 3),
+        ),
+    )
+    b = _with(
+        DARTS_V2,
+        normal=(
+            ("dil_conv_3x3", 1),
+            ("skip_connect", 0),
+            ("sep_conv_3x3", 1),
+            ("sep_conv_3x3", 0),
+            ("max_pool_3x3", 2),
+            ("sep_conv_5x5", 3),
+            ("none", 0),
+            ("skip_connect", 4),
+        ),
+    )
     assert space.canonical(a) == space.canonical(b)
     params = [sum(p.numel() for p in space.build(g, C=4, layers=3).parameters()) for g in (a, b)]
     assert params[0] == params[1]
@@ -243,8 +298,9 @@ def test_darts_v2_parameter_count_matches_publication(space):
 
 
 def test_auxiliary_and_drop_path(space):
-    net = space.build(DARTS_V2, small=True, auxiliary=True, drop_path_prob=0.5,
-                      generator=torch.Generator().manual_seed(1))
+    net = space.build(
+        DARTS_V2, small=True, auxiliary=True, drop_path_prob=0.5, generator=torch.Generator().manual_seed(1)
+    )
     x = torch.randn(2, 3, 32, 32)
     net.train()
     logits = net(x)
@@ -276,8 +332,11 @@ def test_user_registered_op_in_darts_genotype():
         g = space.parse(text)
         assert g.normal[0] == (name, 0) and space.format(g) == text
         net = space.build(g, C=4, layers=3)
-        assert any(isinstance(m, cell_operations.ReLUConvBN) and m[1].kernel_size == (1, 1)
-                   for cell in net.cells for m in cell.edges)
+        assert any(
+            isinstance(m, cell_operations.ReLUConvBN) and m[1].kernel_size == (1, 1)
+            for cell in net.cells
+            for m in cell.edges
+        )
         assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
         assert all(op in space.ops for op, _ in space.sample(np.random.default_rng(1)).normal)
     finally:
@@ -301,8 +360,10 @@ def test_validate_rejects_a_node_reading_one_input_twice(space):
     with pytest.raises(ValueError) as info:
         space.validate(_with(DARTS_V2, normal=twice))
     assert "input 1 (normal pair 6)" in str(info.value) and "node 4" in str(info.value)
-    text = V2_TEXT.replace("('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0)",
-                           "('sep_conv_3x3', 1), ('skip_connect', 1), ('skip_connect', 0)")
+    text = V2_TEXT.replace(
+        "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0)",
+        "('sep_conv_3x3', 1), ('skip_connect', 1), ('skip_connect', 0)",
+    )
     pos = text.index("('skip_connect', 1)") + len("('skip_connect', ")
     with pytest.raises(ValueError, match=f"input 1 at position {pos} \\(normal pair 6\\).*node 4"):
         space.parse(text)

@@ -42,13 +42,19 @@ def write_cifar100(folder: Path, n_train: int = 30, n_test: int = 10, seed: int 
     for name, n in (("train", n_train), ("test", n_test)):
         x = rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8)
         fine, coarse = rng.integers(0, 100, size=n), rng.integers(0, 20, size=n)
-        payload = {b"filenames": [b"f%d.png" % i for i in range(n)], b"batch_label": name.encode(),
-                   b"fine_labels": fine.tolist(), b"coarse_labels": coarse.tolist(),
-                   b"data": x.transpose(0, 3, 1, 2).reshape(n, -1)}
+        payload = {
+            b"filenames": [b"f%d.png" % i for i in range(n)],
+            b"batch_label": name.encode(),
+            b"fine_labels": fine.tolist(),
+            b"coarse_labels": coarse.tolist(),
+            b"data": x.transpose(0, 3, 1, 2).reshape(n, -1),
+        }
         (folder / name).write_bytes(pickle.dumps(payload, protocol=2))
         written[name] = (x, fine)
-    meta = {b"fine_label_names": [b"fine%02d" % k for k in range(100)],
-            b"coarse_label_names": [b"coarse%02d" % k for k in range(20)]}
+    meta = {
+        b"fine_label_names": [b"fine%02d" % k for k in range(100)],
+        b"coarse_label_names": [b"coarse%02d" % k for k in range(20)],
+    }
     (folder / "meta").write_bytes(pickle.dumps(meta, protocol=2))
     return written
 
@@ -72,8 +78,7 @@ def tar_folder(archive: Path, folder: Path) -> str:
     return hashlib.md5(archive.read_bytes()).hexdigest()
 
 
-def write_png_folder(root: Path, split: str, images: np.ndarray, labels: np.ndarray,
-                     classes: Tuple[str, ...]) -> None:
+def write_png_folder(root: Path, split: str, images: np.ndarray, labels: np.ndarray, classes: Tuple[str, ...]) -> None:
     """``root/split/<class>/<index>.png`` for each image (grayscale when C == 1)."""
     for i, (img, label) in enumerate(zip(images, labels)):
         folder = root / split / classes[label]
@@ -95,8 +100,10 @@ def _fashion_subset(path: Path, per_class: int) -> Tuple[np.ndarray, np.ndarray,
     return x[idx], y[idx], classes
 
 
-@pytest.mark.skipif(not (FASHION / "fashion_mnist_train_10k.npz").is_file(),
-                    reason=f"shared Fashion-MNIST npz files not found in {FASHION}")
+@pytest.mark.skipif(
+    not (FASHION / "fashion_mnist_train_10k.npz").is_file(),
+    reason=f"shared Fashion-MNIST npz files not found in {FASHION}",
+)
 def test_fashion_mnist_npz_and_image_folder_agree(tmp_path: Path) -> None:
     whole = fd.load_dataset(FASHION)
     assert (whole.source, whole.channels, whole.image_size) == (fd.DataSource("npz", FASHION), 1, (28, 28))
@@ -104,8 +111,10 @@ def test_fashion_mnist_npz_and_image_folder_agree(tmp_path: Path) -> None:
     assert fd.dataset_network_kwargs(whole) == {"in_channels": 1, "num_classes": 10}
     assert whole.mean == fd.channel_stats(whole.train.images)[0]
 
-    parts = {"train": _fashion_subset(FASHION / "fashion_mnist_train_10k.npz", 20),
-             "test": _fashion_subset(FASHION / "fashion_mnist_test_10k.npz", 5)}
+    parts = {
+        "train": _fashion_subset(FASHION / "fashion_mnist_train_10k.npz", 20),
+        "test": _fashion_subset(FASHION / "fashion_mnist_test_10k.npz", 5),
+    }
     names = tuple(folder_name(c) for c in parts["train"][2])
     npz_dir, img_dir = tmp_path / "npz", tmp_path / "images"
     npz_dir.mkdir()
@@ -169,8 +178,10 @@ def test_cifar10_official_layout(tmp_path: Path) -> None:
     assert fd.dataset_network_kwargs(data) == {"in_channels": 3, "num_classes": 10}
 
 
-@pytest.mark.skipif(not (CIFAR10_NPZ / "cifar10_train_5k_jpegq75.npz").is_file(),
-                    reason=f"shared CIFAR-10 npz files not found in {CIFAR10_NPZ}")
+@pytest.mark.skipif(
+    not (CIFAR10_NPZ / "cifar10_train_5k_jpegq75.npz").is_file(),
+    reason=f"shared CIFAR-10 npz files not found in {CIFAR10_NPZ}",
+)
 def test_shared_cifar10_npz_uses_the_published_statistics() -> None:
     for data in (fd.load_dataset(SHARED), fd.load_dataset(SHARED, "cifar10"), fd.load_dataset(SHARED, "npz")):
         assert data.source == fd.DataSource("npz", CIFAR10_NPZ) and data.name == "cifar10"
@@ -316,8 +327,13 @@ def test_detection_of_each_kind(tmp_path: Path) -> None:
     write_png_folder(tmp_path / "e", "train", rng_images(2, 8, 8, 3), np.array([0, 1]), ("a", "b"))
     (tmp_path / "f").mkdir()
     (tmp_path / "f" / "train").write_bytes(b"a file named train is not CIFAR-100")
-    expected = {"a": ("cifar10", "a/cifar-10-batches-py"), "b": ("cifar100", "b/cifar-100-python"),
-                "c": ("npz", "c/cifar10"), "d": ("npz", "d"), "e": ("folder", "e")}
+    expected = {
+        "a": ("cifar10", "a/cifar-10-batches-py"),
+        "b": ("cifar100", "b/cifar-100-python"),
+        "c": ("npz", "c/cifar10"),
+        "d": ("npz", "d"),
+        "e": ("folder", "e"),
+    }
     for sub, (kind, path) in expected.items():
         assert fd.locate_dataset(tmp_path / sub) == fd.DataSource(kind, tmp_path / path)
         assert fd.locate_dataset(tmp_path / sub, kind) == fd.DataSource(kind, tmp_path / path)
@@ -331,13 +347,23 @@ def test_unknown_kind_and_missing_folder(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError) as info:
         fd.load_dataset(missing)
-    for needle in (f"data directory {missing} does not exist", "cifar-10-batches-py", "cifar-100-python",
-                   "*train*.npz", "train/<class>/", "--data-dir"):
+    for needle in (
+        f"data directory {missing} does not exist",
+        "cifar-10-batches-py",
+        "cifar-100-python",
+        "*train*.npz",
+        "train/<class>/",
+        "--data-dir",
+    ):
         assert needle in str(info.value)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match=re.escape(f"CIFAR-100 not found in {tmp_path / 'empty'}") + ".*--download"):
+    with pytest.raises(
+        FileNotFoundError, match=re.escape(f"CIFAR-100 not found in {tmp_path / 'empty'}") + ".*--download"
+    ):
         fd.load_dataset(tmp_path / "empty", "cifar100")
-    with pytest.raises(ValueError, match=r"download is available for the kinds cifar10, cifar100 only \(not 'folder'\)"):
+    with pytest.raises(
+        ValueError, match=r"download is available for the kinds cifar10, cifar100 only \(not 'folder'\)"
+    ):
         fd.load_dataset(tmp_path / "empty", "folder", download=True)
     with pytest.raises(ValueError, match=r"only \(no kind was given\)"):
         fd.load_dataset(tmp_path / "empty", download=True)
@@ -379,8 +405,10 @@ def test_augment_padding_scales_with_size() -> None:
     out = fd.augment_batch(x, torch.Generator().manual_seed(0), flip=False)
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     crops = {(i, j) for i in range(5) for j in range(5)}
-    found = {next(o for o in crops if torch.equal(out[n], padded[n, :, o[0]:o[0] + 16, o[1]:o[1] + 16]))
-             for n in range(40)}
+    found = {
+        next(o for o in crops if torch.equal(out[n], padded[n, :, o[0] : o[0] + 16, o[1] : o[1] + 16]))
+        for n in range(40)
+    }
     assert {0, 4} & {i for i, _ in found}  # the 2-pixel offsets of a 16-pixel image are used
 
 
@@ -412,8 +440,15 @@ def test_download_offline_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(RuntimeError) as info:
         fd.load_dataset(root, "cifar100", download=True, timeout=3.0)
     text = str(info.value)
-    for needle in ("could not download CIFAR-100", fd.CIFAR100.url, str(root), "Network is unreachable",
-                   "cifar-100-python", "--data-dir", "--download"):
+    for needle in (
+        "could not download CIFAR-100",
+        fd.CIFAR100.url,
+        str(root),
+        "Network is unreachable",
+        "cifar-100-python",
+        "--data-dir",
+        "--download",
+    ):
         assert needle in text, (needle, text)
     assert calls == [(fd.CIFAR100.url, 3.0)] and list(root.iterdir()) == []
 
@@ -425,8 +460,9 @@ def test_download_from_unreachable_local_address(tmp_path: Path) -> None:
 
 
 def test_download_cut_off_midway_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(urllib.request, "urlopen",
-                        lambda url, timeout=None: _FakeResponse(b"x" * 5000, fail_after=1000))
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda url, timeout=None: _FakeResponse(b"x" * 5000, fail_after=1000)
+    )
     with pytest.raises(RuntimeError, match="timed out"):
         fd.fetch_file("https://example.invalid/a.tar.gz", tmp_path / "a.tar.gz", "0" * 32, timeout=1.0)
     assert list(tmp_path.iterdir()) == []
@@ -439,8 +475,10 @@ def test_download_checksum_mismatch_is_discarded(tmp_path: Path, monkeypatch) ->
     payload = archive.read_bytes()
     monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout=None: _FakeResponse(payload))
     root = tmp_path / "data"
-    with pytest.raises(RuntimeError, match=f"checksum mismatch for CIFAR-100 .*md5 {md5}, expected "
-                                           f"{fd.CIFAR100.md5}; the download was discarded"):
+    with pytest.raises(
+        RuntimeError,
+        match=f"checksum mismatch for CIFAR-100 .*md5 {md5}, expected {fd.CIFAR100.md5}; the download was discarded",
+    ):
         fd.load_dataset(root, "cifar100", download=True)
     assert list(root.iterdir()) == []
     folder = fd.download_cifar(root, fd.CIFAR100, url="https://example.invalid/c.tar.gz", md5=md5)
@@ -458,5 +496,5 @@ def test_minibatches_crop_without_flip() -> None:
     assert x.shape == (12, 1, 8, 8) and torch.equal(x, expected)
     padded = torch.nn.functional.pad(raw, (1, 1, 1, 1))
     for n in range(12):
-        crops = [padded[n, :, i:i + 8, j:j + 8] for i in range(3) for j in range(3)]
+        crops = [padded[n, :, i : i + 8, j : j + 8] for i in range(3) for j in range(3)]
         assert any(torch.equal(fd.normalize(c[None], split.mean, split.std)[0], x[n]) for c in crops)

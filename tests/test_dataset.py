@@ -20,8 +20,9 @@ from fne.evolution import dataset as ds
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 SHARED_NPZ = SHARED / "cifar10"
-needs_shared = pytest.mark.skipif(not (SHARED_NPZ / "cifar10_train_5k_jpegq75.npz").is_file(),
-                                  reason="shared CIFAR-10 npz files not present")
+needs_shared = pytest.mark.skipif(
+    not (SHARED_NPZ / "cifar10_train_5k_jpegq75.npz").is_file(), reason="shared CIFAR-10 npz files not present"
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -67,8 +68,7 @@ def make_archive(path: Path, src_root: Path) -> str:
 
 def write_npz(path: Path, n: int = 20, label_key: str = "y", **override) -> None:
     rng = np.random.default_rng(3)
-    arrays = {"x": rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8),
-              label_key: np.arange(n) % 10}
+    arrays = {"x": rng.integers(0, 256, size=(n, 32, 32, 3), dtype=np.uint8), label_key: np.arange(n) % 10}
     arrays.update(override)
     np.savez(path, **arrays)
 
@@ -87,8 +87,7 @@ def test_import_reads_no_data_files() -> None:
         "print('BAD', bad)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(ds.__file__).parents[2]))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
     assert "BAD []" in out.stdout
 
 
@@ -100,13 +99,16 @@ def test_split_coerces_labels_to_int64() -> None:
     assert split.labels.dtype == np.int64 and len(split) == 3
 
 
-@pytest.mark.parametrize("images, labels, message", [
-    (np.zeros((2, 32, 32, 3), np.float32), [0, 1], "uint8"),
-    (np.zeros((2, 3, 32, 32), np.uint8), [0, 1], "shape"),
-    (np.zeros((2, 32, 32, 3), np.uint8), [0, 1, 2], "labels must have shape"),
-    (np.zeros((2, 32, 32, 3), np.uint8), [0.0, 1.0], "integers"),
-    (np.zeros((3, 32, 32, 3), np.uint8), [0, 10, -1], "label -1 at index 2"),
-])
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.zeros((2, 32, 32, 3), np.float32), [0, 1], "uint8"),
+        (np.zeros((2, 3, 32, 32), np.uint8), [0, 1], "shape"),
+        (np.zeros((2, 32, 32, 3), np.uint8), [0, 1, 2], "labels must have shape"),
+        (np.zeros((2, 32, 32, 3), np.uint8), [0.0, 1.0], "integers"),
+        (np.zeros((3, 32, 32, 3), np.uint8), [0, 10, -1], "label -1 at index 2"),
+    ],
+)
 def test_split_rejects_bad_arrays(images, labels, message) -> None:
     with pytest.raises(ValueError, match=message):
         ds.Split(images, np.asarray(labels), "bad")
@@ -138,12 +140,15 @@ def test_npz_split_with_y_and_y_first(tmp_path: Path) -> None:
     assert a.labels.dtype == np.int64 and b.labels.tolist() == (np.arange(20) % 10).tolist()
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"y": None}, "needs key 'x'"),
-    ({"x": np.zeros((20, 3, 32, 32), np.uint8)}, r"\(N, 32, 32, 3\)"),
-    ({"x": np.zeros((20, 32, 32, 3), np.float32)}, "uint8"),
-    ({"y": np.full(20, 12)}, "label 12 at index 0"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"y": None}, "needs key 'x'"),
+        ({"x": np.zeros((20, 3, 32, 32), np.uint8)}, r"\(N, 32, 32, 3\)"),
+        ({"x": np.zeros((20, 32, 32, 3), np.float32)}, "uint8"),
+        ({"y": np.full(20, 12)}, "label 12 at index 0"),
+    ],
+)
 def test_npz_corrupt_contents(tmp_path: Path, override: dict, message: str) -> None:
     arrays = {k: v for k, v in override.items() if v is not None}
     if "y" in override and override["y"] is None:
@@ -176,8 +181,7 @@ def test_official_folder_loader(tmp_path: Path) -> None:
     assert data.classes == ds.CIFAR10_CLASSES
 
 
-@pytest.mark.parametrize("protocol, legacy_names",
-                         [(2, True), (2, False), (pickle.HIGHEST_PROTOCOL, False)])
+@pytest.mark.parametrize("protocol, legacy_names", [(2, True), (2, False), (pickle.HIGHEST_PROTOCOL, False)])
 def test_read_batch_pickle_variants(tmp_path: Path, protocol: int, legacy_names: bool) -> None:
     x = np.arange(4 * 3072, dtype=np.int64).reshape(4, 32, 32, 3).astype(np.uint8)
     write_batch(tmp_path / "b", x, [1, 2, 3, 4], protocol=protocol)
@@ -267,8 +271,7 @@ def test_to_tensor_layout_and_normalisation() -> None:
 # --------------------------------------------------------------------------- sampling
 
 
-@pytest.mark.parametrize("make_gen",
-                         [lambda s: torch.Generator().manual_seed(s), np.random.default_rng])
+@pytest.mark.parametrize("make_gen", [lambda s: torch.Generator().manual_seed(s), np.random.default_rng])
 def test_sample_batch_seeded(make_gen) -> None:
     split = make_split(n_per_class=20)
     x1, y1 = ds.sample_batch(split, 16, make_gen(5), "cpu")
@@ -366,7 +369,7 @@ def test_augment_batch_is_crop_and_flip() -> None:
     out = ds.augment_batch(x, gen, padding=2)
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for n in range(6):
-        options = [padded[n, :, i:i + 8, j:j + 8] for i in range(5) for j in range(5)]
+        options = [padded[n, :, i : i + 8, j : j + 8] for i in range(5) for j in range(5)]
         options += [o.flip(-1) for o in options]
         assert any(torch.equal(out[n], o) for o in options)
     assert not torch.equal(out, x)
@@ -381,8 +384,7 @@ def test_augment_batch_is_crop_and_flip() -> None:
 def test_download_offline_error(tmp_path: Path) -> None:
     root = tmp_path / "data"
     with pytest.raises(RuntimeError) as info:
-        ds.load_cifar10(root, download=True, url="http://127.0.0.1:9/cifar-10-python.tar.gz",
-                        timeout=2.0)
+        ds.load_cifar10(root, download=True, url="http://127.0.0.1:9/cifar-10-python.tar.gz", timeout=2.0)
     text = str(info.value)
     for needle in (str(root), ds.OFFICIAL_FOLDER, "--data-dir", "--download", "127.0.0.1:9"):
         assert needle in text
@@ -503,11 +505,16 @@ def _damaged(path: Path, kind: str) -> None:
         path.write_bytes(path.read_bytes()[:5000])
 
 
-@pytest.mark.parametrize("kind, needle", [
-    ("object array", "holds Python objects"), ("not an array", "is not a .npy array"),
-    ("bad crc", "damaged .npz archive"), ("bad deflate", "damaged .npz archive"),
-    ("truncated", "not a .npz archive"),
-])
+@pytest.mark.parametrize(
+    "kind, needle",
+    [
+        ("object array", "holds Python objects"),
+        ("not an array", "is not a .npy array"),
+        ("bad crc", "damaged .npz archive"),
+        ("bad deflate", "damaged .npz archive"),
+        ("truncated", "not a .npz archive"),
+    ],
+)
 def test_damaged_npz_gives_a_clear_error(tmp_path: Path, kind: str, needle: str) -> None:
     path = tmp_path / "cifar10_train_x.npz"
     _damaged(path, kind)
@@ -519,7 +526,7 @@ def test_damaged_npz_gives_a_clear_error(tmp_path: Path, kind: str, needle: str)
 def test_damaged_official_batch_gives_a_clear_error(tmp_path: Path) -> None:
     write_batch(tmp_path / "codec", np.zeros((2, 32, 32, 3), np.uint8), [0, 1])
     (tmp_path / "codec").write_bytes((tmp_path / "codec").read_bytes().replace(b"latin1", b"lrtin1"))
-    (tmp_path / "huge").write_bytes(b"\x80\x05\x96" + (2 ** 64 - 1).to_bytes(8, "little"))
+    (tmp_path / "huge").write_bytes(b"\x80\x05\x96" + (2**64 - 1).to_bytes(8, "little"))
     (tmp_path / "random").write_bytes(os.urandom(300))
     ragged = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, [1, 2]]}
     (tmp_path / "ragged").write_bytes(pickle.dumps(ragged, protocol=2))
@@ -540,8 +547,14 @@ def test_batch_larger_than_the_split_says_too_few_images(tmp_path: Path) -> None
     with pytest.raises(ValueError) as info:
         ds.sample_batch(split, 64, torch.Generator().manual_seed(0), balanced=True)
     text = str(info.value)
-    for needle in ("too few images", "'train'", str(path), "6 images", "64",
-                   "use more images or a smaller batch (proxy_batch in a search)"):
+    for needle in (
+        "too few images",
+        "'train'",
+        str(path),
+        "6 images",
+        "64",
+        "use more images or a smaller batch (proxy_batch in a search)",
+    ):
         assert needle in text, (needle, text)
     search_train, _ = ds.train_val_split(split, 2, np.random.default_rng(0))
     with pytest.raises(ValueError, match="too few images: split 'train-train' .* has 4 images"):

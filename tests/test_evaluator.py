@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from fne.evolution.evaluator import (Failed, ProcessEvaluator, SerialEvaluator, make_evaluator,
-                                     threads_per_worker, usable_cpus)
+from fne.evolution.evaluator import (
+    Failed,
+    ProcessEvaluator,
+    SerialEvaluator,
+    make_evaluator,
+    threads_per_worker,
+    usable_cpus,
+)
 
 
 def square(x: int) -> int:
@@ -119,7 +125,7 @@ def test_ray_local_instance_matches_serial() -> None:
     pytest.importorskip("ray")
 
     def cube(x: int) -> int:  # defined here so that Ray ships it by value
-        return x ** 3
+        return x**3
 
     def broken(x: int) -> int:
         raise ValueError("always")
@@ -152,16 +158,26 @@ def cells_and_batch():
 def _scores(space, cells, x, y, evaluator):
     from fne.evolution.fitness import Scorer
 
-    scorer = Scorer(space, ("naswot", "params", "grad_corr"), inputs=x, targets=y, device="cpu",
-                    build_kwargs={"C": 4, "N": 1}, evaluator=evaluator)
+    scorer = Scorer(
+        space,
+        ("naswot", "params", "grad_corr"),
+        inputs=x,
+        targets=y,
+        device="cpu",
+        build_kwargs={"C": 4, "N": 1},
+        evaluator=evaluator,
+    )
     return scorer.score_many(cells, progress=False), scorer
 
 
 def _same(a, b) -> bool:
     import math
 
-    return all((math.isnan(u[k]) and math.isnan(v[k])) or u[k] == pytest.approx(v[k], rel=1e-5)
-               for u, v in zip(a, b) for k in u)
+    return all(
+        (math.isnan(u[k]) and math.isnan(v[k])) or u[k] == pytest.approx(v[k], rel=1e-5)
+        for u, v in zip(a, b)
+        for k in u
+    )
 
 
 @pytest.mark.parametrize("backend", ["process", "ray"])

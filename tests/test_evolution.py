@@ -31,9 +31,13 @@ class CountingScorer:
 
     def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
         self.keys += [self.space.canonical(g) for g in genotypes]
-        return [{"conv": float(sum(op == "nor_conv_3x3" for op in g.ops)),
-                 "live": sum(op != "none" for op in g.ops) + 0.1 * sum(op == "skip_connect" for op in g.ops)}
-                for g in genotypes]
+        return [
+            {
+                "conv": float(sum(op == "nor_conv_3x3" for op in g.ops)),
+                "live": sum(op != "none" for op in g.ops) + 0.1 * sum(op == "skip_connect" for op in g.ops),
+            }
+            for g in genotypes
+        ]
 
 
 def objectives(scores: Sequence[dict]) -> np.ndarray:
@@ -57,19 +61,29 @@ class RandomTournament:
 
 def make(seed: int = 0, generations: int = 4, **kw: Any) -> Evolution:
     space = get_space("nb201")
-    return Evolution(space=space, scorer=CountingScorer(space), objectives=objectives, pop_size=6,
-                     generations=generations, seed=seed, **kw)
+    return Evolution(
+        space=space,
+        scorer=CountingScorer(space),
+        objectives=objectives,
+        pop_size=6,
+        generations=generations,
+        seed=seed,
+        **kw,
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"pop_size": 1}, "pop_size must be an int >= 2"),
-    ({"generations": -1}, "generations must be an int >= 0"),
-    ({"tournament_every": 0}, "tournament_every must be an int >= 1"),
-    ({"crossover_rate": 1.5}, "crossover_rate must be in"),
-    ({"rate_bounds": (0.9, 0.1)}, "rate_bounds"),
-    ({"seed": -3}, "seed must be an int >= 0"),
-    ({"tournament": object()}, "tournament must have run"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"pop_size": 1}, "pop_size must be an int >= 2"),
+        ({"generations": -1}, "generations must be an int >= 0"),
+        ({"tournament_every": 0}, "tournament_every must be an int >= 1"),
+        ({"crossover_rate": 1.5}, "crossover_rate must be in"),
+        ({"rate_bounds": (0.9, 0.1)}, "rate_bounds"),
+        ({"seed": -3}, "seed must be an int >= 0"),
+        ({"tournament": object()}, "tournament must have run"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs: dict, message: str) -> None:
     base = {"space": get_space("nb201"), "proxies": PROXIES, "objectives": objectives}
     with pytest.raises(ValueError, match=message):
@@ -266,14 +280,28 @@ class NoisyScorer(CountingScorer):
 @pytest.mark.parametrize("seed", range(6))
 def test_the_final_tournaments_winner_is_the_pick_even_when_the_front_reshapes(seed: int) -> None:
     space = get_space("nb201")
-    evo = Evolution(space=space, scorer=NoisyScorer(space), objectives=objectives, pop_size=12,
-                    generations=3, seed=seed, final_tournament=LastCandidateWins(6))
+    evo = Evolution(
+        space=space,
+        scorer=NoisyScorer(space),
+        objectives=objectives,
+        pop_size=12,
+        generations=3,
+        seed=seed,
+        final_tournament=LastCandidateWins(6),
+    )
     result = evo.run(progress=False)
     final = result.history[-1]["tournament"]
     assert final["final"] and result.best["arch"] == final["winners"][0]
     state = evo.state_dict()
-    again = Evolution(space=space, scorer=NoisyScorer(space), objectives=objectives, pop_size=12,
-                      generations=3, seed=seed, final_tournament=LastCandidateWins(6))
+    again = Evolution(
+        space=space,
+        scorer=NoisyScorer(space),
+        objectives=objectives,
+        pop_size=12,
+        generations=3,
+        seed=seed,
+        final_tournament=LastCandidateWins(6),
+    )
     again.load_state_dict(json.loads(json.dumps(state)))
     assert again.result().best["arch"] == final["winners"][0]
 
@@ -292,8 +320,17 @@ class CountedObjectives:
 def test_the_objective_matrix_is_computed_once_per_tell() -> None:
     counted = CountedObjectives()
     space = get_space("nb201")
-    evo = Evolution(space=space, scorer=CountingScorer(space), objectives=counted, pop_size=6, generations=4,
-                    seed=1, tournament=RandomTournament(), tournament_every=2, callbacks=[Recorder()])
+    evo = Evolution(
+        space=space,
+        scorer=CountingScorer(space),
+        objectives=counted,
+        pop_size=6,
+        generations=4,
+        seed=1,
+        tournament=RandomTournament(),
+        tournament_every=2,
+        callbacks=[Recorder()],
+    )
     for _ in range(5):
         genotypes = evo.ask()
         pool = len(evo.population) + len(genotypes)
@@ -306,17 +343,43 @@ def test_the_objective_matrix_is_computed_once_per_tell() -> None:
     assert counted.calls == []
 
 
-V1_KEYS = ["version", "space", "proxies", "pop_size", "offspring_size", "seed", "generation", "num_evaluated",
-           "population", "population_scores", "archive", "eliminated", "final_winners", "crossover_rate",
-           "mutation_rate", "history", "numpy_rng", "torch_rng"]
+V1_KEYS = [
+    "version",
+    "space",
+    "proxies",
+    "pop_size",
+    "offspring_size",
+    "seed",
+    "generation",
+    "num_evaluated",
+    "population",
+    "population_scores",
+    "archive",
+    "eliminated",
+    "final_winners",
+    "crossover_rate",
+    "mutation_rate",
+    "history",
+    "numpy_rng",
+    "torch_rng",
+]
 
 
 def make_v1(generations: int = 5) -> Evolution:
     """The search that wrote :data:`V1_STATE_AT_GENERATION_2`."""
     space = get_space("nb201")
-    return Evolution(space=space, scorer=CountingScorer(space), objectives=objectives, pop_size=4,
-                     offspring_size=2, generations=generations, seed=7, tournament=LastCandidateWins(3),
-                     tournament_every=2, final_tournament=LastCandidateWins(4))
+    return Evolution(
+        space=space,
+        scorer=CountingScorer(space),
+        objectives=objectives,
+        pop_size=4,
+        offspring_size=2,
+        generations=generations,
+        seed=7,
+        tournament=LastCandidateWins(3),
+        tournament_every=2,
+        final_tournament=LastCandidateWins(4),
+    )
 
 
 def v1_state() -> dict:
@@ -343,7 +406,7 @@ def test_state_dict_keeps_the_v1_layout_plus_the_reference() -> None:
     state = evo.state_dict()
     assert [k for k in state if k != "reference"] == V1_KEYS
     assert json.loads(json.dumps(without_reference(state))) == v1_state()
-    initial = [evo.archive.key(evo.space.parse(text)) for text, _ in state["archive"][:evo.pop_size]]
+    initial = [evo.archive.key(evo.space.parse(text)) for text, _ in state["archive"][: evo.pop_size]]
     assert state["reference"] == initial
 
 
@@ -372,9 +435,16 @@ def test_a_run_resumed_from_a_checkpoint_file_matches_an_uninterrupted_one(stop:
 
     def build() -> Evolution:
         space = get_space("nb201")
-        return Evolution(space=space, scorer=NoisyFailingScorer(space), pop_size=6, generations=4, seed=3,
-                         tournament=RandomTournament(), tournament_every=2,
-                         final_tournament=SizedRandomTournament(4))
+        return Evolution(
+            space=space,
+            scorer=NoisyFailingScorer(space),
+            pop_size=6,
+            generations=4,
+            seed=3,
+            tournament=RandomTournament(),
+            tournament_every=2,
+            final_tournament=SizedRandomTournament(4),
+        )
 
     full = build()
     expected = full.run(progress=False)
@@ -396,8 +466,10 @@ class NoisyFailingScorer(NoisyScorer):
 
     def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
         rows = super().score_many(genotypes)
-        return [{"naswot": float("nan") if "avg_pool_3x3" in g.ops else r["conv"], "params": r["live"]}
-                for r, g in zip(rows, genotypes)]
+        return [
+            {"naswot": float("nan") if "avg_pool_3x3" in g.ops else r["conv"], "params": r["live"]}
+            for r, g in zip(rows, genotypes)
+        ]
 
 
 RECORDED_V1_BEST = "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|"
@@ -406,89 +478,133 @@ RECORDED_V1_RESULT = "45c7b23641254d7556db113aaf774e922946a0c58a767690f97be25c20
 
 # A checkpoint state as the version-1 code wrote it after generation 2 of :func:`make_v1` (its
 # ``torch_rng``, 6.7 kB of base64, is rebuilt by :func:`v1_state`). One tournament has eliminated two cells.
-V1_STATE_AT_GENERATION_2 = {'version': 1,
-     'space': 'nb201',
-     'proxies': ['conv', 'live'],
-     'pop_size': 4,
-     'offspring_size': 2,
-     'seed': 7,
-     'generation': 2,
-     'num_evaluated': 8,
-     'population': ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
-                    '|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
-                    '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
-                    '|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|skip_connect~1|avg_pool_3x3~2|'],
-     'population_scores': [{'conv': 2.0, 'live': 6.0},
-                           {'conv': 2.0, 'live': 6.0},
-                           {'conv': 1.0, 'live': 6.0},
-                           {'conv': 0.0, 'live': 5.3}],
-     'archive': [['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
-                  {'conv': 3.0, 'live': 6.0}],
-                 ['|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|skip_connect~1|avg_pool_3x3~2|',
-                  {'conv': 0.0, 'live': 5.3}],
-                 ['|avg_pool_3x3~0|+|none~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|',
-                  {'conv': 1.0, 'live': 4.0}],
-                 ['|none~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|skip_connect~1|skip_connect~2|',
-                  {'conv': 0.0, 'live': 5.3}],
-                 ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
-                  {'conv': 2.0, 'live': 6.0}],
-                 ['|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|',
-                  {'conv': 1.0, 'live': 6.1}],
-                 ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
-                  {'conv': 1.0, 'live': 6.0}],
-                 ['|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
-                  {'conv': 2.0, 'live': 6.0}]],
-     'eliminated': ['(((0)@avg_pool_3x3)@nor_conv_3x3+(0)@nor_conv_3x3)@nor_conv_3x3+((0)@avg_pool_3x3)@nor_conv_1x1+(0)@avg_pool_3x3',
-                    '((0)@avg_pool_3x3)@nor_conv_1x1+((0)@avg_pool_3x3)@nor_conv_3x3+(0)@nor_conv_1x1+(0)@avg_pool_3x3'],
-     'final_winners': [],
-     'crossover_rate': 0.5,
-     'mutation_rate': 0.5,
-     'history': [{'generation': 0,
-                  'evaluations': 4,
-                  'new': 4,
-                  'survived': 4,
-                  'front_size': 1,
-                  'objectives_min': [-3.0, -6.0],
-                  'objectives_mean': [-1.0, -5.15],
-                  'best': {'arch': '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
-                           'scores': {'conv': 3.0, 'live': 6.0}},
-                  'crossover_rate': 0.5,
-                  'mutation_rate': 0.5,
-                  'success': {'crossover': None, 'mutation': None},
-                  'tournament': None},
-                 {'generation': 1,
-                  'evaluations': 6,
-                  'new': 2,
-                  'survived': 2,
-                  'front_size': 2,
-                  'objectives_min': [-3.0, -6.1],
-                  'objectives_mean': [-1.5, -5.8500000000000005],
-                  'best': {'arch': '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
-                           'scores': {'conv': 3.0, 'live': 6.0}},
-                  'crossover_rate': 0.5,
-                  'mutation_rate': 0.5,
-                  'success': {'crossover': 1.0, 'mutation': 1.0},
-                  'tournament': None},
-                 {'generation': 2,
-                  'evaluations': 8,
-                  'new': 2,
-                  'survived': 1,
-                  'front_size': 2,
-                  'objectives_min': [-2.0, -6.0],
-                  'objectives_mean': [-1.25, -5.825],
-                  'best': {'arch': '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|',
-                           'scores': {'conv': 2.0, 'live': 6.0}},
-                  'crossover_rate': 0.5,
-                  'mutation_rate': 0.5,
-                  'success': {'crossover': 0.5, 'mutation': 0.5},
-                  'tournament': {'candidates': ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|',
-                                                '|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|',
-                                                '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|'],
-                                 'weights': [0.05, 0.05, 0.9],
-                                 'winners': ['|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|'],
-                                 'final': False}}],
-     'numpy_rng': {'bit_generator': 'PCG64',
-                   'state': {'state': 186322328066240541872994493084354753926,
-                             'inc': 261136684632268670825940853076396136793},
-                   'has_uint32': 0,
-                   'uinteger': 2844190644}}
+V1_STATE_AT_GENERATION_2 = {
+    "version": 1,
+    "space": "nb201",
+    "proxies": ["conv", "live"],
+    "pop_size": 4,
+    "offspring_size": 2,
+    "seed": 7,
+    "generation": 2,
+    "num_evaluated": 8,
+    "population": [
+        "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+        "|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+        "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+        "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|skip_connect~1|avg_pool_3x3~2|",
+    ],
+    "population_scores": [
+        {"conv": 2.0, "live": 6.0},
+        {"conv": 2.0, "live": 6.0},
+        {"conv": 1.0, "live": 6.0},
+        {"conv": 0.0, "live": 5.3},
+    ],
+    "archive": [
+        [
+            "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+            {"conv": 3.0, "live": 6.0},
+        ],
+        [
+            "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|skip_connect~1|avg_pool_3x3~2|",
+            {"conv": 0.0, "live": 5.3},
+        ],
+        ["|avg_pool_3x3~0|+|none~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|", {"conv": 1.0, "live": 4.0}],
+        [
+            "|none~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|skip_connect~1|skip_connect~2|",
+            {"conv": 0.0, "live": 5.3},
+        ],
+        [
+            "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+            {"conv": 2.0, "live": 6.0},
+        ],
+        [
+            "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|",
+            {"conv": 1.0, "live": 6.1},
+        ],
+        [
+            "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+            {"conv": 1.0, "live": 6.0},
+        ],
+        [
+            "|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+            {"conv": 2.0, "live": 6.0},
+        ],
+    ],
+    "eliminated": [
+        "(((0)@avg_pool_3x3)@nor_conv_3x3+(0)@nor_conv_3x3)@nor_conv_3x3+((0)@avg_pool_3x3)@nor_conv_1x1+(0)@avg_pool_3x3",
+        "((0)@avg_pool_3x3)@nor_conv_1x1+((0)@avg_pool_3x3)@nor_conv_3x3+(0)@nor_conv_1x1+(0)@avg_pool_3x3",
+    ],
+    "final_winners": [],
+    "crossover_rate": 0.5,
+    "mutation_rate": 0.5,
+    "history": [
+        {
+            "generation": 0,
+            "evaluations": 4,
+            "new": 4,
+            "survived": 4,
+            "front_size": 1,
+            "objectives_min": [-3.0, -6.0],
+            "objectives_mean": [-1.0, -5.15],
+            "best": {
+                "arch": "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+                "scores": {"conv": 3.0, "live": 6.0},
+            },
+            "crossover_rate": 0.5,
+            "mutation_rate": 0.5,
+            "success": {"crossover": None, "mutation": None},
+            "tournament": None,
+        },
+        {
+            "generation": 1,
+            "evaluations": 6,
+            "new": 2,
+            "survived": 2,
+            "front_size": 2,
+            "objectives_min": [-3.0, -6.1],
+            "objectives_mean": [-1.5, -5.8500000000000005],
+            "best": {
+                "arch": "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+                "scores": {"conv": 3.0, "live": 6.0},
+            },
+            "crossover_rate": 0.5,
+            "mutation_rate": 0.5,
+            "success": {"crossover": 1.0, "mutation": 1.0},
+            "tournament": None,
+        },
+        {
+            "generation": 2,
+            "evaluations": 8,
+            "new": 2,
+            "survived": 1,
+            "front_size": 2,
+            "objectives_min": [-2.0, -6.0],
+            "objectives_mean": [-1.25, -5.825],
+            "best": {
+                "arch": "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+                "scores": {"conv": 2.0, "live": 6.0},
+            },
+            "crossover_rate": 0.5,
+            "mutation_rate": 0.5,
+            "success": {"crossover": 0.5, "mutation": 0.5},
+            "tournament": {
+                "candidates": [
+                    "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+                    "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|",
+                    "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+                ],
+                "weights": [0.05, 0.05, 0.9],
+                "winners": [
+                    "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+                ],
+                "final": False,
+            },
+        },
+    ],
+    "numpy_rng": {
+        "bit_generator": "PCG64",
+        "state": {"state": 186322328066240541872994493084354753926, "inc": 261136684632268670825940853076396136793},
+        "has_uint32": 0,
+        "uinteger": 2844190644,
+    },
+}

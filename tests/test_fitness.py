@@ -10,9 +10,19 @@ import pytest
 import torch
 from torch import nn
 
-from fne.evolution.fitness import (Scorer, combined_score, get_proxy, list_proxies,
-                                   non_dominated_ranks, register_proxy, resolve_device, run_proxy,
-                                   score_genotype, to_objectives, unregister_proxy)
+from fne.evolution.fitness import (
+    Scorer,
+    combined_score,
+    get_proxy,
+    list_proxies,
+    non_dominated_ranks,
+    register_proxy,
+    resolve_device,
+    run_proxy,
+    score_genotype,
+    to_objectives,
+    unregister_proxy,
+)
 from fne.evolution.fitness.groundtruth import correlation_report, read_rows, sample_rows
 from fne.evolution.fitness.netutils import batch_statistics_as_constants, preserved, reinitialise
 from fne.evolution.fitness.proxies import hamming_kernel, image_patches, ntk_gram
@@ -81,8 +91,7 @@ def test_proxy_finite_and_deterministic(space, batch, name):
 
 
 def _hook_dicts(module):
-    return [module._forward_hooks, module._forward_pre_hooks, module._backward_hooks,
-            module._backward_pre_hooks]
+    return [module._forward_hooks, module._forward_pre_hooks, module._backward_hooks, module._backward_pre_hooks]
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -107,8 +116,7 @@ def test_degenerate_cell_gets_worst_score(space, batch, name):
     x, y = batch
     direct = get_proxy(name)(tiny_net(space, ALL_NONE), x, y)
     assert isinstance(direct, float)
-    scores = [score_genotype("nb201", text, [name], x, y, "cpu", 0, TINY)
-              for text in (GOOD, ALL_NONE, OTHER)]
+    scores = [score_genotype("nb201", text, [name], x, y, "cpu", 0, TINY) for text in (GOOD, ALL_NONE, OTHER)]
     assert math.isnan(scores[1][name])
     objectives = to_objectives(scores, [name])
     assert np.isfinite(objectives).all()
@@ -156,9 +164,10 @@ def test_ntk_gram_matches_per_sample_loop(space, batch):
         weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
         rows = []
         for i in range(x.shape[0]):
-            grads = torch.autograd.grad(net(x[i:i + 1]).sum(), weights, allow_unused=True)
-            rows.append(torch.cat([(g if g is not None else torch.zeros_like(w)).flatten()
-                                   for g, w in zip(grads, weights)]))
+            grads = torch.autograd.grad(net(x[i : i + 1]).sum(), weights, allow_unused=True)
+            rows.append(
+                torch.cat([(g if g is not None else torch.zeros_like(w)).flatten() for g, w in zip(grads, weights)])
+            )
     jac = torch.stack(rows).double()
     assert torch.allclose(gram, jac @ jac.T, rtol=1e-4, atol=1e-6 * gram.abs().max().item())
 
@@ -309,8 +318,7 @@ def test_scorer_default_network_is_the_reduced_one(space, batch):
 
 
 def test_to_objectives_orientation_and_failure_rule():
-    scores = [{"ntk": 10.0, "naswot": 5.0}, {"ntk": 20.0, "naswot": 7.0},
-              {"ntk": math.nan, "naswot": math.inf}]
+    scores = [{"ntk": 10.0, "naswot": 5.0}, {"ntk": 20.0, "naswot": 7.0}, {"ntk": math.nan, "naswot": math.inf}]
     obj = to_objectives(scores, ["ntk", "naswot"])
     assert obj.shape == (3, 2)
     np.testing.assert_allclose(obj[:2], [[10.0, -5.0], [20.0, -7.0]])
@@ -324,8 +332,12 @@ def test_to_objectives_orientation_and_failure_rule():
 
 
 def test_combined_score_and_non_dominated_ranks():
-    scores = [{"ntk": 1.0, "naswot": 9.0}, {"ntk": 2.0, "naswot": 8.0},
-              {"ntk": 3.0, "naswot": 9.5}, {"ntk": math.nan, "naswot": math.nan}]
+    scores = [
+        {"ntk": 1.0, "naswot": 9.0},
+        {"ntk": 2.0, "naswot": 8.0},
+        {"ntk": 3.0, "naswot": 9.5},
+        {"ntk": math.nan, "naswot": math.nan},
+    ]
     combined = combined_score(scores, ["ntk", "naswot"])
     assert combined.argmax() == 0 and combined.argmin() == 3
     fronts = non_dominated_ranks(to_objectives(scores, ["ntk", "naswot"]))

@@ -51,8 +51,7 @@ def _random_relabel(g: FneGenotype, rng: np.random.Generator) -> FneGenotype:
     order: List[int] = [0]
     remaining = set(range(1, n - 1))
     while remaining:
-        ready = sorted(v for v in remaining
-                       if all(u in order for u in range(1, v) if any(g.edge(v, u))))
+        ready = sorted(v for v in remaining if all(u in order for u in range(1, v) if any(g.edge(v, u))))
         pick = ready[int(rng.integers(0, len(ready)))]
         order.append(pick)
         remaining.remove(pick)
@@ -126,16 +125,19 @@ def test_sample_respects_small_bounds() -> None:
 
 
 # -------------------------------------------------------------- validation
-@pytest.mark.parametrize("edges, needle", [
-    ([(0,) * 8, (0,) * 8], "triangular"),
-    ([(0,) * 7], "7 counts"),
-    ([(0,) * 7 + (-1,)], "-1"),
-    ([(0,) * 7 + (1.5,)], "1.5"),
-    ([(0,) * 7 + (True,)], "True"),
-    ([(0,) * 7 + (9,)], "max_channels"),
-    ([(0, 0, 0, 1, 0, 0, 0, 0), (0,) * 8, (0,) * 8], "output node 2 receives nothing"),
-    ([(0,) * 8] * 21, "max_nodes"),
-])
+@pytest.mark.parametrize(
+    "edges, needle",
+    [
+        ([(0,) * 8, (0,) * 8], "triangular"),
+        ([(0,) * 7], "7 counts"),
+        ([(0,) * 7 + (-1,)], "-1"),
+        ([(0,) * 7 + (1.5,)], "1.5"),
+        ([(0,) * 7 + (True,)], "True"),
+        ([(0,) * 7 + (9,)], "max_channels"),
+        ([(0, 0, 0, 1, 0, 0, 0, 0), (0,) * 8, (0,) * 8], "output node 2 receives nothing"),
+        ([(0,) * 8] * 21, "max_nodes"),
+    ],
+)
 def test_validate_rejects(space: FneSpace, edges: list, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         space.validate(FneGenotype(tuple(edges)))
@@ -156,10 +158,15 @@ def test_output_fed_only_through_unfed_node_is_invalid(space: FneSpace) -> None:
 
 
 def test_unfed_and_dead_nodes_are_valid_and_ignored(space: FneSpace) -> None:
-    g = _cell(5, {(0, 1): {"sep_conv_3x3": 2},       # 1: dead (no way to the output)
-                  (2, 3): {"skip_connect": 1},       # 2: unfed; its edge to 3 is ignored
-                  (0, 3): {"dil_conv_3x3": 1},
-                  (3, 4): {"max_pool_3x3": 3}})
+    g = _cell(
+        5,
+        {
+            (0, 1): {"sep_conv_3x3": 2},  # 1: dead (no way to the output)
+            (2, 3): {"skip_connect": 1},  # 2: unfed; its edge to 3 is ignored
+            (0, 3): {"dil_conv_3x3": 1},
+            (3, 4): {"max_pool_3x3": 3},
+        },
+    )
     space.validate(g)
     assert g.fed_nodes() == (True, True, False, True, True)
     assert g.live_nodes() == (True, False, False, True, True)
@@ -187,22 +194,25 @@ def test_space_constructor_rejects_bad_arguments() -> None:
 GOOD = "0|0|2|0|0|2|0|0"
 
 
-@pytest.mark.parametrize("text, needles", [
-    ("", ["empty"]),
-    ("   ", ["empty"]),
-    ("0|0|x|0|0|2|0|0", ["'x'", "block 1 (edge 0->1)", "count 3", "avg_pool_3x3"]),
-    ("0|0|2|0|0|2|0|0  1|0|0|-1|1|0|0|0  " + GOOD, ["'-1'", "negative", "block 2 (edge 0->2)", "count 4"]),
-    ("0|0|2|0|0|2|0|0  " * 2 + "0|1|0|0|0|0|2", ["block 3 (edge 1->2)", "7 counts", "expected 8"]),
-    (GOOD + "  " + GOOD, ["2 blocks", "triangular"]),
-    (GOOD + " " + GOOD + "  " + GOOD, ["block 1", "whitespace", "two spaces"]),
-    (GOOD + "   " + GOOD + "  " + GOOD, ["block 2", "whitespace"]),
-    (GOOD + "    " + GOOD + "  " + GOOD, ["block 2", "empty"]),
-    ("0||2|0|0|2|0|0", ["''", "count 2"]),
-    ("0|0|02|0|0|2|0|0", ["'02'", "leading zero"]),
-    ("0|0|+2|0|0|2|0|0", ["'+2'", "count 3"]),
-    ("0|0|2.0|0|0|2|0|0", ["'2.0'"]),
-    ("0|0|9|0|0|2|0|0", ["max_channels", "count 3"]),
-])
+@pytest.mark.parametrize(
+    "text, needles",
+    [
+        ("", ["empty"]),
+        ("   ", ["empty"]),
+        ("0|0|x|0|0|2|0|0", ["'x'", "block 1 (edge 0->1)", "count 3", "avg_pool_3x3"]),
+        ("0|0|2|0|0|2|0|0  1|0|0|-1|1|0|0|0  " + GOOD, ["'-1'", "negative", "block 2 (edge 0->2)", "count 4"]),
+        ("0|0|2|0|0|2|0|0  " * 2 + "0|1|0|0|0|0|2", ["block 3 (edge 1->2)", "7 counts", "expected 8"]),
+        (GOOD + "  " + GOOD, ["2 blocks", "triangular"]),
+        (GOOD + " " + GOOD + "  " + GOOD, ["block 1", "whitespace", "two spaces"]),
+        (GOOD + "   " + GOOD + "  " + GOOD, ["block 2", "whitespace"]),
+        (GOOD + "    " + GOOD + "  " + GOOD, ["block 2", "empty"]),
+        ("0||2|0|0|2|0|0", ["''", "count 2"]),
+        ("0|0|02|0|0|2|0|0", ["'02'", "leading zero"]),
+        ("0|0|+2|0|0|2|0|0", ["'+2'", "count 3"]),
+        ("0|0|2.0|0|0|2|0|0", ["'2.0'"]),
+        ("0|0|9|0|0|2|0|0", ["max_channels", "count 3"]),
+    ],
+)
 def test_malformed_text_names_the_problem(space: FneSpace, text: str, needles: List[str]) -> None:
     with pytest.raises(ValueError) as info:
         space.parse(text)
@@ -216,10 +226,24 @@ def test_parse_tolerates_surrounding_whitespace(space: FneSpace) -> None:
 
 # ---------------------------------------------------------------- canonical
 def test_canonical_merges_relabelled_cells(space: FneSpace) -> None:
-    a = _cell(4, {(0, 1): {"sep_conv_3x3": 2}, (0, 2): {"max_pool_3x3": 1},
-                  (1, 3): {"skip_connect": 1}, (2, 3): {"dil_conv_5x5": 3}})
-    b = _cell(4, {(0, 2): {"sep_conv_3x3": 2}, (0, 1): {"max_pool_3x3": 1},
-                  (2, 3): {"skip_connect": 1}, (1, 3): {"dil_conv_5x5": 3}})
+    a = _cell(
+        4,
+        {
+            (0, 1): {"sep_conv_3x3": 2},
+            (0, 2): {"max_pool_3x3": 1},
+            (1, 3): {"skip_connect": 1},
+            (2, 3): {"dil_conv_5x5": 3},
+        },
+    )
+    b = _cell(
+        4,
+        {
+            (0, 2): {"sep_conv_3x3": 2},
+            (0, 1): {"max_pool_3x3": 1},
+            (2, 3): {"skip_connect": 1},
+            (1, 3): {"dil_conv_5x5": 3},
+        },
+    )
     assert a != b
     assert space.canonical(a) == space.canonical(b)
     assert space.canonical(space.format(a)) == space.canonical(a)
@@ -229,8 +253,9 @@ def test_canonical_merges_relabelled_cells(space: FneSpace) -> None:
 
 def test_canonical_drops_dead_nodes(space: FneSpace) -> None:
     base = _cell(3, {(0, 1): {"sep_conv_3x3": 2}, (1, 2): {"skip_connect": 1}})
-    extra = _cell(4, {(0, 2): {"sep_conv_3x3": 2}, (2, 3): {"skip_connect": 1},
-                      (0, 1): {"avg_pool_3x3": 4}})  # node 1 is dead
+    extra = _cell(
+        4, {(0, 2): {"sep_conv_3x3": 2}, (2, 3): {"skip_connect": 1}, (0, 1): {"avg_pool_3x3": 4}}
+    )  # node 1 is dead
     assert space.canonical(extra) == space.canonical(base) == space.format(base)
 
 
@@ -272,8 +297,11 @@ def _isomorphism_key(g: FneGenotype) -> tuple:
         order = [0, *perm, n - 1]
         pos = {v: k for k, v in enumerate(order)}
         if all(pos[j] < pos[i] for i in range(1, n) for j in range(i) if any(p.edge(i, j))):
-            edges = tuple(p.edge(order[b], order[a]) if order[a] < order[b] else (0,) * len(p.edges[0])
-                          for b in range(1, n) for a in range(b))
+            edges = tuple(
+                p.edge(order[b], order[a]) if order[a] < order[b] else (0,) * len(p.edges[0])
+                for b in range(1, n)
+                for a in range(b)
+            )
             best = edges if best is None or edges < best else best
     return best
 
@@ -319,8 +347,13 @@ def _cycle_cell(m: int) -> FneGenotype:
     edges = {(0, a): {"sep_conv_3x3": 1} for a in range(1, m + 1)}
     for i in range(m):
         b = m + 1 + i
-        edges.update({(1 + i, b): {"skip_connect": 1}, (1 + (i + 1) % m, b): {"skip_connect": 1},
-                      (b, 2 * m + 1): {"max_pool_3x3": 1}})
+        edges.update(
+            {
+                (1 + i, b): {"skip_connect": 1},
+                (1 + (i + 1) % m, b): {"skip_connect": 1},
+                (b, 2 * m + 1): {"max_pool_3x3": 1},
+            }
+        )
     return _cell(2 * m + 2, edges)
 
 
@@ -342,8 +375,9 @@ def test_canonical_at_the_node_cap() -> None:
 
 def test_max_nodes_is_capped() -> None:
     assert FneSpace(max_nodes=MAX_NODES_LIMIT).max_nodes == MAX_NODES_LIMIT
-    with pytest.raises(ValueError, match=f"max_nodes={MAX_NODES_LIMIT + 1} is above the cap of "
-                                         f"{MAX_NODES_LIMIT} nodes"):
+    with pytest.raises(
+        ValueError, match=f"max_nodes={MAX_NODES_LIMIT + 1} is above the cap of {MAX_NODES_LIMIT} nodes"
+    ):
         FneSpace(max_nodes=MAX_NODES_LIMIT + 1)
     with pytest.raises(ValueError, match="max_nodes must be an int"):
         FneSpace(max_nodes=True)
@@ -394,8 +428,7 @@ def my_op() -> Iterator[str]:
 
     @cell_operations.register_op(name)
     def _factory(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-        return nn.Sequential(nn.Conv2d(C_in, C_out, 1, stride, bias=False),
-                             nn.BatchNorm2d(C_out, affine=affine))
+        return nn.Sequential(nn.Conv2d(C_in, C_out, 1, stride, bias=False), nn.BatchNorm2d(C_out, affine=affine))
 
     try:
         yield name

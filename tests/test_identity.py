@@ -41,8 +41,7 @@ def test_every_worker_runs_with_the_threads_asked_for(backend: str, workers: int
     for threads in (1, 2):
         ev = _evaluator(backend, workers, threads)
         try:
-            counts = ev.map(_counter() if backend == "ray" else torch_thread_counts, list(range(4)),
-                            progress=False)
+            counts = ev.map(_counter() if backend == "ray" else torch_thread_counts, list(range(4)), progress=False)
         finally:
             ev.close()
         assert all(intra == threads for intra, _ in counts), counts
@@ -68,8 +67,15 @@ def cells_and_batch():
 
 
 def _score(space, cells, x, y, evaluator) -> List[dict]:
-    scorer = Scorer(space, ("ntk", "naswot", "grad_corr", "synflow"), inputs=x, targets=y, device="cpu",
-                    build_kwargs={"C": 4, "N": 1}, evaluator=evaluator)
+    scorer = Scorer(
+        space,
+        ("ntk", "naswot", "grad_corr", "synflow"),
+        inputs=x,
+        targets=y,
+        device="cpu",
+        build_kwargs={"C": 4, "N": 1},
+        evaluator=evaluator,
+    )
     return scorer.score_many(cells, progress=False)
 
 
@@ -102,9 +108,18 @@ def test_each_tournament_is_bit_identical_with_parallel_workers(backend: str, wo
     cells = [space.sample(np.random.default_rng(s)) for s in range(3)]
 
     def run(evaluator):
-        t = DartsTournament(train=_colour_data(128, 1), val=_colour_data(64, 2), size=3, keep=1, steps=9,
-                            batch_size=8, weight_loss="each", build_kwargs={"C": 4, "N": 1, "num_classes": 3},
-                            evaluator=evaluator, chunk=4)
+        t = DartsTournament(
+            train=_colour_data(128, 1),
+            val=_colour_data(64, 2),
+            size=3,
+            keep=1,
+            steps=9,
+            batch_size=8,
+            weight_loss="each",
+            build_kwargs={"C": 4, "N": 1, "num_classes": 3},
+            evaluator=evaluator,
+            chunk=4,
+        )
         return t.run(space, cells, torch.Generator().manual_seed(0))
 
     serial = run(None)
@@ -135,8 +150,9 @@ def test_serial_scoring_survives_a_failing_cell(cells_and_batch, exploding_proxy
     from fne.evolution import Evolution
 
     space, _, x, y = cells_and_batch
-    scorer = Scorer(space, (exploding_proxy, "params"), inputs=x, targets=y, device="cpu",
-                    build_kwargs={"C": 4, "N": 1})
+    scorer = Scorer(
+        space, (exploding_proxy, "params"), inputs=x, targets=y, device="cpu", build_kwargs={"C": 4, "N": 1}
+    )
     result = Evolution(space=space, scorer=scorer, pop_size=6, generations=2, seed=0).run(progress=False)
     assert scorer.num_failed > 0 and len(scorer.failed) == scorer.num_failed
     assert all("avg_pool_3x3" in text for text in scorer.failed)

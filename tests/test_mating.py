@@ -24,8 +24,9 @@ def population(m: Mating, n: int = 6) -> List[Any]:
 
 
 def objectives(cells: List[Any]) -> np.ndarray:
-    return -np.array([[sum(op == "nor_conv_3x3" for op in g.ops), sum(op != "none" for op in g.ops)]
-                      for g in cells], dtype=float)
+    return -np.array(
+        [[sum(op == "nor_conv_3x3" for op in g.ops), sum(op != "none" for op in g.ops)] for g in cells], dtype=float
+    )
 
 
 class Everything:
@@ -49,7 +50,9 @@ def test_offspring_are_new_valid_and_follow_the_generator() -> None:
     parents = population(m)
     seen = {m.space.canonical(g) for g in parents}
     rates = AdaptiveRates(0.5, 0.5)
-    kids, origins = m.offspring(parents, rank_and_crowding(objectives(parents)), 8, rates, seen, np.random.default_rng(1))
+    kids, origins = m.offspring(
+        parents, rank_and_crowding(objectives(parents)), 8, rates, seen, np.random.default_rng(1)
+    )
     again, _ = m.offspring(parents, rank_and_crowding(objectives(parents)), 8, rates, seen, np.random.default_rng(1))
     other, _ = m.offspring(parents, rank_and_crowding(objectives(parents)), 8, rates, seen, np.random.default_rng(2))
     keys = [m.space.canonical(g) for g in kids]
@@ -64,8 +67,14 @@ def test_origins_follow_the_rates(crossover: float, mutation: float) -> None:
     m = mating()
     parents = population(m)
     seen = {m.space.canonical(g) for g in parents}
-    _, origins = m.offspring(parents, rank_and_crowding(objectives(parents)), 12, AdaptiveRates(crossover, mutation), seen,
-                             np.random.default_rng(3))
+    _, origins = m.offspring(
+        parents,
+        rank_and_crowding(objectives(parents)),
+        12,
+        AdaptiveRates(crossover, mutation),
+        seen,
+        np.random.default_rng(3),
+    )
     crossed = [c for c, _ in origins]
     assert all(crossed) if crossover == 1.0 else not any(crossed)
     assert all(mutated for c, mutated in origins if not c or mutation == 1.0)
@@ -74,8 +83,14 @@ def test_origins_follow_the_rates(crossover: float, mutation: float) -> None:
 def test_no_new_cell_means_fewer_children() -> None:
     m = mating(max_attempts=2)
     parents = population(m)
-    kids, origins = m.offspring(parents, rank_and_crowding(objectives(parents)), 5, AdaptiveRates(0.5, 0.5), Everything(),
-                                np.random.default_rng(0))
+    kids, origins = m.offspring(
+        parents,
+        rank_and_crowding(objectives(parents)),
+        5,
+        AdaptiveRates(0.5, 0.5),
+        Everything(),
+        np.random.default_rng(0),
+    )
     assert kids == [] and origins == []
 
 

@@ -19,9 +19,18 @@ def _saved(tmp_path: Path, space_name: str, channels: int = 1, classes: int = 4)
     kwargs = {**space.preset("score"), "in_channels": channels, "num_classes": classes}
     torch.manual_seed(0)
     net = space.build(genotype, **kwargs).eval()
-    path = save_model(tmp_path / "model.pt", net, space=space_name, genotype=space.format(genotype),
-                      build_kwargs=kwargs, mean=[0.3] * channels, std=[0.2] * channels,
-                      classes=[f"c{i}" for i in range(classes)], image_size=(20, 20), extra={"epochs": 1})
+    path = save_model(
+        tmp_path / "model.pt",
+        net,
+        space=space_name,
+        genotype=space.format(genotype),
+        build_kwargs=kwargs,
+        mean=[0.3] * channels,
+        std=[0.2] * channels,
+        classes=[f"c{i}" for i in range(classes)],
+        image_size=(20, 20),
+        extra={"epochs": 1},
+    )
     return net, path
 
 

@@ -18,8 +18,28 @@ from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "src" / "NAS_on_cifar10.py"
-TINY_RUN = ["--workers", "1", "--final-tournament-steps", "4", "--pop-size", "3", "--generations", "2", "--tournament-every", "2", "--tournament-size", "3",
-            "--tournament-steps", "4", "--tournament-batch", "8", "--seed", "3", "--device", "cpu"]
+TINY_RUN = [
+    "--workers",
+    "1",
+    "--final-tournament-steps",
+    "4",
+    "--pop-size",
+    "3",
+    "--generations",
+    "2",
+    "--tournament-every",
+    "2",
+    "--tournament-size",
+    "3",
+    "--tournament-steps",
+    "4",
+    "--tournament-batch",
+    "8",
+    "--seed",
+    "3",
+    "--device",
+    "cpu",
+]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -37,8 +57,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder.mkdir()
     rng = np.random.default_rng(0)
     for name, n in (("tiny_train.npz", 400), ("tiny_test.npz", 40)):
-        np.savez(folder / name, x=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
-                 y=rng.integers(0, 10, n))
+        np.savez(folder / name, x=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), y=rng.integers(0, 10, n))
     return root
 
 
@@ -53,18 +72,21 @@ def run_cli_inprocess(argv: List[str], capsys: pytest.CaptureFixture) -> str:
     return capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--pop-size", "1"], "--pop-size must be an integer >= 2"),
-    (["--generations", "-2"], "--generations must be an integer >= 0"),
-    (["--tournament-every", "-1"], "--tournament-every must be an integer >= 0"),
-    (["--tournament-size", "3", "--tournament-keep", "3"], "tournament_keep (3) must be below tournament_size (3)"),
-    (["--tournament-steps", "0"], "--tournament-steps must be an integer >= 1"),
-    (["--proxies", "params,bogus"], "--proxies must be distinct registered proxies"),
-    (["--proxies", "params,params"], "--proxies must be distinct registered proxies"),
-    (["--proxies", ","], "--proxies must be distinct registered proxies"),
-    (["--final-tournament-size", "1"], "--final-tournament-size must be 0 (none) or >= 2"),
-    (["--final-tournament-steps", "0"], "--final-tournament-steps must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--pop-size", "1"], "--pop-size must be an integer >= 2"),
+        (["--generations", "-2"], "--generations must be an integer >= 0"),
+        (["--tournament-every", "-1"], "--tournament-every must be an integer >= 0"),
+        (["--tournament-size", "3", "--tournament-keep", "3"], "tournament_keep (3) must be below tournament_size (3)"),
+        (["--tournament-steps", "0"], "--tournament-steps must be an integer >= 1"),
+        (["--proxies", "params,bogus"], "--proxies must be distinct registered proxies"),
+        (["--proxies", "params,params"], "--proxies must be distinct registered proxies"),
+        (["--proxies", ","], "--proxies must be distinct registered proxies"),
+        (["--final-tournament-size", "1"], "--final-tournament-size must be 0 (none) or >= 2"),
+        (["--final-tournament-steps", "0"], "--final-tournament-steps must be an integer >= 1"),
+    ],
+)
 def test_bad_option_values(tmp_path: Path, capsys: pytest.CaptureFixture, argv: List[str], message: str) -> None:
     out = tmp_path / "out"
     err = run_cli_inprocess(argv + ["--out", str(out)], capsys)
@@ -82,9 +104,20 @@ def _write_run(folder: Path, data_dir: Path, **changes: object) -> None:
     from fne.evolution.checkpoint import save_checkpoint
     from fne.evolution.search import SearchConfig
 
-    config = SearchConfig(data_dir=str(data_dir), out=str(folder), pop_size=3, generations=2,
-                          tournament_every=2, tournament_size=3, tournament_steps=4, tournament_batch=8,
-                          final_tournament_steps=4, seed=3, device="cpu", workers=1)
+    config = SearchConfig(
+        data_dir=str(data_dir),
+        out=str(folder),
+        pop_size=3,
+        generations=2,
+        tournament_every=2,
+        tournament_size=3,
+        tournament_steps=4,
+        tournament_batch=8,
+        final_tournament_steps=4,
+        seed=3,
+        device="cpu",
+        workers=1,
+    )
     doc = dict(config.to_dict(), **changes)
     save_checkpoint(folder / "checkpoint.json", config=doc, state={"generation": 0})
 
@@ -97,15 +130,15 @@ def test_refusals_overwrite_nothing(tmp_path: Path, data_dir: Path, capsys: pyte
     base = ["--data-dir", str(data_dir), "--out", str(out)] + TINY_RUN
     assert "already holds a run" in run_cli_inprocess(base, capsys)
     assert "different search (seed: checkpoint 3, now 4)" in run_cli_inprocess(
-        base + ["--resume", "--seed", "4"], capsys)
+        base + ["--resume", "--seed", "4"], capsys
+    )
     assert snapshot(out) == before
     (out / "checkpoint.json").write_text('{"format": "fne-evolution-checkpoint", "vers')
     before = snapshot(out)
     assert "is corrupt" in run_cli_inprocess(base + ["--resume"], capsys)
     assert snapshot(out) == before
     empty = tmp_path / "empty"
-    assert "no checkpoint" in run_cli_inprocess(["--data-dir", str(data_dir), "--out", str(empty), "--resume"],
-                                                capsys)
+    assert "no checkpoint" in run_cli_inprocess(["--data-dir", str(data_dir), "--out", str(empty), "--resume"], capsys)
 
 
 def _spawn(data_dir: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -165,10 +198,21 @@ def test_train_and_test_learns_an_easy_task() -> None:
 
     space = get_space("nb201")
     torch.manual_seed(0)
-    net = space.build(space.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|"
-                                  "skip_connect~1|nor_conv_3x3~2|"), C=4, N=1, num_classes=3)
-    acc = train_and_test(net, split(192), split(96), epochs=2, generator=torch.Generator().manual_seed(0),
-                         config=TrainConfig(batch_size=32, min_steps=1), progress=False)
+    net = space.build(
+        space.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"),
+        C=4,
+        N=1,
+        num_classes=3,
+    )
+    acc = train_and_test(
+        net,
+        split(192),
+        split(96),
+        epochs=2,
+        generator=torch.Generator().manual_seed(0),
+        config=TrainConfig(batch_size=32, min_steps=1),
+        progress=False,
+    )
     assert acc > 80.0
 
 
@@ -183,14 +227,24 @@ def _has_ray() -> bool:
 def test_process_workers_give_the_serial_result(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
     from fne.evolution.search import SearchConfig, run_search
 
-    base = dict(data_dir=str(data_dir), pop_size=3, generations=1, tournament_every=0, seed=5, device="cpu",
-                final_tournament_steps=6, tournament_build_kwargs={"C": 4, "N": 1})
+    base = dict(
+        data_dir=str(data_dir),
+        pop_size=3,
+        generations=1,
+        tournament_every=0,
+        seed=5,
+        device="cpu",
+        final_tournament_steps=6,
+        tournament_build_kwargs={"C": 4, "N": 1},
+    )
     serial = run_search(SearchConfig(out=str(tmp_path / "serial"), workers=1, **base), progress=False)
     assert any(h["tournament"] for h in serial["history"])  # the final tournament trains in workers too
     backends = [("process", 2), ("process", 3)] + ([("ray", 2)] if _has_ray() else [])
     for backend, workers in backends:
-        pooled = run_search(SearchConfig(out=str(tmp_path / f"{backend}{workers}"), workers=workers,
-                                         backend=backend, **base), progress=False)
+        pooled = run_search(
+            SearchConfig(out=str(tmp_path / f"{backend}{workers}"), workers=workers, backend=backend, **base),
+            progress=False,
+        )
         for key in ("best", "history", "front", "evaluations"):  # as JSON: NaN scores compare equal
             assert json.dumps(pooled[key], sort_keys=True) == json.dumps(serial[key], sort_keys=True), key
         assert pooled["config"]["workers"] == workers
@@ -211,10 +265,21 @@ def test_config_names_a_bad_tournament_weight_loss() -> None:
 def test_final_tournament_decides_the_pick(tmp_path: Path, data_dir: Path) -> None:
     from fne.evolution.search import SearchConfig, run_search
 
-    config = SearchConfig(data_dir=str(data_dir), out=str(tmp_path / "run"), pop_size=4, generations=2,
-                          tournament_every=2, tournament_size=3, tournament_steps=2, tournament_batch=8,
-                          final_tournament_size=4, final_tournament_steps=2, seed=1, device="cpu",
-                          tournament_build_kwargs={"C": 4, "N": 1})
+    config = SearchConfig(
+        data_dir=str(data_dir),
+        out=str(tmp_path / "run"),
+        pop_size=4,
+        generations=2,
+        tournament_every=2,
+        tournament_size=3,
+        tournament_steps=2,
+        tournament_batch=8,
+        final_tournament_size=4,
+        final_tournament_steps=2,
+        seed=1,
+        device="cpu",
+        tournament_build_kwargs={"C": 4, "N": 1},
+    )
     result = run_search(config, progress=False)
     last = result["history"][-1]["tournament"]
     assert last["final"] and len(last["candidates"]) == 4 and len(last["winners"]) == 1

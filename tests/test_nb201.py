@@ -114,16 +114,19 @@ def test_best_cell_is_in_table(space, rows) -> None:
     assert space.canonical(space.parse(best["arch_str"])) == space.canonical(space.parse(BEST))
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("", "empty"),
-    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|", "3 nodes"),
-    ("|conv_7x7~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|", "'conv_7x7'"),
-    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~3|", "inputs"),
-    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|", "inputs"),
-    ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~-2|", "'none~-2'"),
-    ("|nor_conv_3x3-0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|", "'nor_conv_3x3-0'"),
-    ("nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|", "malformed node"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("", "empty"),
+        ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|", "3 nodes"),
+        ("|conv_7x7~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|", "'conv_7x7'"),
+        ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~3|", "inputs"),
+        ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|", "inputs"),
+        ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~-2|", "'none~-2'"),
+        ("|nor_conv_3x3-0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|", "'nor_conv_3x3-0'"),
+        ("nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|none~1|none~2|", "malformed node"),
+    ],
+)
 def test_malformed_text_rejected(space, text: str, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         space.parse(text)

@@ -39,8 +39,21 @@ def test_defaults_come_from_the_dataclass() -> None:
 
 
 def test_every_kind_of_option_parses() -> None:
-    got = _parse("--size", "5", "--name", "b", "--tags", "x,z", "--build-arg", "C=8", "--build-arg", "k=0.5",
-                 "--rate", "0.25", "--no-fast")
+    got = _parse(
+        "--size",
+        "5",
+        "--name",
+        "b",
+        "--tags",
+        "x,z",
+        "--build-arg",
+        "C=8",
+        "--build-arg",
+        "k=0.5",
+        "--rate",
+        "0.25",
+        "--no-fast",
+    )
     assert got == Outer(size=5, name="b", tags=("x", "z"), build={"C": 8, "k": 0.5}, inner=Inner(0.25, False))
     assert _parse("--tags", "y", "z").tags == ("y", "z")
 
@@ -51,14 +64,17 @@ def test_fields_off_the_command_line_and_flags() -> None:
         _parse("--hidden", "3")
 
 
-@pytest.mark.parametrize("config, message", [
-    (Outer(size=0), "--size must be an integer >= 1, got 0"),
-    (Outer(size=True), "--size must be an integer, got True"),
-    (Outer(name="c"), "--name must be one of a, b; got 'c'"),
-    (Outer(tags=("x", "w")), "--tags must be one of x, y, z; got 'w'"),
-    (Outer(inner=Inner(rate=1.5)), "--rate must be a number <= 1, got 1.5"),
-    (Outer(inner=Inner(fast="yes")), "--fast must be true or false, got 'yes'"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (Outer(size=0), "--size must be an integer >= 1, got 0"),
+        (Outer(size=True), "--size must be an integer, got True"),
+        (Outer(name="c"), "--name must be one of a, b; got 'c'"),
+        (Outer(tags=("x", "w")), "--tags must be one of x, y, z; got 'w'"),
+        (Outer(inner=Inner(rate=1.5)), "--rate must be a number <= 1, got 1.5"),
+        (Outer(inner=Inner(fast="yes")), "--fast must be true or false, got 'yes'"),
+    ],
+)
 def test_checks_name_the_flag(config: Outer, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_options(config)
@@ -82,8 +98,12 @@ def test_every_config_field_is_a_declared_option(command: str) -> None:
     from fne.cli import _module
 
     module = _module(command)
-    config = {"search": "SearchConfig", "score": "ScoreConfig", "train": "TrainCommandConfig",
-              "export": "ExportConfig"}[command]
+    config = {
+        "search": "SearchConfig",
+        "score": "ScoreConfig",
+        "train": "TrainCommandConfig",
+        "export": "ExportConfig",
+    }[command]
     cls = getattr(module, config, None) or getattr(__import__("fne.evolution.search", fromlist=["x"]), config)
     undeclared = [name for name, f in _declared(cls).items() if "fne_option" not in f.metadata]
     assert undeclared == []
@@ -101,8 +121,9 @@ def test_the_search_parser_gives_the_search_config_defaults() -> None:
 
     parser = build_parser(prog="fne search")
     assert from_args(SearchConfig, parser.parse_args([])) == SearchConfig()
-    got = from_args(SearchConfig, parser.parse_args(["--tournament-loss", "each", "--train-batch", "64",
-                                                     "--proxies", "ntk,naswot"]))
+    got = from_args(
+        SearchConfig, parser.parse_args(["--tournament-loss", "each", "--train-batch", "64", "--proxies", "ntk,naswot"])
+    )
     assert got.tournament_weight_loss == "each" and got.training.batch_size == 64
     assert got.proxies == ("ntk", "naswot")
 
@@ -124,8 +145,11 @@ def test_fne_command_dispatches_and_reports_usage_errors(capsys: pytest.CaptureF
 
 
 def test_json_fields_parses_known_fields_and_names_bad_items() -> None:
-    assert json_fields(['lr=0.05', 'augment="none"', 'build={"C": 4}'], ["lr", "augment", "build"]) == {
-        "lr": 0.05, "augment": "none", "build": {"C": 4}}
+    assert json_fields(["lr=0.05", 'augment="none"', 'build={"C": 4}'], ["lr", "augment", "build"]) == {
+        "lr": 0.05,
+        "augment": "none",
+        "build": {"C": 4},
+    }
     with pytest.raises(ValueError, match=r"--set 'nope=1': expected FIELD=JSON with FIELD one of \['lr'\]"):
         json_fields(["nope=1"], ["lr"])
     with pytest.raises(ValueError, match="--train 'lr': expected FIELD=JSON"):

@@ -17,8 +17,10 @@ def test_import_fne_is_light() -> None:
 
 
 def test_import_genotopheno_builds_nothing() -> None:
-    code = ("import torch, fne.genotopheno as g; import sys; "
-            "print(sorted(g.list_spaces())); print('fne.evolution.dataset' in sys.modules)")
+    code = (
+        "import torch, fne.genotopheno as g; import sys; "
+        "print(sorted(g.list_spaces())); print('fne.evolution.dataset' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "nb201" in out.stdout and out.stdout.strip().endswith("False")
 
@@ -39,8 +41,10 @@ def test_ci_runs_readme_install_and_test_commands() -> None:
 
 
 def test_evolution_exports_resolve_lazily() -> None:
-    code = ("import sys, fne.evolution as fe; light = not any(m in sys.modules for m in ('matplotlib', 'ray')); "
-            "missing = [n for n in fe.__all__ if getattr(fe, n, None) is None]; print(light, missing)")
+    code = (
+        "import sys, fne.evolution as fe; light = not any(m in sys.modules for m in ('matplotlib', 'ray')); "
+        "missing = [n for n in fe.__all__ if getattr(fe, n, None) is None]; print(light, missing)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True []"
 

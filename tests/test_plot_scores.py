@@ -45,16 +45,44 @@ def inputs(tmp_path):
     folder = tmp_path / "data" / "cifar10"
     folder.mkdir(parents=True)
     for name, n in (("tiny_train", 40), ("tiny_test", 10)):
-        np.savez(folder / f"{name}.npz", x=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
-                 y=np.arange(n) % 10)
+        np.savez(folder / f"{name}.npz", x=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), y=np.arange(n) % 10)
     return table, tmp_path / "data"
 
 
 def _argv(table, data_dir, out, *extra):
-    return ["--space", "nb201", "--ground-truth", str(table), "--metric", "acc", "--n", "6",
-            "--seed", "1", "--data-dir", str(data_dir), "--out", str(out), "--device", "cpu",
-            "--batch", "8", "--build-arg", "C=4", "--build-arg", "N=1", "--threads", "1", "--workers", "1",
-            "--combine", *PROXIES, "--combine-weight", "params=1", *extra]
+    return [
+        "--space",
+        "nb201",
+        "--ground-truth",
+        str(table),
+        "--metric",
+        "acc",
+        "--n",
+        "6",
+        "--seed",
+        "1",
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--batch",
+        "8",
+        "--build-arg",
+        "C=4",
+        "--build-arg",
+        "N=1",
+        "--threads",
+        "1",
+        "--workers",
+        "1",
+        "--combine",
+        *PROXIES,
+        "--combine-weight",
+        "params=1",
+        *extra,
+    ]
 
 
 def _replace(argv, option, value):
@@ -126,8 +154,9 @@ def test_missing_arch_str_column_is_named(plot_scores, inputs, tmp_path, capsys)
 def test_missing_ground_truth_file_is_named(plot_scores, inputs, tmp_path, capsys):
     table, data_dir = inputs
     missing = tmp_path / "nope.csv"
-    err = _usage_error(plot_scores, _replace(_argv(table, data_dir, tmp_path / "out"), "--ground-truth", missing),
-                       capsys)
+    err = _usage_error(
+        plot_scores, _replace(_argv(table, data_dir, tmp_path / "out"), "--ground-truth", missing), capsys
+    )
     assert f"--ground-truth {missing} does not exist" in err
 
 
@@ -135,8 +164,9 @@ def test_unreadable_ground_truth_file_is_named(plot_scores, inputs, tmp_path, ca
     table, data_dir = inputs
     binary = tmp_path / "table.npz"
     binary.write_bytes(b"\xff\xfe\x00\x9c binary, not text\n")
-    err = _usage_error(plot_scores, _replace(_argv(table, data_dir, tmp_path / "out"), "--ground-truth", binary),
-                       capsys)
+    err = _usage_error(
+        plot_scores, _replace(_argv(table, data_dir, tmp_path / "out"), "--ground-truth", binary), capsys
+    )
     assert f"--ground-truth {binary} is not a readable CSV" in err
 
 
@@ -182,11 +212,14 @@ def test_batch_larger_than_the_training_images(plot_scores, inputs, tmp_path, ca
     assert "--batch 100 is larger than the 40 training images" in err
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("foo=1", "--build-arg C=4 N=1 foo=1: cannot build a nb201 network"),
-    ("C=-3", "--build-arg C=-3 N=1: cannot build a nb201 network"),
-    ("C8", "argument --build-arg: expected KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("foo=1", "--build-arg C=4 N=1 foo=1: cannot build a nb201 network"),
+        ("C=-3", "--build-arg C=-3 N=1: cannot build a nb201 network"),
+        ("C8", "argument --build-arg: expected KEY=VALUE"),
+    ],
+)
 def test_bad_build_arg_is_named(plot_scores, inputs, tmp_path, capsys, value, expected):
     table, data_dir = inputs
     argv = _argv(table, data_dir, tmp_path / "out", "--build-arg", value)
@@ -207,12 +240,15 @@ def test_unknown_proxy_is_named(plot_scores, inputs, tmp_path, capsys):
     assert "--proxies" in err and "no_such_proxy" in err
 
 
-@pytest.mark.parametrize("extra, expected", [
-    (("--backend", "serial", "--workers", "2"), "--backend serial runs one worker"),
-    (("--ray-address", "127.0.0.1:1"), "--ray-address needs --backend ray"),
-    (("--workers", "0"), "--workers must be an integer >= 1, got 0"),
-    (("--threads", "0"), "--threads must be an integer >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        (("--backend", "serial", "--workers", "2"), "--backend serial runs one worker"),
+        (("--ray-address", "127.0.0.1:1"), "--ray-address needs --backend ray"),
+        (("--workers", "0"), "--workers must be an integer >= 1, got 0"),
+        (("--threads", "0"), "--threads must be an integer >= 1, got 0"),
+    ],
+)
 def test_contradictory_evaluator_options_are_named(plot_scores, inputs, tmp_path, capsys, extra, expected):
     table, data_dir = inputs
     assert expected in _usage_error(plot_scores, _argv(table, data_dir, tmp_path / "out", *extra), capsys)
@@ -249,8 +285,10 @@ def test_plots_label_proxies_with_units(plot_scores, tmp_path, monkeypatch):
     plot_scores.write_plots(tmp_path, scores, ["ntk", "grad_corr", "params"], np.arange(4.0), report, "acc")
     assert labels["ntk"] == ("ntk (condition number, lower is better; log scale)", "acc", True)
     assert labels["params"][0] == "params (M parameters, higher is better)"
-    assert labels["ntk_vs_grad_corr"][:2] == ("ntk (condition number, lower is better; log scale)",
-                                             "grad_corr (score, higher is better)")
+    assert labels["ntk_vs_grad_corr"][:2] == (
+        "ntk (condition number, lower is better; log scale)",
+        "grad_corr (score, higher is better)",
+    )
 
 
 def test_build_arg_parsing(plot_scores):
@@ -260,8 +298,9 @@ def test_build_arg_parsing(plot_scores):
         plot_scores.build_arg("C8")
 
 
-@pytest.mark.parametrize("extra", [["--workers", "2"], ["--workers", "3", "--backend", "process"],
-                                   ["--workers", "2", "--backend", "ray"]])
+@pytest.mark.parametrize(
+    "extra", [["--workers", "2"], ["--workers", "3", "--backend", "process"], ["--workers", "2", "--backend", "ray"]]
+)
 def test_scores_csv_is_bit_identical_on_every_backend(plot_scores, inputs, tmp_path, extra):
     if "ray" in extra:
         pytest.importorskip("ray")
@@ -277,8 +316,11 @@ def test_the_combined_column_follows_the_chosen_aggregator(plot_scores, inputs, 
     reports = {}
     for method in ("mean_rank", "log_rank"):
         out = tmp_path / method
-        reports[method] = plot_scores.main(_argv(table, data_dir, out, "--proxies", "ntk", "params",
-                                                 "--combine", "ntk", "params", "--aggregate", method))
+        reports[method] = plot_scores.main(
+            _argv(
+                table, data_dir, out, "--proxies", "ntk", "params", "--combine", "ntk", "params", "--aggregate", method
+            )
+        )
         with open(out / "scores.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
         assert reports[method]["combined"]["aggregate"] == method

@@ -24,8 +24,10 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def _history(raw_best: List[List[float]], raw_mean: List[List[float]], names: List[str]) -> List[Dict[str, Any]]:
     """Records holding objectives (minimised) of the given raw values."""
     signs = np.array([-1.0 if n in ("params", "synflow", "naswot") else 1.0 for n in names])
-    return [{"generation": g, "objectives_min": list(signs * np.array(b)), "objectives_mean": list(signs * np.array(m))}
-            for g, (b, m) in enumerate(zip(raw_best, raw_mean))]
+    return [
+        {"generation": g, "objectives_min": list(signs * np.array(b)), "objectives_mean": list(signs * np.array(m))}
+        for g, (b, m) in enumerate(zip(raw_best, raw_mean))
+    ]
 
 
 def _collection(ax: Any, label: str) -> Any:
@@ -40,15 +42,18 @@ def _draw(fig: Any) -> Any:
     return canvas.get_renderer()
 
 
-@pytest.mark.parametrize("name, label", [
-    ("params", "params (M parameters, higher is better)"),
-    ("synflow", "synflow (log synaptic flow, higher is better)"),
-    ("ntk", "ntk (condition number, lower is better; log scale)"),
-    ("naswot", "naswot (log-determinant, higher is better)"),
-    ("flops", "flops (M multiply-accumulates, higher is better)"),
-    ("grad_corr", "grad_corr (score, higher is better)"),
-    ("linear_regions", "linear_regions (distinct patterns, higher is better)"),
-])
+@pytest.mark.parametrize(
+    "name, label",
+    [
+        ("params", "params (M parameters, higher is better)"),
+        ("synflow", "synflow (log synaptic flow, higher is better)"),
+        ("ntk", "ntk (condition number, lower is better; log scale)"),
+        ("naswot", "naswot (log-determinant, higher is better)"),
+        ("flops", "flops (M multiply-accumulates, higher is better)"),
+        ("grad_corr", "grad_corr (score, higher is better)"),
+        ("linear_regions", "linear_regions (distinct patterns, higher is better)"),
+    ],
+)
 def test_builtin_proxy_labels_name_unit_and_direction(name: str, label: str) -> None:
     assert proxy_label(name) == label
 
@@ -129,8 +134,9 @@ def _overlaps(boxes: List[Any]) -> List[Any]:
 def test_front_tick_labels_do_not_overlap() -> None:
     names = ["naswot", "grad_corr", "ntk"]
     rng = np.random.default_rng(0)
-    values = np.column_stack([1234.5678 + rng.random(30) * 0.9, -1500.123 + rng.random(30) * 0.02,
-                              10 ** (1 + 3 * rng.random(30))])
+    values = np.column_stack(
+        [1234.5678 + rng.random(30) * 0.9, -1500.123 + rng.random(30) * 0.02, 10 ** (1 + 3 * rng.random(30))]
+    )
     fig = front_figure(values, [0, 1], names, list(values[5]))
     renderer = _draw(fig)
     for ax in fig.axes:
@@ -147,8 +153,10 @@ def test_non_finite_values_do_not_break_the_plots(tmp_path: Path) -> None:
     assert "3 failed (not shown)" in fig.get_suptitle() and "pick" in fig.get_suptitle()
     assert not [c for c in fig.axes[0].collections if c.get_label() == "pick"]
     np.testing.assert_allclose(_collection(fig.axes[0], "population").get_offsets(), np.empty((0, 2)))
-    history = [{"generation": 0, "objectives_min": [math.nan, math.inf], "objectives_mean": [math.nan, math.nan]},
-               {"generation": 1, "objectives_min": [-1.0, 5.0], "objectives_mean": [-0.5, 9.0]}]
+    history = [
+        {"generation": 0, "objectives_min": [math.nan, math.inf], "objectives_mean": [math.nan, math.nan]},
+        {"generation": 1, "objectives_min": [-1.0, 5.0], "objectives_mean": [-0.5, 9.0]},
+    ]
     plot_history(history, names, tmp_path / "h.png")
     plot_front(values, [2], names, tmp_path / "f.png", pick={"params": 0.7, "ntk": 8.0})
     assert (tmp_path / "h.png").read_bytes()[:8] == PNG and (tmp_path / "f.png").read_bytes()[:8] == PNG
@@ -165,11 +173,21 @@ def test_plot_callback_stars_the_pick_from_its_scores(tmp_path: Path, monkeypatc
 
     monkeypatch.setattr(callbacks, "_save_figure", keep)
     scores = ({"params": 0.4, "synflow": 40.0}, {"params": 0.9, "synflow": math.nan}, {"params": 1.1, "synflow": 48.0})
-    record = {"generation": 3, "objectives_min": [-1.1, -48.0], "objectives_mean": [-0.8, -44.0],
-              "best": {"arch": "not in the population", "scores": {"params": 1.5, "synflow": 60.0}}}
-    snapshot = Snapshot(generation=3, population=("a", "b", "c"), scores=scores,
-                        objectives=np.array([[-0.4, -40.0], [-0.9, -46.0], [-1.1, -48.0]]), front=(2,),
-                        record=record, state=lambda: {"history": []})
+    record = {
+        "generation": 3,
+        "objectives_min": [-1.1, -48.0],
+        "objectives_mean": [-0.8, -44.0],
+        "best": {"arch": "not in the population", "scores": {"params": 1.5, "synflow": 60.0}},
+    }
+    snapshot = Snapshot(
+        generation=3,
+        population=("a", "b", "c"),
+        scores=scores,
+        objectives=np.array([[-0.4, -40.0], [-0.9, -46.0], [-1.1, -48.0]]),
+        front=(2,),
+        record=record,
+        state=lambda: {"history": []},
+    )
     PlotCallback(tmp_path, names, every_s=0).on_generation(snapshot)
     ax = figures["pareto_front.png"].axes[0]
     np.testing.assert_allclose(_collection(ax, "pick").get_offsets(), [[1.5, 60.0]])
@@ -194,11 +212,21 @@ def test_the_front_plot_stays_legible_with_many_objectives() -> None:
 def test_plot_callback_draws_at_most_every_interval_and_at_the_end(tmp_path: Path) -> None:
     names = ["params", "synflow"]
     scores = ({"params": 0.4, "synflow": 40.0}, {"params": 1.1, "synflow": 48.0})
-    record = {"generation": 0, "objectives_min": [-1.1, -48.0], "objectives_mean": [-0.8, -44.0],
-              "best": {"arch": "b", "scores": scores[1]}}
-    snapshot = Snapshot(generation=0, population=("a", "b"), scores=scores,
-                        objectives=np.array([[-0.4, -40.0], [-1.1, -48.0]]), front=(1,),
-                        record=record, state=lambda: {"history": []})
+    record = {
+        "generation": 0,
+        "objectives_min": [-1.1, -48.0],
+        "objectives_mean": [-0.8, -44.0],
+        "best": {"arch": "b", "scores": scores[1]},
+    }
+    snapshot = Snapshot(
+        generation=0,
+        population=("a", "b"),
+        scores=scores,
+        objectives=np.array([[-0.4, -40.0], [-1.1, -48.0]]),
+        front=(1,),
+        record=record,
+        state=lambda: {"history": []},
+    )
     callback = PlotCallback(tmp_path, names, every_s=3600)
     callback.on_start(None)
     callback.on_generation(snapshot)

@@ -9,9 +9,14 @@ import torch
 from torch import nn
 
 from fne.evolution.fitness import get_proxy
-from fne.evolution.fitness.az_scores import (block_entropies, block_gains, expressivity_score,
-                                             feature_entropy, progressivity_score,
-                                             trainability_score)
+from fne.evolution.fitness.az_scores import (
+    block_entropies,
+    block_gains,
+    expressivity_score,
+    feature_entropy,
+    progressivity_score,
+    trainability_score,
+)
 from fne.evolution.fitness.blocks import feature_blocks, recorded_blocks
 
 
@@ -41,8 +46,12 @@ class Toy(nn.Module):
 
 
 def conv_cells(channels: int, count: int) -> nn.Sequential:
-    return nn.Sequential(*[nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
-                                         nn.BatchNorm2d(channels)) for _ in range(count)])
+    return nn.Sequential(
+        *[
+            nn.Sequential(nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels))
+            for _ in range(count)
+        ]
+    )
 
 
 @pytest.fixture

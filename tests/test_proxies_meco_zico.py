@@ -16,9 +16,15 @@ from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gra
 
 def small_net(duplicate: bool = False) -> nn.Module:
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
-                        nn.Conv2d(6, 6, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                        nn.Linear(6, 10))
+    net = nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.Conv2d(6, 6, 3, padding=1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(6, 10),
+    )
     if duplicate:  # every output channel of the first convolution is the same
         with torch.no_grad():
             net[0].weight.copy_(net[0].weight[:1].expand_as(net[0].weight))

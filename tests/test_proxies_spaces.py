@@ -22,8 +22,11 @@ def batch():
 
 
 def _state(net):
-    return ({k: v.clone() for k, v in net.state_dict().items()}, [m.training for m in net.modules()],
-            [getattr(m, "inplace", None) for m in net.modules()])
+    return (
+        {k: v.clone() for k, v in net.state_dict().items()},
+        [m.training for m in net.modules()],
+        [getattr(m, "inplace", None) for m in net.modules()],
+    )
 
 
 @pytest.mark.parametrize("space_name", ["nb201", "darts", "fne"])
@@ -46,13 +49,16 @@ def test_new_proxies_on_the_score_preset(space_name, batch):
         assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
 
 
-@pytest.mark.parametrize("name, label", [
-    ("expressivity", "expressivity (summed entropy, nats, higher is better)"),
-    ("progressivity", "progressivity (entropy increase, nats, higher is better)"),
-    ("trainability", "trainability (minus mean squared log gain, higher is better)"),
-    ("meco", "meco (summed smallest eigenvalue, higher is better)"),
-    ("zico", "zico (summed log gradient ratio, higher is better)"),
-])
+@pytest.mark.parametrize(
+    "name, label",
+    [
+        ("expressivity", "expressivity (summed entropy, nats, higher is better)"),
+        ("progressivity", "progressivity (entropy increase, nats, higher is better)"),
+        ("trainability", "trainability (minus mean squared log gain, higher is better)"),
+        ("meco", "meco (summed smallest eigenvalue, higher is better)"),
+        ("zico", "zico (summed log gradient ratio, higher is better)"),
+    ],
+)
 def test_new_proxies_have_units_and_directions(name, label):
     assert proxy_label(name) == label
     assert proxy_unit(name) is not None and not uses_log_scale(name)

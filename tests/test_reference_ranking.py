@@ -62,11 +62,14 @@ def test_reference_ranks_judge_cells_against_the_space_not_the_crowd() -> None:
 def test_rank_rows_hands_the_reference_only_to_rankings_that_use_one() -> None:
     F = crowded_archive()
     reference = F[2:22]
-    np.testing.assert_array_equal(rank_rows(objective_ranking("mean_rank", scale="reference"), F, reference),
-                                  objective_ranking("mean_rank", scale="reference")(F, reference=reference))
+    np.testing.assert_array_equal(
+        rank_rows(objective_ranking("mean_rank", scale="reference"), F, reference),
+        objective_ranking("mean_rank", scale="reference")(F, reference=reference),
+    )
     np.testing.assert_array_equal(rank_rows(pick_order, F, reference), pick_order(F))
-    np.testing.assert_array_equal(rank_rows(objective_ranking("mean_rank"), F, reference),
-                                  objective_ranking("mean_rank")(F))
+    np.testing.assert_array_equal(
+        rank_rows(objective_ranking("mean_rank"), F, reference), objective_ranking("mean_rank")(F)
+    )
 
 
 def test_cells_tied_on_the_reference_scale_keep_the_cells_order() -> None:
@@ -112,14 +115,13 @@ def test_ranking_survival_follows_the_pick_order_and_puts_the_eliminated_last() 
     pool = keys[::-1]
     order = RankingSurvival().order(pool, archive)
     picks = archive.pick_order()
-    assert [pool[i] for i in order] == picks[:len(pool)]
+    assert [pool[i] for i in order] == picks[: len(pool)]
     archive.eliminate([picks[0]])
     order = RankingSurvival().order(pool, archive)
     assert pool[order[-1]] == picks[0]
     rank, crowd = RankingSurvival().parent_fitness(pool, archive)
     assert rank[pool.index(picks[1])] == 0 and not crowd.any()
-    np.testing.assert_array_equal(ParetoSurvival().order(pool, archive),
-                                  survival_order(archive.objectives_of(pool)))
+    np.testing.assert_array_equal(ParetoSurvival().order(pool, archive), survival_order(archive.objectives_of(pool)))
 
 
 class TableScorer:
@@ -140,8 +142,15 @@ def test_a_search_led_by_reference_ranks_keeps_the_initial_population_as_referen
     space = get_space("nb201")
 
     def build() -> Evolution:
-        return Evolution(space=space, scorer=TableScorer(), pop_size=6, generations=3, seed=4,
-                         ranking=objective_ranking("mean_rank", scale="reference"), survival="ranking")
+        return Evolution(
+            space=space,
+            scorer=TableScorer(),
+            pop_size=6,
+            generations=3,
+            seed=4,
+            ranking=objective_ranking("mean_rank", scale="reference"),
+            survival="ranking",
+        )
 
     evo = build()
     initial = evo.ask()

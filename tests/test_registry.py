@@ -59,10 +59,12 @@ def test_builtin_registries_read_well() -> None:
     from fne.evolution.variation import _VARIATIONS
     from fne.genotopheno import get_op, get_space
 
-    cases = [(get_proxy, "unknown proxy 'nope'; registered proxies: "),
-             (get_space, "unknown search space 'nope'; registered search spaces: nb201"),
-             (get_op, "unknown op 'nope'; registered ops: "),
-             (_VARIATIONS.get, "unknown variation set 'nope'; registered variation sets: ")]
+    cases = [
+        (get_proxy, "unknown proxy 'nope'; registered proxies: "),
+        (get_space, "unknown search space 'nope'; registered search spaces: nb201"),
+        (get_op, "unknown op 'nope'; registered ops: "),
+        (_VARIATIONS.get, "unknown variation set 'nope'; registered variation sets: "),
+    ]
     for lookup, message in cases:
         with pytest.raises(ValueError) as info:
             lookup("nope")

@@ -25,9 +25,20 @@ SCRIPT = ROOT / "src" / "NAS_on_cifar10.py"
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = dict(pop_size=3, generations=1, tournament_every=0, final_tournament_size=2, final_tournament_steps=2,
-            tournament_batch=8, seed=2, device="cpu", workers=1, tournament_build_kwargs={"C": 4, "N": 1},
-            build_kwargs={"C": 4, "N": 1}, proxy_batch=16)
+TINY = dict(
+    pop_size=3,
+    generations=1,
+    tournament_every=0,
+    final_tournament_size=2,
+    final_tournament_steps=2,
+    tournament_batch=8,
+    seed=2,
+    device="cpu",
+    workers=1,
+    tournament_build_kwargs={"C": 4, "N": 1},
+    build_kwargs={"C": 4, "N": 1},
+    proxy_batch=16,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +47,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "cifar10").mkdir()
     rng = np.random.default_rng(0)
     for name, n in (("tiny_train.npz", 200), ("tiny_test.npz", 30)):
-        np.savez(root / "cifar10" / name, x=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
-                 y=np.arange(n) % 10)
+        np.savez(root / "cifar10" / name, x=rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), y=np.arange(n) % 10)
     return root
 
 
@@ -63,10 +73,18 @@ def test_a_second_run_into_a_locked_folder_is_refused(tmp_path: Path, data_dir: 
 
 def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from fne.evolution.run_lock import FolderLock; "
-        f"lock = FolderLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(60)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from fne.evolution.run_lock import FolderLock; "
+                f"lock = FolderLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(60)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(FolderBusyError, match=f"process {holder.pid}"):
@@ -80,9 +98,16 @@ def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "run"
-    dead = subprocess.Popen([sys.executable, "-c", (
-        f"import os; from fne.evolution.run_lock import FolderLock; FolderLock({str(out)!r}).acquire(); "
-        "os._exit(0)")])
+    dead = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                f"import os; from fne.evolution.run_lock import FolderLock; FolderLock({str(out)!r}).acquire(); "
+                "os._exit(0)"
+            ),
+        ]
+    )
     dead.wait()
     assert json.loads((out / ".lock").read_text())["pid"] == dead.pid
     with caplog.at_level(logging.WARNING), FolderLock(out):
@@ -94,8 +119,9 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path, caplog: py
 # ------------------------------------------------------------------ benchmark table and after-search steps
 
 
-def test_a_benchmark_table_of_another_space_is_refused_before_searching(tmp_path: Path, data_dir: Path,
-                                                                       nb201_csv: Path) -> None:
+def test_a_benchmark_table_of_another_space_is_refused_before_searching(
+    tmp_path: Path, data_dir: Path, nb201_csv: Path
+) -> None:
     import csv
 
     table = tmp_path / "nb201.csv"
@@ -114,8 +140,9 @@ def test_a_bad_benchmark_value_names_its_row(tmp_path: Path, data_dir: Path) -> 
         run_search(config(data_dir, tmp_path / "run", benchmark=str(table)), progress=False)
 
 
-def test_a_failing_training_step_is_recorded_and_the_search_kept(tmp_path: Path, data_dir: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_training_step_is_recorded_and_the_search_kept(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import fne.evolution.search as search
 
     def broken(*args, **kwargs):
@@ -154,8 +181,9 @@ def test_resumed_runs_sum_their_segments(tmp_path: Path, data_dir: Path) -> None
     assert second["timing"]["scoring_s"] > first["timing"]["scoring_s"]
 
 
-def test_resuming_a_finished_run_changes_nothing(tmp_path: Path, data_dir: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_resuming_a_finished_run_changes_nothing(
+    tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "run"
     result = run_search(config(data_dir, out), progress=False)
     before = files(out)
@@ -211,19 +239,22 @@ def test_a_garbage_torch_rng_in_the_checkpoint_names_the_file(tmp_path: Path, da
     doc["state"]["torch_rng"] = "bm90IGEgc3RhdGU="
     (out / "checkpoint.json").write_text(json.dumps(doc))
     before = files(out)
-    with pytest.raises(ValueError, match=f"checkpoint {out / 'checkpoint.json'} cannot be resumed.*torch_rng is not a saved torch generator state"):
+    with pytest.raises(
+        ValueError,
+        match=f"checkpoint {out / 'checkpoint.json'} cannot be resumed.*torch_rng is not a saved torch generator state",
+    ):
         run_search(config(data_dir, out, generations=2, final_tournament_size=0, resume=True), progress=False)
     assert files(out) == before
 
 
-def test_a_corrupt_score_cache_is_set_aside_and_rebuilt(tmp_path: Path, data_dir: Path,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+def test_a_corrupt_score_cache_is_set_aside_and_rebuilt(
+    tmp_path: Path, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "run"
     _stopped_run(data_dir, out)
     (out / "scores_cache.json").write_text("{not json")
     with caplog.at_level(logging.WARNING):
-        result = run_search(config(data_dir, out, generations=2, final_tournament_size=0, resume=True),
-                            progress=False)
+        result = run_search(config(data_dir, out, generations=2, final_tournament_size=0, resume=True), progress=False)
     aside = list(out.glob("scores_cache.json.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_text() == "{not json"
     assert "only a cache" in caplog.text and result["generations"] == 2
@@ -233,8 +264,9 @@ def test_a_corrupt_score_cache_is_set_aside_and_rebuilt(tmp_path: Path, data_dir
 # ------------------------------------------------------------------ progress and Ctrl-C
 
 
-def test_progress_is_plain_when_not_on_a_terminal(tmp_path: Path, data_dir: Path,
-                                                  monkeypatch: pytest.MonkeyPatch, capfd) -> None:
+def test_progress_is_plain_when_not_on_a_terminal(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, capfd
+) -> None:
     import fne.progress as progress
 
     monkeypatch.setattr(progress, "PLAIN_INTERVAL", 0.0)
@@ -257,13 +289,38 @@ def _default_sigint() -> None:
 
 def test_ctrl_c_ends_with_one_line_on_how_to_resume(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "run"
-    args = [sys.executable, str(SCRIPT), "--data-dir", str(data_dir), "--out", str(out), "--workers", "2",
-            "--pop-size", "3", "--generations", "50", "--tournament-every", "0", "--final-tournament-size", "0",
-            "--seed", "1", "--device", "cpu"]
+    args = [
+        sys.executable,
+        str(SCRIPT),
+        "--data-dir",
+        str(data_dir),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--pop-size",
+        "3",
+        "--generations",
+        "50",
+        "--tournament-every",
+        "0",
+        "--final-tournament-size",
+        "0",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+    ]
     # a terminal delivers Ctrl-C to a process whose SIGINT is not ignored; a harness run in the
     # background may have started this one with SIGINT ignored, which a child would inherit
-    proc = subprocess.Popen(args, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+    proc = subprocess.Popen(
+        args,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
     deadline = time.time() + 120
     while not (out / "population.json").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.1)
@@ -275,8 +332,9 @@ def test_ctrl_c_ends_with_one_line_on_how_to_resume(tmp_path: Path, data_dir: Pa
     assert last.startswith("interrupted; continue with: ") and "--resume" in last and str(out) in last
 
 
-def test_a_run_interrupted_while_training_the_pick_resumes_the_training(tmp_path: Path, data_dir: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_interrupted_while_training_the_pick_resumes_the_training(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
 
     import fne.evolution.train_cell as train_cell

@@ -112,8 +112,17 @@ class Scorer:
 
 def test_evolution_records_what_the_schedule_decided() -> None:
     usual, final = Fixed(3, (0,)), Fixed(4, (2,))
-    evo = Evolution(space=get_space("nb201"), scorer=Scorer(), objectives=objectives, pop_size=6, generations=4,
-                    seed=0, tournament=usual, tournament_every=2, final_tournament=final)
+    evo = Evolution(
+        space=get_space("nb201"),
+        scorer=Scorer(),
+        objectives=objectives,
+        pop_size=6,
+        generations=4,
+        seed=0,
+        tournament=usual,
+        tournament_every=2,
+        final_tournament=final,
+    )
     result = evo.run(progress=False)
     decided: List[Optional[bool]] = [h["tournament"] and h["tournament"]["final"] for h in result.history]
     assert decided == [None, None, False, None, True]

@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fne.evolution.selection import (binary_tournament, check_objectives, nondominated_fronts, pareto_front,
-                                     pick_order, rank_and_crowding, rank_sum, select_survivors)
+from fne.evolution.selection import (
+    binary_tournament,
+    check_objectives,
+    nondominated_fronts,
+    pareto_front,
+    pick_order,
+    rank_and_crowding,
+    rank_sum,
+    select_survivors,
+)
 
 
 def _brute_force_front(F: np.ndarray) -> list:

@@ -17,8 +17,10 @@ TARGETS = rule.Targets(spearman=0.9, top_k_mean=94.0, top_k=10, report_n=200)
 
 def _figures(values: np.ndarray) -> dict:
     order = np.argsort(-values)
-    return {"spearman": float(np.corrcoef(np.argsort(np.argsort(values)), np.arange(len(values)))[0, 1]),
-            "top1pct_mean": float(TRUTH[order[:10]].mean())}
+    return {
+        "spearman": float(np.corrcoef(np.argsort(np.argsort(values)), np.arange(len(values)))[0, 1]),
+        "top1pct_mean": float(TRUTH[order[:10]].mean()),
+    }
 
 
 def test_meets_checks_every_target() -> None:

@@ -57,8 +57,15 @@ def test_supernet_needs_two_candidates() -> None:
 
 
 def tournament(**kw) -> DartsTournament:
-    args = dict(train=colour_data(256, 1), val=colour_data(128, 2), size=2, keep=1, steps=25, batch_size=16,
-                build_kwargs=dict(TINY, num_classes=3))
+    args = dict(
+        train=colour_data(256, 1),
+        val=colour_data(128, 2),
+        size=2,
+        keep=1,
+        steps=25,
+        batch_size=16,
+        build_kwargs=dict(TINY, num_classes=3),
+    )
     args.update(kw)
     return DartsTournament(**args)
 
@@ -101,14 +108,17 @@ def test_reproducible_and_leaves_global_rng_alone() -> None:
     assert not np.array_equal(a.weights, c.weights)
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"size": 1}, "size must be an int >= 2"),
-    ({"keep": 2}, "keep must be in 1..size-1"),
-    ({"steps": 0}, "steps must be a positive int"),
-    ({"alpha_lr": 0.0}, "alpha_lr must be positive"),
-    ({"weight_loss": "sum"}, "weight_loss must be one of"),
-    ({"train": (torch.zeros(3, 3, 8, 8), torch.zeros(2))}, "train must be images"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"size": 1}, "size must be an int >= 2"),
+        ({"keep": 2}, "keep must be in 1..size-1"),
+        ({"steps": 0}, "steps must be a positive int"),
+        ({"alpha_lr": 0.0}, "alpha_lr must be positive"),
+        ({"weight_loss": "sum"}, "weight_loss must be one of"),
+        ({"train": (torch.zeros(3, 3, 8, 8), torch.zeros(2))}, "train must be images"),
+    ],
+)
 def test_bad_arguments(kw: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         tournament(**kw)
@@ -123,4 +133,4 @@ def test_a_settled_each_tournament_stops_early_and_says_so() -> None:
     settled = tournament(weight_loss="each", steps=40, chunk=5, settle=2, settle_weight=0.55)
     early = settled.run(space, candidates, torch.Generator().manual_seed(0))
     assert early.winners == (1,) and early.steps < 40
-    assert list(early.trace) == list(result.trace[:len(early.trace)])  # the same run, cut short
+    assert list(early.trace) == list(result.trace[: len(early.trace)])  # the same run, cut short

@@ -9,16 +9,25 @@ import pytest
 import torch
 
 from fne.evolution.dataset import Split
-from fne.evolution.training import (AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size,
-                                   train_network)
+from fne.evolution.training import AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size, train_network
 from fne.genotopheno import get_space
 
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
 
 
-@pytest.mark.parametrize("n, epochs, batch", [(50_000, 200, 256), (50_000, 1, 128), (10_000, 1, 32),
-                                              (10_000, 3, 64), (5_000, 1, 16), (4_000, 1, 16), (100, 1, 16),
-                                              (10, 1, 10)])
+@pytest.mark.parametrize(
+    "n, epochs, batch",
+    [
+        (50_000, 200, 256),
+        (50_000, 1, 128),
+        (10_000, 1, 32),
+        (10_000, 3, 64),
+        (5_000, 1, 16),
+        (4_000, 1, 16),
+        (100, 1, 16),
+        (10, 1, 10),
+    ],
+)
 def test_the_batch_shrinks_until_the_training_has_enough_steps(n: int, epochs: int, batch: int) -> None:
     assert scaled_batch_size(n, 256, 250, epochs=epochs) == batch
     assert scaled_batch_size(n, 256, 250, epochs=epochs) == scaled_batch_size(n, epochs=epochs)
@@ -55,12 +64,18 @@ CONFIG = TrainConfig(batch_size=32, min_steps=1)
 def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     train = _split(96)
     whole = _net()
-    train_network(whole, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
-                  progress=False)
+    train_network(whole, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG, progress=False)
     state = tmp_path / "train_state.pt"
     part = _net()
-    train_network(part, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
-                  progress=False, checkpoint=state)
+    train_network(
+        part,
+        train,
+        epochs=3,
+        generator=torch.Generator().manual_seed(1),
+        config=CONFIG,
+        progress=False,
+        checkpoint=state,
+    )
     saved = torch.load(state, weights_only=True)
     assert saved["epoch"] == 3
     # stop after the first epoch: rewind the saved state to epoch 1 by training that far alone
@@ -70,8 +85,15 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
         _train_then_interrupt(first, train, state, after_epochs=1)
     assert torch.load(state, weights_only=True)["epoch"] == 1
     resumed = _net()
-    train_network(resumed, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
-                  progress=False, checkpoint=state)
+    train_network(
+        resumed,
+        train,
+        epochs=3,
+        generator=torch.Generator().manual_seed(1),
+        config=CONFIG,
+        progress=False,
+        checkpoint=state,
+    )
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
 
@@ -90,23 +112,51 @@ def _train_then_interrupt(net: torch.nn.Module, train: Split, state: Path, after
 
     training._save = save_then_stop
     try:
-        train_network(net, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG,
-                      progress=False, checkpoint=state)
+        train_network(
+            net,
+            train,
+            epochs=3,
+            generator=torch.Generator().manual_seed(1),
+            config=CONFIG,
+            progress=False,
+            checkpoint=state,
+        )
     finally:
         training._save = original
 
 
 def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path) -> None:
     state = tmp_path / "train_state.pt"
-    train_network(_net(), _split(64), epochs=1, generator=torch.Generator().manual_seed(0), config=CONFIG,
-                  progress=False, checkpoint=state)
+    train_network(
+        _net(),
+        _split(64),
+        epochs=1,
+        generator=torch.Generator().manual_seed(0),
+        config=CONFIG,
+        progress=False,
+        checkpoint=state,
+    )
     with pytest.raises(ValueError, match="belongs to another training"):
-        train_network(_net(), _split(64), epochs=1, generator=torch.Generator().manual_seed(0),
-                      config=TrainConfig(batch_size=16, min_steps=1), progress=False, checkpoint=state)
+        train_network(
+            _net(),
+            _split(64),
+            epochs=1,
+            generator=torch.Generator().manual_seed(0),
+            config=TrainConfig(batch_size=16, min_steps=1),
+            progress=False,
+            checkpoint=state,
+        )
     state.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="unreadable"):
-        train_network(_net(), _split(64), epochs=1, generator=torch.Generator().manual_seed(0), config=CONFIG,
-                      progress=False, checkpoint=state)
+        train_network(
+            _net(),
+            _split(64),
+            epochs=1,
+            generator=torch.Generator().manual_seed(0),
+            config=CONFIG,
+            progress=False,
+            checkpoint=state,
+        )
 
 
 def test_epochs_must_be_positive() -> None:

@@ -98,7 +98,7 @@ def test_darts_crossover_takes_whole_nodes_from_a_parent() -> None:
         child = vdarts.uniform_crossover(space, a, b, rng)
         for field in ("normal", "reduce"):
             nodes = [getattr(g, field) for g in (child, a, b)]
-            sources = [[node[2 * j: 2 * j + 2] for node in nodes] for j in range(4)]
+            sources = [[node[2 * j : 2 * j + 2] for node in nodes] for j in range(4)]
             assert all(c in (x, y) for c, x, y in sources)
             mixed += len({c == x for c, x, _ in sources}) == 2
     assert mixed > 20
@@ -116,8 +116,7 @@ def _repeated_inputs(g) -> list:
     return found
 
 
-@pytest.mark.parametrize("ops", [None, ("skip_connect", "sep_conv_3x3"),
-                                 ("none", "skip_connect", "max_pool_3x3")])
+@pytest.mark.parametrize("ops", [None, ("skip_connect", "sep_conv_3x3"), ("none", "skip_connect", "max_pool_3x3")])
 def test_darts_variation_keeps_the_two_inputs_of_a_node_distinct(ops) -> None:
     space = DartsSpace(ops=ops)
     rng = np.random.default_rng(11)
@@ -126,8 +125,11 @@ def test_darts_variation_keeps_the_two_inputs_of_a_node_distinct(ops) -> None:
     pop += [space.canonical_genotype(g) for g in pop]  # none edges moved to input 0
     for _ in range(400):
         a, b = pop[int(rng.integers(len(pop)))], pop[int(rng.integers(len(pop)))]
-        children = [vdarts.uniform_crossover(space, a, b, rng), vdarts.mutate_op(space, a, rng),
-                    vdarts.mutate_input(space, a, rng)]
+        children = [
+            vdarts.uniform_crossover(space, a, b, rng),
+            vdarts.mutate_op(space, a, rng),
+            vdarts.mutate_input(space, a, rng),
+        ]
         for child in children:
             assert _repeated_inputs(child) == [], (space.format(a), space.format(child))
             space.validate(child)
@@ -209,5 +211,8 @@ def test_registry_dispatch_and_errors() -> None:
     with pytest.raises(ValueError, match="at least one mutation"):
         register_variation("tmp_space", crossovers={"u": vnb201.uniform_crossover}, mutations={})
     with pytest.raises(ValueError, match="not callable"):
-        register_variation("tmp_space", crossovers={"u": 3},  # type: ignore[dict-item]
-                           mutations={"m": vnb201.mutate_op})
+        register_variation(
+            "tmp_space",
+            crossovers={"u": 3},  # type: ignore[dict-item]
+            mutations={"m": vnb201.mutate_op},
+        )

@@ -29,8 +29,16 @@ from torch import nn
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ModelInfo", "save_model", "read_model_info", "load_model", "export_torchscript", "export_program",
-           "Normalized", "EXPORT_FORMATS"]
+__all__ = [
+    "ModelInfo",
+    "save_model",
+    "read_model_info",
+    "load_model",
+    "export_torchscript",
+    "export_program",
+    "Normalized",
+    "EXPORT_FORMATS",
+]
 
 EXPORT_FORMATS = ("torchscript", "program")
 MODEL_FORMAT = "fne-model"
@@ -57,9 +65,19 @@ class ModelInfo:
         return len(self.mean)
 
 
-def save_model(path: PathLike, net: nn.Module, *, space: str, genotype: str, build_kwargs: Dict[str, Any],
-               mean: Sequence[float], std: Sequence[float], classes: Sequence[str],
-               image_size: Sequence[int], extra: Optional[Dict[str, Any]] = None) -> Path:
+def save_model(
+    path: PathLike,
+    net: nn.Module,
+    *,
+    space: str,
+    genotype: str,
+    build_kwargs: Dict[str, Any],
+    mean: Sequence[float],
+    std: Sequence[float],
+    classes: Sequence[str],
+    image_size: Sequence[int],
+    extra: Optional[Dict[str, Any]] = None,
+) -> Path:
     """Write ``net`` and how to rebuild it to ``path`` (atomically: a crash leaves no half file).
 
     Raises:
@@ -69,10 +87,22 @@ def save_model(path: PathLike, net: nn.Module, *, space: str, genotype: str, bui
         raise ValueError(f"mean and std must give one value per channel, got {list(mean)} and {list(std)}")
     if len(image_size) != 2:
         raise ValueError(f"image_size must be (height, width), got {list(image_size)}")
-    info = ModelInfo(space, genotype, dict(build_kwargs), tuple(map(float, mean)), tuple(map(float, std)),
-                     tuple(map(str, classes)), (int(image_size[0]), int(image_size[1])), dict(extra or {}))
-    doc = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "info": _plain(asdict(info)),
-           "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+    info = ModelInfo(
+        space,
+        genotype,
+        dict(build_kwargs),
+        tuple(map(float, mean)),
+        tuple(map(float, std)),
+        tuple(map(str, classes)),
+        (int(image_size[0]), int(image_size[1])),
+        dict(extra or {}),
+    )
+    doc = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "info": _plain(asdict(info)),
+        "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -119,9 +149,16 @@ def read_model_info(path: PathLike) -> ModelInfo:
     """
     info = _read(path)["info"]
     try:
-        return ModelInfo(info["space"], info["genotype"], dict(info["build_kwargs"]), tuple(info["mean"]),
-                         tuple(info["std"]), tuple(info["classes"]), tuple(info["image_size"]),
-                         dict(info.get("extra", {})))
+        return ModelInfo(
+            info["space"],
+            info["genotype"],
+            dict(info["build_kwargs"]),
+            tuple(info["mean"]),
+            tuple(info["std"]),
+            tuple(info["classes"]),
+            tuple(info["image_size"]),
+            dict(info.get("extra", {})),
+        )
     except (KeyError, TypeError) as err:
         raise ValueError(f"{path}: model information is incomplete ({err})") from None
 
@@ -222,6 +259,11 @@ def export_torchscript(model_path: PathLike, out: PathLike, *, atol: float = 1e-
         traced = torch.jit.trace(wrapped, example, check_trace=False)
     _check_export(model_path, traced, wrapped, info, atol)
     path = _save_atomic(out, lambda tmp: traced.save(str(tmp)))
-    logger.info("exported %s to %s (takes float images in [0, 1], %d x %d x %d)", model_path, path,
-                info.channels, *info.image_size)
+    logger.info(
+        "exported %s to %s (takes float images in [0, 1], %d x %d x %d)",
+        model_path,
+        path,
+        info.channels,
+        *info.image_size,
+    )
     return path

@@ -27,8 +27,17 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-__all__ = ["option", "OptionSpec", "add_options", "from_args", "check_options", "key_value", "json_fields", "names",
-           "option_flags"]
+__all__ = [
+    "option",
+    "OptionSpec",
+    "add_options",
+    "from_args",
+    "check_options",
+    "key_value",
+    "json_fields",
+    "names",
+    "option_flags",
+]
 
 T = TypeVar("T")
 _KEY = "fne_option"
@@ -54,9 +63,18 @@ class OptionSpec:
         return tuple(self.choices() if callable(self.choices) else self.choices)
 
 
-def option(default: Any = dataclasses.MISSING, help: str = "", *, default_factory: Any = dataclasses.MISSING,
-           flag: Optional[str] = None, choices: Choices = None, low: Optional[float] = None,
-           high: Optional[float] = None, metavar: Optional[str] = None, cli: bool = True) -> Any:
+def option(
+    default: Any = dataclasses.MISSING,
+    help: str = "",
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    flag: Optional[str] = None,
+    choices: Choices = None,
+    low: Optional[float] = None,
+    high: Optional[float] = None,
+    metavar: Optional[str] = None,
+    cli: bool = True,
+) -> Any:
     """A dataclass field that is also a command-line option.
 
     Args:
@@ -128,7 +146,7 @@ def _spec(f: dataclasses.Field) -> Optional[OptionSpec]:
 
 def _flag(f: dataclasses.Field) -> str:
     spec = _spec(f)
-    return (spec.flag if spec and spec.flag else f.name.replace("_", "-"))
+    return spec.flag if spec and spec.flag else f.name.replace("_", "-")
 
 
 def _hints(cls: type) -> Dict[str, Any]:
@@ -186,8 +204,13 @@ def _argument(parser: Any, f: dataclasses.Field, tp: Any, spec: OptionSpec) -> N
 class _Names(argparse.Action):
     """Collect names given space- or comma-separated (``--proxies a b`` or ``--proxies a,b``)."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: Optional[str] = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: Optional[str] = None,
+    ) -> None:
         setattr(namespace, self.dest, tuple(name for part in values for name in part))
 
 
@@ -197,8 +220,7 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type, *, group: Any = None,
-                skip: Sequence[str] = ()) -> None:
+def add_options(parser: argparse.ArgumentParser, cls: type, *, group: Any = None, skip: Sequence[str] = ()) -> None:
     """Add an option for every field of the configuration dataclass ``cls``.
 
     Args:

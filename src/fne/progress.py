@@ -50,8 +50,9 @@ class PlainProgress:
         interval: least seconds between two lines (None: :data:`PLAIN_INTERVAL`).
     """
 
-    def __init__(self, total: int, desc: str, unit: str = "it", step: float = 0.1,
-                 interval: Optional[float] = None) -> None:
+    def __init__(
+        self, total: int, desc: str, unit: str = "it", step: float = 0.1, interval: Optional[float] = None
+    ) -> None:
         self.total, self.desc, self.unit = int(total), desc, unit
         self.n, self.postfix = 0, ""
         self.interval = PLAIN_INTERVAL if interval is None else float(interval)
@@ -79,8 +80,16 @@ class PlainProgress:
     def _log(self) -> None:
         pct = 100.0 * self.n / self.total if self.total else 100.0
         extra = f", {self.postfix}" if self.postfix else ""
-        logger.info("%s: %d/%d %s (%.0f%%), %.1f s%s", self.desc, self.n, self.total, self.unit, pct,
-                    time.perf_counter() - self._start, extra)
+        logger.info(
+            "%s: %d/%d %s (%.0f%%), %.1f s%s",
+            self.desc,
+            self.n,
+            self.total,
+            self.unit,
+            pct,
+            time.perf_counter() - self._start,
+            extra,
+        )
 
     def close(self) -> None:
         """Nothing to release."""
@@ -97,8 +106,7 @@ class _Silent(PlainProgress):
         return None
 
 
-def progress_bar(total: int, desc: str, *, unit: str = "it", enabled: bool = True,
-                 leave: Optional[bool] = None) -> Any:
+def progress_bar(total: int, desc: str, *, unit: str = "it", enabled: bool = True, leave: Optional[bool] = None) -> Any:
     """A tqdm bar on a terminal, plain log lines elsewhere, nothing when not ``enabled``.
 
     Args:
@@ -112,8 +120,7 @@ def progress_bar(total: int, desc: str, *, unit: str = "it", enabled: bool = Tru
         return _Silent(total, desc, unit)
     if not is_terminal():
         return PlainProgress(total, desc, unit)
-    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True,
-                leave=True if leave is None else leave)
+    return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True, leave=True if leave is None else leave)
 
 
 class _TqdmHandler(logging.StreamHandler):
@@ -126,8 +133,7 @@ class _TqdmHandler(logging.StreamHandler):
             self.handleError(record)
 
 
-def configure_logging(level: int = logging.INFO,
-                      fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
+def configure_logging(level: int = logging.INFO, fmt: str = "%(asctime)s %(levelname)s %(name)s: %(message)s") -> None:
     """Log to standard error for a command-line run, through tqdm on a terminal.
 
     Replaces handlers this function installed before; other handlers are left alone.

@@ -49,7 +49,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except (KeyError, TypeError):
-            known = ', '.join(self.names()) or 'none'
+            known = ", ".join(self.names()) or "none"
             raise ValueError(f"unknown {self.kind} {name!r}; registered {self.plural}: {known}") from None
 
     def names(self) -> List[str]:

@@ -26,8 +26,7 @@ def resume_command(prog: str, argv: Optional[Sequence[str]]) -> str:
     return shlex.join([*shlex.split(prog), *args])
 
 
-def run_guarded(parser: argparse.ArgumentParser, work: Callable[[], T], *,
-                resume: Optional[str] = None) -> T:
+def run_guarded(parser: argparse.ArgumentParser, work: Callable[[], T], *, resume: Optional[str] = None) -> T:
     """Run ``work`` with logging on; a usage error exits 2 with one line, Ctrl-C exits 130.
 
     Args:

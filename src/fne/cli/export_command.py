@@ -30,8 +30,9 @@ class ExportConfig:
     """The options of ``fne export``."""
 
     model: str = option("", "the model.pt to export")
-    format: str = option("torchscript", "torchscript (model.ts) or program (a torch.export program, model.pt2)",
-                         choices=EXPORT_FORMATS)
+    format: str = option(
+        "torchscript", "torchscript (model.ts) or program (a torch.export program, model.pt2)", choices=EXPORT_FORMATS
+    )
     out: Optional[str] = option(None, "the file to write (default: model.ts or model.pt2 beside the model)")
 
 
@@ -45,8 +46,9 @@ def export(config: ExportConfig) -> Path:
     return export_torchscript(config.model, Path(config.out) if config.out else Path(config.model).with_suffix(".ts"))
 
 
-def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-                 ) -> argparse.ArgumentParser:
+def build_parser(
+    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
+) -> argparse.ArgumentParser:
     """The options of ``fne export``, generated from :class:`ExportConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, ExportConfig)
@@ -58,8 +60,12 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optiona
     config = from_args(ExportConfig, args)
     path = run_guarded(parser, lambda: export(config))
     info = read_model_info(config.model)
-    print(json.dumps({config.format: str(path), "input": [info.channels, *info.image_size],
-                      "classes": list(info.classes)}, indent=2))
+    print(
+        json.dumps(
+            {config.format: str(path), "input": [info.channels, *info.image_size], "classes": list(info.classes)},
+            indent=2,
+        )
+    )
     return 0
 
 

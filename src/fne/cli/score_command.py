@@ -38,11 +38,9 @@ import torch
 from fne.data import load_dataset
 from fne.evolution.dataset import sample_batch
 from fne.evolution.evaluator import ComputeOptions, default_workers, evaluator_for, resolve_backend
-from fne.evolution.fitness import (DEFAULT_PROXIES, RANKING_AGGREGATOR, Scorer, list_proxies,
-                                   resolve_device)
+from fne.evolution.fitness import DEFAULT_PROXIES, RANKING_AGGREGATOR, Scorer, list_proxies, resolve_device
 from fne.evolution.fitness.aggregate import aggregate, list_aggregators, named_weights
-from fne.evolution.fitness.groundtruth import (column, correlation_report, rank_correlations, read_rows,
-                                               sample_rows)
+from fne.evolution.fitness.groundtruth import column, correlation_report, rank_correlations, read_rows, sample_rows
 from fne.evolution.fitness.plots import scatter_png
 from fne.evolution.fitness.units import proxy_label, uses_log_scale
 from fne.evolution.search_config import SEARCH_PROXIES, SEARCH_WEIGHTS, DataOptions
@@ -70,18 +68,28 @@ class ScoreConfig(DataOptions, ComputeOptions):
     seed: int = option(0, "seed of the sample, batch and proxies", low=0)
     out: str = option("", "output folder (required)")
     proxies: Tuple[str, ...] = option(DEFAULT_PROXIES, "proxies to score", choices=list_proxies)
-    combine: Tuple[str, ...] = option(SEARCH_PROXIES, "proxies of the combined ranking (scored too; default: "
-                                                      "the search's objectives)", choices=list_proxies)
-    aggregate: str = option(RANKING_AGGREGATOR, "how the --combine proxies' ranks make the combined ranking: "
-                                                "mean_rank, log_rank (sum of log ranks) or nondominated (the "
-                                                "search's --ranking choices)", choices=list_aggregators)
+    combine: Tuple[str, ...] = option(
+        SEARCH_PROXIES,
+        "proxies of the combined ranking (scored too; default: the search's objectives)",
+        choices=list_proxies,
+    )
+    aggregate: str = option(
+        RANKING_AGGREGATOR,
+        "how the --combine proxies' ranks make the combined ranking: "
+        "mean_rank, log_rank (sum of log ranks) or nondominated (the "
+        "search's --ranking choices)",
+        choices=list_aggregators,
+    )
     combine_weights: Optional[Dict[str, Any]] = option(
         default_factory=lambda: dict(SEARCH_WEIGHTS),
         help="weight of a proxy in the combined ranking (repeatable PROXY=WEIGHT; proxies not named weigh 1; "
-             "default: the search's ranking weights)", flag="combine-weight")
+        "default: the search's ranking weights)",
+        flag="combine-weight",
+    )
     batch: int = option(64, "images in the scoring batch", low=2)
-    build_kwargs: Optional[Dict[str, Any]] = option(None, "scoring network size (repeatable; default: the "
-                                                          "space's score preset)", flag="build-arg")
+    build_kwargs: Optional[Dict[str, Any]] = option(
+        None, "scoring network size (repeatable; default: the space's score preset)", flag="build-arg"
+    )
     cache: Optional[str] = option(None, "JSON score cache file")
 
     def validate(self) -> None:
@@ -92,8 +100,10 @@ class ScoreConfig(DataOptions, ComputeOptions):
         for name in ("proxies", "combine"):
             unknown = [p for p in getattr(self, name) if p not in list_proxies()]
             if unknown or not getattr(self, name):
-                raise ValueError(f"--{name} must name registered proxies ({', '.join(list_proxies())}), "
-                                 f"got {list(getattr(self, name))}")
+                raise ValueError(
+                    f"--{name} must name registered proxies ({', '.join(list_proxies())}), "
+                    f"got {list(getattr(self, name))}"
+                )
         check_options(self)
         self.combine_weight_list()
         if self.cache is not None and Path(self.cache).is_dir():
@@ -156,11 +166,16 @@ def check_header(path: Path, metric: str) -> None:
             header = next(csv.reader(fh), [])
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise ValueError(f"--ground-truth {path} is not a readable CSV file ({err})") from None
-    missing = [f"{name!r}{' (--metric)' if name == metric else ''}"
-               for name in dict.fromkeys(("arch_str", metric)) if name not in header]
+    missing = [
+        f"{name!r}{' (--metric)' if name == metric else ''}"
+        for name in dict.fromkeys(("arch_str", metric))
+        if name not in header
+    ]
     if missing:
-        raise ValueError(f"--ground-truth {path} has no {' and no '.join(missing)} column; "
-                         f"its columns are {', '.join(header) or 'none'}")
+        raise ValueError(
+            f"--ground-truth {path} has no {' and no '.join(missing)} column; "
+            f"its columns are {', '.join(header) or 'none'}"
+        )
 
 
 def _bad_rows(reader: csv.DictReader, space_name: str) -> List[str]:
@@ -174,8 +189,9 @@ def _bad_rows(reader: csv.DictReader, space_name: str) -> List[str]:
         try:
             space.parse(text)
         except ValueError as err:
-            bad.append(f"row {number} (line {reader.line_num}): arch_str {text!r} is not a "
-                       f"{space_name} genotype ({err})")
+            bad.append(
+                f"row {number} (line {reader.line_num}): arch_str {text!r} is not a {space_name} genotype ({err})"
+            )
     return bad
 
 
@@ -203,8 +219,10 @@ def load_rows(config: ScoreConfig) -> List[Dict[str, str]]:
     check_genotypes(table, config.space)
     rows = read_rows(table, ("arch_str", config.metric))
     if config.n > len(rows):
-        raise ValueError(f"--n {config.n} is out of range: {table} has {len(rows)} usable rows "
-                         f"(with an arch_str and a finite {config.metric}); use --n 1..{len(rows)}")
+        raise ValueError(
+            f"--n {config.n} is out of range: {table} has {len(rows)} usable rows "
+            f"(with an arch_str and a finite {config.metric}); use --n 1..{len(rows)}"
+        )
     return sample_rows(rows, config.n, config.seed)
 
 
@@ -228,8 +246,9 @@ def load_batch(config: ScoreConfig) -> Tuple[torch.Tensor, torch.Tensor, Dict[st
     except (ValueError, FileNotFoundError) as err:
         raise ValueError(f"--data-dir {folder}: {err}") from None
     if config.batch > len(data.train):
-        raise ValueError(f"--batch {config.batch} is larger than the {len(data.train)} training images "
-                         f"in --data-dir {folder}")
+        raise ValueError(
+            f"--batch {config.batch} is larger than the {len(data.train)} training images in --data-dir {folder}"
+        )
     x, y = sample_batch(data.train, config.batch, torch.Generator().manual_seed(config.seed))
     return x, y, dataset_network_kwargs(data)
 
@@ -256,12 +275,25 @@ def score_rows(config: ScoreConfig, rows: List[Dict[str, str]]) -> List[Dict[str
     """Scores of the rows' cells; everything is checked before the first cell is scored."""
     x, y, data_kwargs = load_batch(config)
     build = build_kwargs(config, rows[0]["arch_str"], data_kwargs)
-    evaluator = evaluator_for(config.backend, config.resolved_workers(), config.ray_address,
-                              threads=config.threads, device=str(resolve_device(config.device)))
+    evaluator = evaluator_for(
+        config.backend,
+        config.resolved_workers(),
+        config.ray_address,
+        threads=config.threads,
+        device=str(resolve_device(config.device)),
+    )
     try:
-        scorer = Scorer(config.space, config.all_proxies(), inputs=x, targets=y, device=config.device,
-                        seed=config.seed, cache_file=Path(config.cache) if config.cache else None,
-                        build_kwargs=build, evaluator=evaluator)
+        scorer = Scorer(
+            config.space,
+            config.all_proxies(),
+            inputs=x,
+            targets=y,
+            device=config.device,
+            seed=config.seed,
+            cache_file=Path(config.cache) if config.cache else None,
+            build_kwargs=build,
+            evaluator=evaluator,
+        )
         return scorer.score_many([r["arch_str"] for r in rows], progress=True)
     finally:
         evaluator.close()
@@ -270,8 +302,14 @@ def score_rows(config: ScoreConfig, rows: List[Dict[str, str]]) -> List[Dict[str
 # --------------------------------------------------------------------------- outputs
 
 
-def write_scores_csv(path: Path, rows: List[Dict[str, str]], scores: List[Dict[str, float]],
-                     proxies: List[str], metric: str, combined: Optional[np.ndarray] = None) -> None:
+def write_scores_csv(
+    path: Path,
+    rows: List[Dict[str, str]],
+    scores: List[Dict[str, float]],
+    proxies: List[str],
+    metric: str,
+    combined: Optional[np.ndarray] = None,
+) -> None:
     """``arch_str``, one column per proxy (empty when failed), ``combined`` when given, the metric."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -287,38 +325,64 @@ def _log_x(name: str, values: np.ndarray) -> bool:
     return uses_log_scale(name) and finite.size > 0 and bool((finite > 0).all())
 
 
-def write_plots(out: Path, scores: List[Dict[str, float]], proxies: List[str], truth: np.ndarray,
-                report: Dict[str, Dict[str, float]], metric: str) -> List[Path]:
+def write_plots(
+    out: Path,
+    scores: List[Dict[str, float]],
+    proxies: List[str],
+    truth: np.ndarray,
+    report: Dict[str, Dict[str, float]],
+    metric: str,
+) -> List[Path]:
     """One scatter plot per proxy against the metric, and NTK against grad_corr."""
     paths = []
     for name in proxies:
         values = np.array([s[name] for s in scores], dtype=float)
         entry = report[name]
-        title = (f"{name}: rho={entry['spearman']:.3f} tau={entry['kendall']:.3f} "
-                 f"(n={len(scores)}, failed={entry['failed']})")
+        title = (
+            f"{name}: rho={entry['spearman']:.3f} tau={entry['kendall']:.3f} "
+            f"(n={len(scores)}, failed={entry['failed']})"
+        )
         log = _log_x(name, values)
-        paths.append(scatter_png(out / f"{name}.png", values, truth, title=title,
-                                 xlabel=proxy_label(name, log), ylabel=metric, log_x=log))
+        paths.append(
+            scatter_png(
+                out / f"{name}.png", values, truth, title=title, xlabel=proxy_label(name, log), ylabel=metric, log_x=log
+            )
+        )
     if "ntk" in proxies and "grad_corr" in proxies:
         ntk = np.array([s["ntk"] for s in scores], dtype=float)
         gc = np.array([s["grad_corr"] for s in scores], dtype=float)
         log = _log_x("ntk", ntk)
-        paths.append(scatter_png(out / "ntk_vs_grad_corr.png", ntk, gc,
-                                 title="NTK against gradient correlation",
-                                 xlabel=proxy_label("ntk", log), ylabel=proxy_label("grad_corr"), color=truth,
-                                 color_label=metric, log_x=log))
+        paths.append(
+            scatter_png(
+                out / "ntk_vs_grad_corr.png",
+                ntk,
+                gc,
+                title="NTK against gradient correlation",
+                xlabel=proxy_label("ntk", log),
+                ylabel=proxy_label("grad_corr"),
+                color=truth,
+                color_label=metric,
+                log_x=log,
+            )
+        )
     return paths
 
 
 def timing_entry(config: ScoreConfig, cells: int, seconds: float) -> Dict[str, Any]:
     """``timing.json``: cells, seconds, cells per second, device, backend and workers."""
     workers = config.resolved_workers()
-    timing = {"cells": cells, "seconds": seconds, "device": str(resolve_device(config.device)),
-              "backend": resolve_backend(config.backend, workers, config.ray_address), "workers": workers,
-              "threads": config.threads}
+    timing = {
+        "cells": cells,
+        "seconds": seconds,
+        "device": str(resolve_device(config.device)),
+        "backend": resolve_backend(config.backend, workers, config.ray_address),
+        "workers": workers,
+        "threads": config.threads,
+    }
     timing["cells_per_second"] = cells / max(seconds, 1e-9)
-    logger.info("scored %d cells in %.1f s: %.2f cells/s on %s", cells, seconds, timing["cells_per_second"],
-                timing["device"])
+    logger.info(
+        "scored %d cells in %.1f s: %.2f cells/s on %s", cells, seconds, timing["cells_per_second"], timing["device"]
+    )
     return timing
 
 
@@ -340,9 +404,13 @@ def run_scoring(config: ScoreConfig) -> Dict[str, Any]:
     truth = column(rows, config.metric)
     combined = aggregate(scores, config.combine, config.aggregate, config.combine_weight_list())
     report = correlation_report(scores, proxies, truth, config.combine)
-    report["combined"] = {**rank_correlations(combined, truth), "failed": report["combined"]["failed"],
-                          "aggregate": config.aggregate, "proxies": list(config.combine),
-                          "weights": config.combine_weight_list()}
+    report["combined"] = {
+        **rank_correlations(combined, truth),
+        "failed": report["combined"]["failed"],
+        "aggregate": config.aggregate,
+        "proxies": list(config.combine),
+        "weights": config.combine_weight_list(),
+    }
     out.mkdir(parents=True, exist_ok=True)
     write_scores_csv(out / "scores.csv", rows, scores, proxies, config.metric, combined)
     (out / "correlations.json").write_text(json.dumps(report, indent=2))
@@ -354,16 +422,18 @@ def run_scoring(config: ScoreConfig) -> Dict[str, Any]:
     return report
 
 
-def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-                 ) -> argparse.ArgumentParser:
+def build_parser(
+    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
+) -> argparse.ArgumentParser:
     """The options of ``fne score``, generated from :class:`ScoreConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, ScoreConfig)
     return parser
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace,
-        argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]] = None
+) -> Dict[str, Any]:
     """Score as the parsed options ask; return the correlation report."""
     return run_guarded(parser, lambda: run_scoring(from_args(ScoreConfig, args)))
 

@@ -23,8 +23,9 @@ __all__ = ["build_parser", "main", "summary"]
 DESCRIPTION = "Search a cell with fne: training-free Pareto evolution plus DARTS tournaments."
 
 
-def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-                 ) -> argparse.ArgumentParser:
+def build_parser(
+    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
+) -> argparse.ArgumentParser:
     """The options of a search, generated from :class:`SearchConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, SearchConfig)
@@ -33,8 +34,11 @@ def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentP
 
 def summary(result: Dict[str, Any]) -> Dict[str, Any]:
     """What the command prints: the pick, evaluations, time, and the after-search steps."""
-    out = {"best": result["best"]["arch"], "evaluations": result["evaluations"],
-           "wall_time_s": round(result["wall_time_s"], 1)}
+    out = {
+        "best": result["best"]["arch"],
+        "evaluations": result["evaluations"],
+        "wall_time_s": round(result["wall_time_s"], 1),
+    }
     for key in ("train", "benchmark"):
         if key in result:
             out[key] = result[key]
@@ -46,6 +50,7 @@ def summary(result: Dict[str, Any]) -> Dict[str, Any]:
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
     """Run the search the parsed options ask for and print its summary."""
+
     def work() -> Dict[str, Any]:
         return run_search(from_args(SearchConfig, args))
 

@@ -44,8 +44,9 @@ class TrainCommandConfig(DataOptions, ComputeOptions):
     out: str = option("runs/train", "output folder for model.pt and train.json")
     resume: bool = option(False, "continue an interrupted training in --out")
     training: TrainConfig = option(help="training recipe", default_factory=TrainConfig)
-    build_kwargs: Optional[Dict[str, Any]] = option(None, "network size (repeatable; default: the space's "
-                                                          "full preset)", flag="build-arg")
+    build_kwargs: Optional[Dict[str, Any]] = option(
+        None, "network size (repeatable; default: the space's full preset)", flag="build-arg"
+    )
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option (the cell is parsed too)."""
@@ -63,8 +64,10 @@ def _check_out(config: TrainCommandConfig) -> Path:
     if config.resume and not (out / TRAIN_STATE).exists():
         raise FileNotFoundError(f"--resume: no training state {out / TRAIN_STATE} to continue")
     if not config.resume and ((out / TRAIN_STATE).exists() or (out / MODEL).exists()):
-        raise ValueError(f"--out {out} already holds a training; pass --resume to continue it or choose "
-                         "another --out (nothing was overwritten)")
+        raise ValueError(
+            f"--out {out} already holds a training; pass --resume to continue it or choose "
+            "another --out (nothing was overwritten)"
+        )
     return out
 
 
@@ -74,16 +77,26 @@ def run_training(config: TrainCommandConfig, *, progress: bool = True) -> Dict[s
     out = _check_out(config)
     data = load_dataset(config.data_dir, config.dataset, download=config.download)
     with torch_threads(config.threads):
-        report = train_cell(get_space(config.space), config.arch, data, out=out, epochs=config.epochs,
-                            seed=config.seed, config=config.training, build_kwargs=config.build_kwargs,
-                            device=resolve_device(config.device), progress=progress)
+        report = train_cell(
+            get_space(config.space),
+            config.arch,
+            data,
+            out=out,
+            epochs=config.epochs,
+            seed=config.seed,
+            config=config.training,
+            build_kwargs=config.build_kwargs,
+            device=resolve_device(config.device),
+            progress=progress,
+        )
     report.update(config=asdict(config), data=data.describe())
     atomic_write_json(out / "train.json", report)
     return report
 
 
-def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-                 ) -> argparse.ArgumentParser:
+def build_parser(
+    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
+) -> argparse.ArgumentParser:
     """The options of ``fne train``, generated from :class:`TrainCommandConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, TrainCommandConfig, skip=("workers", "backend", "ray_address"))
@@ -92,8 +105,9 @@ def build_parser(prog: Optional[str] = None, parser: Optional[argparse.ArgumentP
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
     """Train as the parsed options ask and print the report."""
-    report = run_guarded(parser, lambda: run_training(from_args(TrainCommandConfig, args)),
-                         resume=resume_command(parser.prog, argv))
+    report = run_guarded(
+        parser, lambda: run_training(from_args(TrainCommandConfig, args)), resume=resume_command(parser.prog, argv)
+    )
     print(json.dumps({k: report[k] for k in ("epochs", "test_accuracy", "seconds_per_epoch", "model")}, indent=2))
     return 0
 

@@ -51,25 +51,65 @@ Nothing is read at import time, and the network is only used when a download is 
 
 from __future__ import annotations
 
-from .cifar import (CIFAR10, CIFAR10_CLASSES, CIFAR100, CIFAR_SPECS, CifarSpec, download_cifar,
-                    load_cifar_folder, read_cifar_batch)
+from .cifar import (
+    CIFAR10,
+    CIFAR10_CLASSES,
+    CIFAR100,
+    CIFAR_SPECS,
+    CifarSpec,
+    download_cifar,
+    load_cifar_folder,
+    read_cifar_batch,
+)
 from .download import DownloadError, extract_archive, fetch_file, file_md5
 from .image_folder import IMAGE_EXTENSIONS, load_image_folder
 from .load import DATASET_KINDS, expected_layouts, load_dataset, locate_dataset
 from .npz import load_npz_folder, load_npz_split, read_npz
-from .sampling import (RandomSource, iterate_minibatches, sample_batch, sample_indices,
-                       train_val_split)
+from .sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
 from .split import CIFAR10Data, DataSource, Dataset, Split, dataset_network_kwargs
 from .stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, channel_stats
 from .transforms import Device, augment_batch, normalize, split_tensors, to_tensor
 
 __all__ = [
-    "CIFAR10", "CIFAR100", "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR100_MEAN",
-    "CIFAR100_STD", "CIFAR_SPECS", "CIFAR10Data", "CifarSpec", "DATASET_KINDS", "DataSource",
-    "Dataset", "Device", "DownloadError", "IMAGE_EXTENSIONS", "RandomSource", "Split", "augment_batch",
-    "channel_stats", "dataset_network_kwargs", "download_cifar", "expected_layouts",
-    "extract_archive", "fetch_file", "file_md5", "iterate_minibatches", "load_cifar_folder",
-    "load_dataset", "load_image_folder", "load_npz_folder", "load_npz_split", "locate_dataset",
-    "normalize", "read_cifar_batch", "read_npz", "sample_batch", "sample_indices", "split_tensors",
-    "to_tensor", "train_val_split",
+    "CIFAR10",
+    "CIFAR100",
+    "CIFAR10_CLASSES",
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "CIFAR100_MEAN",
+    "CIFAR100_STD",
+    "CIFAR_SPECS",
+    "CIFAR10Data",
+    "CifarSpec",
+    "DATASET_KINDS",
+    "DataSource",
+    "Dataset",
+    "Device",
+    "DownloadError",
+    "IMAGE_EXTENSIONS",
+    "RandomSource",
+    "Split",
+    "augment_batch",
+    "channel_stats",
+    "dataset_network_kwargs",
+    "download_cifar",
+    "expected_layouts",
+    "extract_archive",
+    "fetch_file",
+    "file_md5",
+    "iterate_minibatches",
+    "load_cifar_folder",
+    "load_dataset",
+    "load_image_folder",
+    "load_npz_folder",
+    "load_npz_split",
+    "locate_dataset",
+    "normalize",
+    "read_cifar_batch",
+    "read_npz",
+    "sample_batch",
+    "sample_indices",
+    "split_tensors",
+    "to_tensor",
+    "train_val_split",
 ]

@@ -25,13 +25,31 @@ from .stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CifarSpec", "CIFAR10", "CIFAR100", "CIFAR_SPECS", "CIFAR10_CLASSES", "read_cifar_batch",
-           "load_cifar_folder", "looks_like_cifar_folder", "locate_cifar_folder", "cifar_layout",
-           "download_cifar"]
+__all__ = [
+    "CifarSpec",
+    "CIFAR10",
+    "CIFAR100",
+    "CIFAR_SPECS",
+    "CIFAR10_CLASSES",
+    "read_cifar_batch",
+    "load_cifar_folder",
+    "looks_like_cifar_folder",
+    "locate_cifar_folder",
+    "cifar_layout",
+    "download_cifar",
+]
 
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 
 
@@ -79,19 +97,43 @@ class CifarSpec:
     @property
     def remedy(self) -> str:
         """What to do about a damaged file, for messages."""
-        return ("replace it with the file from the official archive (delete the folder and run "
-                f"again with --download, or re-extract {self.archive_name})")
+        return (
+            "replace it with the file from the official archive (delete the folder and run "
+            f"again with --download, or re-extract {self.archive_name})"
+        )
 
 
 CIFAR10 = CifarSpec(
-    "cifar10", "CIFAR-10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-    "c58f30108f718f92721af3b95e74349a", "cifar-10-batches-py",
-    tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta",
-    b"labels", b"label_names", 10, CIFAR10_MEAN, CIFAR10_STD, CIFAR10_CLASSES)
+    "cifar10",
+    "CIFAR-10",
+    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    "c58f30108f718f92721af3b95e74349a",
+    "cifar-10-batches-py",
+    tuple(f"data_batch_{i}" for i in range(1, 6)),
+    "test_batch",
+    "batches.meta",
+    b"labels",
+    b"label_names",
+    10,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CIFAR10_CLASSES,
+)
 CIFAR100 = CifarSpec(
-    "cifar100", "CIFAR-100", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-    "eb9058c3a382ffc7106e4002c42a8d85", "cifar-100-python", ("train",), "test", "meta",
-    b"fine_labels", b"fine_label_names", 100, CIFAR100_MEAN, CIFAR100_STD)
+    "cifar100",
+    "CIFAR-100",
+    "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    "eb9058c3a382ffc7106e4002c42a8d85",
+    "cifar-100-python",
+    ("train",),
+    "test",
+    "meta",
+    b"fine_labels",
+    b"fine_label_names",
+    100,
+    CIFAR100_MEAN,
+    CIFAR100_STD,
+)
 CIFAR_SPECS = {spec.name: spec for spec in (CIFAR10, CIFAR100)}
 
 
@@ -106,8 +148,7 @@ def _batch_array(path: Path, value: object, key: str, spec: CifarSpec) -> np.nda
     return array
 
 
-def read_cifar_batch(path: Union[str, Path], spec: CifarSpec = CIFAR10,
-                     name: Optional[str] = None) -> Split:
+def read_cifar_batch(path: Union[str, Path], spec: CifarSpec = CIFAR10, name: Optional[str] = None) -> Split:
     """Read one official batch file (``b'data'`` N x 3072 uint8 CHW rows and the labels).
 
     Args:
@@ -125,12 +166,10 @@ def read_cifar_batch(path: Union[str, Path], spec: CifarSpec = CIFAR10,
     batch = unpickle_dict(path, f"{spec.title} batch file", spec.remedy)
     missing = [k.decode() for k in (b"data", spec.label_key) if k not in batch]
     if missing:
-        raise ValueError(f"{path}: missing key(s) {missing}; found {sorted(map(repr, batch))}; "
-                         f"{spec.remedy}")
+        raise ValueError(f"{path}: missing key(s) {missing}; found {sorted(map(repr, batch))}; {spec.remedy}")
     data = _batch_array(path, batch[b"data"], "b'data'", spec)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise ValueError(f"{path}: b'data' must be uint8 (N, 3072), got {data.dtype} {data.shape}; "
-                         f"{spec.remedy}")
+        raise ValueError(f"{path}: b'data' must be uint8 (N, 3072), got {data.dtype} {data.shape}; {spec.remedy}")
     images = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     labels = _batch_array(path, batch[spec.label_key], repr(spec.label_key), spec)
     return read_split(path, images, labels, name or path.name, (spec.mean, spec.std), spec.num_classes)
@@ -139,21 +178,30 @@ def read_cifar_batch(path: Union[str, Path], spec: CifarSpec = CIFAR10,
 def _read_class_names(folder: Path, spec: CifarSpec) -> Tuple[str, ...]:
     meta_path = folder / spec.meta_file
     if not meta_path.is_file():
-        logger.warning("%s has no %s; using %s class names", folder, spec.meta_file,
-                       "the usual" if spec.default_classes else "numbered")
+        logger.warning(
+            "%s has no %s; using %s class names",
+            folder,
+            spec.meta_file,
+            "the usual" if spec.default_classes else "numbered",
+        )
         return spec.default_classes or numbered_classes(spec.num_classes)
     names = unpickle_dict(meta_path, f"{spec.title} meta file", spec.remedy).get(spec.names_key)
     if not isinstance(names, (list, tuple)) or len(names) != spec.num_classes:
-        raise ValueError(f"{meta_path}: {spec.names_key!r} must list {spec.num_classes} class names; "
-                         f"{spec.remedy}")
+        raise ValueError(f"{meta_path}: {spec.names_key!r} must list {spec.num_classes} class names; {spec.remedy}")
     return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
 
 
 def _concat(parts: Tuple[Split, ...], name: str, source: Path) -> Split:
     if len(parts) == 1:
         return Split(parts[0].images, parts[0].labels, name, source, parts[0].mean, parts[0].std)
-    return Split(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
-                 name, source, parts[0].mean, parts[0].std)
+    return Split(
+        np.concatenate([p.images for p in parts]),
+        np.concatenate([p.labels for p in parts]),
+        name,
+        source,
+        parts[0].mean,
+        parts[0].std,
+    )
 
 
 def load_cifar_folder(folder: Union[str, Path], spec: CifarSpec = CIFAR10) -> Dataset:
@@ -178,8 +226,7 @@ def load_cifar_folder(folder: Union[str, Path], spec: CifarSpec = CIFAR10) -> Da
     parts = tuple(read_cifar_batch(folder / n, spec) for n in spec.train_files)
     train = _concat(parts, "train", folder)
     test = read_cifar_batch(folder / spec.test_file, spec, "test")
-    data = Dataset(train, test, DataSource(spec.name, folder), _read_class_names(folder, spec),
-                   name=spec.name)
+    data = Dataset(train, test, DataSource(spec.name, folder), _read_class_names(folder, spec), name=spec.name)
     logger.info("loaded %s", data.describe())
     return data
 
@@ -196,21 +243,29 @@ def looks_like_cifar_folder(folder: Path, spec: CifarSpec) -> bool:
 def locate_cifar_folder(data_dir: Union[str, Path], spec: CifarSpec) -> Optional[Path]:
     """``<data_dir>/<spec.folder>`` or ``<data_dir>`` when it is an official folder, else None."""
     data_dir = Path(data_dir)
-    return next((f for f in (data_dir / spec.folder, data_dir) if looks_like_cifar_folder(f, spec)),
-                None)
+    return next((f for f in (data_dir / spec.folder, data_dir) if looks_like_cifar_folder(f, spec)), None)
 
 
 def cifar_layout(data_dir: Union[str, Path], spec: CifarSpec) -> str:
     """The official layout of ``spec`` under ``data_dir``, for messages."""
     d = Path(data_dir)
-    files = ("data_batch_1..5 and test_batch" if spec is CIFAR10
-             else " and ".join(spec.train_files + (spec.test_file, spec.meta_file)))
+    files = (
+        "data_batch_1..5 and test_batch"
+        if spec is CIFAR10
+        else " and ".join(spec.train_files + (spec.test_file, spec.meta_file))
+    )
     return f"{d / spec.folder}/ or {d}/ holding {files} (official {spec.title} python version)"
 
 
-def download_cifar(root: Union[str, Path], spec: CifarSpec = CIFAR10, *, url: Optional[str] = None,
-                   md5: Optional[str] = None, timeout: float = 60.0,
-                   hint: Optional[str] = None) -> Path:
+def download_cifar(
+    root: Union[str, Path],
+    spec: CifarSpec = CIFAR10,
+    *,
+    url: Optional[str] = None,
+    md5: Optional[str] = None,
+    timeout: float = 60.0,
+    hint: Optional[str] = None,
+) -> Path:
     """Download and extract the official python archive of ``spec`` into ``root``.
 
     An existing ``root/<spec.folder>`` is returned as is; an archive already in ``root``
@@ -240,9 +295,15 @@ def download_cifar(root: Union[str, Path], spec: CifarSpec = CIFAR10, *, url: Op
     if not (archive.is_file() and file_md5(archive) == md5):
         layouts = hint or cifar_layout(root, spec)
         logger.info("downloading %s to %s", url, archive)
-        fetch_file(url, archive, md5, timeout=timeout, what=spec.title,
-                   hint=f"Without network access, place the data yourself: expected {layouts}; "
-                        "then point --data-dir at it (and leave out --download).")
+        fetch_file(
+            url,
+            archive,
+            md5,
+            timeout=timeout,
+            what=spec.title,
+            hint=f"Without network access, place the data yourself: expected {layouts}; "
+            "then point --data-dir at it (and leave out --download).",
+        )
     extract_archive(archive, root)
     if not looks_like_cifar_folder(folder, spec):
         raise RuntimeError(f"{archive} did not contain {spec.folder}/ with {spec.title} batches")

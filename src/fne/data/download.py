@@ -28,8 +28,8 @@ class DownloadError(RuntimeError):
     """A download that failed (offline, timed out, refused, HTTP error, wrong checksum); nothing
     of it is left behind."""
 
-_NETWORK_ERRORS = (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError,
-                   http.client.HTTPException)
+
+_NETWORK_ERRORS = (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException)
 
 
 def file_md5(path: Union[str, Path], chunk_size: int = 1 << 20) -> str:
@@ -51,8 +51,9 @@ def _copy_url(url: str, out: BinaryIO, timeout: float) -> str:
     return digest.hexdigest()
 
 
-def fetch_file(url: str, target: Union[str, Path], md5: str, *, timeout: float = 60.0,
-               what: str = "the file", hint: str = "") -> Path:
+def fetch_file(
+    url: str, target: Union[str, Path], md5: str, *, timeout: float = 60.0, what: str = "the file", hint: str = ""
+) -> Path:
     """Download ``url`` to ``target``, keeping it only when its md5 is ``md5``.
 
     Args:
@@ -78,12 +79,14 @@ def fetch_file(url: str, target: Union[str, Path], md5: str, *, timeout: float =
         with os.fdopen(fd, "wb") as out:
             got = _copy_url(url, out, timeout)
         if got != md5.lower():
-            raise DownloadError(f"checksum mismatch for {what} from {url}: md5 {got}, expected {md5}; "
-                               "the download was discarded")
+            raise DownloadError(
+                f"checksum mismatch for {what} from {url}: md5 {got}, expected {md5}; the download was discarded"
+            )
         os.replace(tmp, target)
     except _NETWORK_ERRORS as err:
-        raise DownloadError(f"could not download {what} from {url} into {target.parent} ({err}). "
-                           f"{hint}".rstrip()) from err
+        raise DownloadError(
+            f"could not download {what} from {url} into {target.parent} ({err}). {hint}".rstrip()
+        ) from err
     finally:
         tmp.unlink(missing_ok=True)
     return target
@@ -95,8 +98,12 @@ def _check_members(members: Sequence[tarfile.TarInfo], archive: Path, dest: Path
     for member in members:
         parts = PurePosixPath(member.name).parts
         target = (root / member.name).resolve()
-        unsafe = (not (member.isfile() or member.isdir()) or member.name.startswith(("/", "\\"))
-                  or ".." in parts or (target != root and root not in target.parents))
+        unsafe = (
+            not (member.isfile() or member.isdir())
+            or member.name.startswith(("/", "\\"))
+            or ".." in parts
+            or (target != root and root not in target.parents)
+        )
         if unsafe:
             raise ValueError(f"{archive}: unsafe archive member {member.name!r}; nothing extracted")
 

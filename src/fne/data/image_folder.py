@@ -22,8 +22,15 @@ from .stats import channel_stats
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IMAGE_EXTENSIONS", "GRAY_MODES", "image_class_names", "list_image_files",
-           "looks_like_image_folder", "image_folder_layout", "load_image_folder"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "GRAY_MODES",
+    "image_class_names",
+    "list_image_files",
+    "looks_like_image_folder",
+    "image_folder_layout",
+    "load_image_folder",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 GRAY_MODES = ("1", "L", "LA")
@@ -43,8 +50,9 @@ def image_class_names(train_dir: Union[str, Path]) -> Tuple[str, ...]:
     """
     train_dir = Path(train_dir)
     if not train_dir.is_dir():
-        raise FileNotFoundError(f"image folder {train_dir} does not exist; expected "
-                                f"{train_dir}/<class>/*.png (one folder per class)")
+        raise FileNotFoundError(
+            f"image folder {train_dir} does not exist; expected {train_dir}/<class>/*.png (one folder per class)"
+        )
     classes = tuple(p.name for p in _subfolders(train_dir))
     if not classes:
         raise ValueError(f"{train_dir} holds no class folders; expected {train_dir}/<class>/*.png")
@@ -55,8 +63,9 @@ def _image_files(folder: Path) -> List[Path]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
     if len(images) < len(files):
-        logger.debug("%s: skipped %d files that are not %s", folder, len(files) - len(images),
-                     "/".join(IMAGE_EXTENSIONS))
+        logger.debug(
+            "%s: skipped %d files that are not %s", folder, len(files) - len(images), "/".join(IMAGE_EXTENSIONS)
+        )
     if not images:
         raise ValueError(f"class folder {folder} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
     return images
@@ -71,14 +80,17 @@ def list_image_files(split_dir: Union[str, Path], classes: Sequence[str]) -> Lis
     """
     split_dir = Path(split_dir)
     if not split_dir.is_dir():
-        raise FileNotFoundError(f"image folder {split_dir} does not exist; expected "
-                                f"{split_dir}/<class>/*.png with the class folders of train")
+        raise FileNotFoundError(
+            f"image folder {split_dir} does not exist; expected "
+            f"{split_dir}/<class>/*.png with the class folders of train"
+        )
     label_of = {name: k for k, name in enumerate(classes)}
     files: List[ImageFile] = []
     for folder in _subfolders(split_dir):
         if folder.name not in label_of:
-            raise ValueError(f"class folder {folder} is not a class of the train folder "
-                             f"(train classes: {', '.join(classes)})")
+            raise ValueError(
+                f"class folder {folder} is not a class of the train folder (train classes: {', '.join(classes)})"
+            )
         files += [(p, label_of[folder.name]) for p in _image_files(folder)]
     if not files:
         raise ValueError(f"{split_dir} holds no class folders; expected {split_dir}/<class>/*.png")
@@ -86,13 +98,13 @@ def list_image_files(split_dir: Union[str, Path], classes: Sequence[str]) -> Lis
 
 
 def _unreadable(path: Path, err: Exception) -> ValueError:
-    return ValueError(f"{path}: not an image Pillow can read ({type(err).__name__}: {err}); "
-                      "replace or delete the file")
+    return ValueError(f"{path}: not an image Pillow can read ({type(err).__name__}: {err}); replace or delete the file")
 
 
 def _probe(path: Path) -> Tuple[Tuple[int, int], str]:
     """``((width, height), mode)`` of an image, from its header."""
     from PIL import Image
+
     try:
         with Image.open(path) as image:
             return image.size, image.mode
@@ -103,6 +115,7 @@ def _probe(path: Path) -> Tuple[Tuple[int, int], str]:
 def _decode(path: Path, mode: str) -> np.ndarray:
     """The pixels of an image converted to ``mode`` (``"L"`` or ``"RGB"``), as uint8 HWC."""
     from PIL import Image
+
     try:
         with Image.open(path) as image:
             pixels = np.asarray(image.convert(mode), dtype=np.uint8)
@@ -118,8 +131,9 @@ def _common_size(probes: Dict[Path, Tuple[Tuple[int, int], str]]) -> Tuple[int, 
         example.setdefault(size, path)
     if len(example) > 1:
         found = "; ".join(f"{w}x{h} (width x height), e.g. {p}" for (w, h), p in example.items())
-        raise ValueError(f"all images of a dataset must have one size, found {len(example)} sizes: "
-                         f"{found}; resize them to one size")
+        raise ValueError(
+            f"all images of a dataset must have one size, found {len(example)} sizes: {found}; resize them to one size"
+        )
     return next(iter(example))
 
 
@@ -140,8 +154,10 @@ def looks_like_image_folder(data_dir: Union[str, Path]) -> bool:
 def image_folder_layout(data_dir: Union[str, Path]) -> str:
     """The image-folder layout under ``data_dir``, for messages."""
     d = Path(data_dir)
-    return (f"{d}/train/<class>/ and {d}/test/<class>/ holding {'/'.join(IMAGE_EXTENSIONS)} images "
-            "of one size (image folder)")
+    return (
+        f"{d}/train/<class>/ and {d}/test/<class>/ holding {'/'.join(IMAGE_EXTENSIONS)} images "
+        "of one size (image folder)"
+    )
 
 
 def load_image_folder(root: Union[str, Path]) -> Dataset:
@@ -167,8 +183,12 @@ def load_image_folder(root: Union[str, Path]) -> Dataset:
     train_x, train_y = _read_split(train_files, mode, size)
     test_x, test_y = _read_split(test_files, mode, size)
     stats = channel_stats(train_x)
-    data = Dataset(Split(train_x, train_y, "train", root / "train", *stats),
-                   Split(test_x, test_y, "test", root / "test", *stats),
-                   DataSource("folder", root), classes, name=root.name)
+    data = Dataset(
+        Split(train_x, train_y, "train", root / "train", *stats),
+        Split(test_x, test_y, "test", root / "test", *stats),
+        DataSource("folder", root),
+        classes,
+        name=root.name,
+    )
     logger.info("loaded %s", data.describe())
     return data

@@ -21,8 +21,10 @@ _DOWNLOADABLE = tuple(CIFAR_SPECS)
 
 def _check_kind(kind: Optional[str]) -> None:
     if kind is not None and kind not in DATASET_KINDS:
-        raise ValueError(f"unknown dataset kind {kind!r}; choose one of {', '.join(DATASET_KINDS)} "
-                         "(or leave it out to detect the layout)")
+        raise ValueError(
+            f"unknown dataset kind {kind!r}; choose one of {', '.join(DATASET_KINDS)} "
+            "(or leave it out to detect the layout)"
+        )
 
 
 def locate_dataset(data_dir: Union[str, Path], kind: Optional[str] = None) -> Optional[DataSource]:
@@ -87,24 +89,26 @@ def missing_message(data_dir: Path, kind: Optional[str] = None) -> str:
         fetch = ", or pass --download with the dataset kind cifar10 or cifar100 to fetch one"
     else:
         fetch = ""
-    return (f"{_headline(data_dir, kind)}. Expected {expected_layouts(data_dir, kind)}. Point "
-            f"--data-dir at a directory with one of these layouts{fetch}.")
+    return (
+        f"{_headline(data_dir, kind)}. Expected {expected_layouts(data_dir, kind)}. Point "
+        f"--data-dir at a directory with one of these layouts{fetch}."
+    )
 
 
 def _check_data_dir(data_dir: Path, kind: Optional[str], download: bool) -> None:
     if data_dir.exists() and not data_dir.is_dir():
-        raise ValueError(f"data directory {data_dir} is a file, not a folder. "
-                         + missing_message(data_dir, kind))
+        raise ValueError(f"data directory {data_dir} is a file, not a folder. " + missing_message(data_dir, kind))
     if not data_dir.exists() and not download:
-        raise FileNotFoundError(f"data directory {data_dir} does not exist. "
-                                + missing_message(data_dir, kind))
+        raise FileNotFoundError(f"data directory {data_dir} does not exist. " + missing_message(data_dir, kind))
 
 
 def _download(data_dir: Path, kind: Optional[str], timeout: float) -> DataSource:
     if kind not in _DOWNLOADABLE:
         given = "no kind was given" if kind is None else f"not {kind!r}"
-        raise ValueError(f"nothing to load in {data_dir}, and download is available for the kinds "
-                         f"{', '.join(_DOWNLOADABLE)} only ({given}). " + missing_message(data_dir, kind))
+        raise ValueError(
+            f"nothing to load in {data_dir}, and download is available for the kinds "
+            f"{', '.join(_DOWNLOADABLE)} only ({given}). " + missing_message(data_dir, kind)
+        )
     hint = expected_layouts(data_dir, kind)
     return DataSource(kind, download_cifar(data_dir, CIFAR_SPECS[kind], timeout=timeout, hint=hint))
 
@@ -113,13 +117,18 @@ def _read(source: DataSource, kind: Optional[str], test_file: Optional[str]) -> 
     if source.kind in CIFAR_SPECS:
         return load_cifar_folder(source.path, CIFAR_SPECS[source.kind])
     if source.kind == "npz":
-        return load_npz_folder(source.path, test_file=test_file,
-                               cifar10=True if kind == CIFAR10.name else None)
+        return load_npz_folder(source.path, test_file=test_file, cifar10=True if kind == CIFAR10.name else None)
     return load_image_folder(source.path)
 
 
-def load_dataset(data_dir: Union[str, Path], kind: Optional[str] = None, *, download: bool = False,
-                 timeout: float = 60.0, test_file: Optional[str] = None) -> Dataset:
+def load_dataset(
+    data_dir: Union[str, Path],
+    kind: Optional[str] = None,
+    *,
+    download: bool = False,
+    timeout: float = 60.0,
+    test_file: Optional[str] = None,
+) -> Dataset:
     """Find and load an image-classification dataset under ``data_dir``.
 
     Args:

@@ -28,9 +28,21 @@ from .stats import channel_stats
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NPZ_LABEL_KEYS", "NPZ_CLASSES_KEY", "NPZ_SUBDIR", "PREFERRED_TRAIN_NPZ",
-           "PREFERRED_TEST_NPZ", "NpzContents", "read_npz", "load_npz_split", "cifar10_mismatch",
-           "has_npz_pair", "locate_npz_folder", "npz_layout", "load_npz_folder"]
+__all__ = [
+    "NPZ_LABEL_KEYS",
+    "NPZ_CLASSES_KEY",
+    "NPZ_SUBDIR",
+    "PREFERRED_TRAIN_NPZ",
+    "PREFERRED_TEST_NPZ",
+    "NpzContents",
+    "read_npz",
+    "load_npz_split",
+    "cifar10_mismatch",
+    "has_npz_pair",
+    "locate_npz_folder",
+    "npz_layout",
+    "load_npz_folder",
+]
 
 NPZ_LABEL_KEYS = ("y", "y_first")
 NPZ_CLASSES_KEY = "classes"
@@ -71,9 +83,11 @@ def _npz_holds_objects(npz: "np.lib.npyio.NpzFile", key: str) -> bool:
 def _npz_array(path: Path, npz: "np.lib.npyio.NpzFile", key: str) -> np.ndarray:
     """Array ``key`` of ``npz``, or a ValueError naming the file, the key and what is wrong."""
     if _npz_holds_objects(npz, key):
-        raise ValueError(f"{path}: array {key!r} holds Python objects (dtype object), which are "
-                         f"not loaded; save it as numbers (x uint8, y integers) or strings "
-                         f"(classes) with numpy.savez")
+        raise ValueError(
+            f"{path}: array {key!r} holds Python objects (dtype object), which are "
+            f"not loaded; save it as numbers (x uint8, y integers) or strings "
+            f"(classes) with numpy.savez"
+        )
     try:
         value = npz[key]
     except ValueError as err:
@@ -101,8 +115,7 @@ def _read_arrays(path: Path) -> Tuple[Dict[str, np.ndarray], List[str]]:
 def _images(path: Path, x: np.ndarray) -> np.ndarray:
     """``x`` as uint8 NHWC: ``N x H x W`` becomes one channel."""
     if x.dtype != np.uint8 or x.ndim not in (3, 4):
-        raise ValueError(f"{path}: 'x' must be uint8 N x H x W (grayscale) or N x H x W x C, "
-                         f"got {x.dtype} {x.shape}")
+        raise ValueError(f"{path}: 'x' must be uint8 N x H x W (grayscale) or N x H x W x C, got {x.dtype} {x.shape}")
     return x[..., None] if x.ndim == 3 else x
 
 
@@ -110,8 +123,9 @@ def _class_names(path: Path, value: Optional[np.ndarray]) -> Optional[Tuple[str,
     if value is None:
         return None
     if value.ndim != 1 or value.dtype.kind not in "US":
-        raise ValueError(f"{path}: 'classes' must be a 1-D array of class names (strings), got "
-                         f"{value.dtype} {value.shape}")
+        raise ValueError(
+            f"{path}: 'classes' must be a 1-D array of class names (strings), got {value.dtype} {value.shape}"
+        )
     return tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in value.tolist())
 
 
@@ -130,8 +144,9 @@ def read_npz(path: Union[str, Path]) -> NpzContents:
     label_key = next((k for k in NPZ_LABEL_KEYS if k in arrays), None)
     if "x" not in arrays or label_key is None:
         raise ValueError(f"{path}: needs key 'x' and one of {list(NPZ_LABEL_KEYS)}; found {keys}")
-    return NpzContents(path, _images(path, arrays["x"]), arrays[label_key],
-                       _class_names(path, arrays.get(NPZ_CLASSES_KEY)))
+    return NpzContents(
+        path, _images(path, arrays["x"]), arrays[label_key], _class_names(path, arrays.get(NPZ_CLASSES_KEY))
+    )
 
 
 def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
@@ -180,16 +195,17 @@ def npz_layout(data_dir: Union[str, Path], cifar10_only: bool = False) -> str:
     """The npz layouts under ``data_dir``, for messages."""
     d = Path(data_dir)
     images = "uint8 N x 32 x 32 x 3" if cifar10_only else "uint8 N x H x W or N x H x W x C"
-    return (f"{d / NPZ_SUBDIR}/ or {d}/ holding *train*.npz and *test*.npz (x {images}, y or y_first"
-            f"{'' if cifar10_only else ', optional classes'})")
+    return (
+        f"{d / NPZ_SUBDIR}/ or {d}/ holding *train*.npz and *test*.npz (x {images}, y or y_first"
+        f"{'' if cifar10_only else ', optional classes'})"
+    )
 
 
 def _is_cifar10(folder: Path, train: NpzContents, test: NpzContents, cifar10: Optional[bool]) -> bool:
     """Decide whether the pair is CIFAR-10; ``cifar10=True`` makes a mismatch an error."""
     if cifar10 is False:
         return False
-    named = bool(_CIFAR10_NAME.match(folder.name)) or all(
-        _CIFAR10_NAME.match(c.path.name) for c in (train, test))
+    named = bool(_CIFAR10_NAME.match(folder.name)) or all(_CIFAR10_NAME.match(c.path.name) for c in (train, test))
     if cifar10 is None and not named:
         return False
     for contents in (train, test):
@@ -197,31 +213,34 @@ def _is_cifar10(folder: Path, train: NpzContents, test: NpzContents, cifar10: Op
         if reason and cifar10:
             raise ValueError(f"{contents.path}: not CIFAR-10: {reason}")
         if reason:
-            logger.warning("%s is named like CIFAR-10 but %s; reading it as a generic dataset",
-                           contents.path, reason)
+            logger.warning("%s is named like CIFAR-10 but %s; reading it as a generic dataset", contents.path, reason)
             return False
     return True
 
 
 def _generic_classes(train: NpzContents, test: NpzContents) -> Tuple[str, ...]:
     if train.classes and test.classes and train.classes != test.classes:
-        raise ValueError(f"the 'classes' of {train.path} {train.classes} and of {test.path} "
-                         f"{test.classes} differ")
+        raise ValueError(f"the 'classes' of {train.path} {train.classes} and of {test.path} {test.classes} differ")
     return train.classes or test.classes or ()
 
 
-def _choose_files(folder: Path, train_file: Optional[str],
-                  test_file: Optional[str]) -> Tuple[Path, Path]:
+def _choose_files(folder: Path, train_file: Optional[str], test_file: Optional[str]) -> Tuple[Path, Path]:
     train_path = folder / train_file if train_file else _pick(folder, "*train*.npz", PREFERRED_TRAIN_NPZ)
     test_path = folder / test_file if test_file else _pick(folder, "*test*.npz", PREFERRED_TEST_NPZ)
     if train_path is None or test_path is None or not (train_path.is_file() and test_path.is_file()):
-        raise FileNotFoundError(f"{folder}: need a *train*.npz and a *test*.npz file "
-                                f"(found train={train_path}, test={test_path})")
+        raise FileNotFoundError(
+            f"{folder}: need a *train*.npz and a *test*.npz file (found train={train_path}, test={test_path})"
+        )
     return train_path, test_path
 
 
-def load_npz_folder(folder: Union[str, Path], *, train_file: Optional[str] = None,
-                    test_file: Optional[str] = None, cifar10: Optional[bool] = None) -> Dataset:
+def load_npz_folder(
+    folder: Union[str, Path],
+    *,
+    train_file: Optional[str] = None,
+    test_file: Optional[str] = None,
+    cifar10: Optional[bool] = None,
+) -> Dataset:
     """Load the train and test ``.npz`` files of ``folder``.
 
     Args:
@@ -252,8 +271,12 @@ def load_npz_folder(folder: Union[str, Path], *, train_file: Optional[str] = Non
         stats, classes, name = (CIFAR10.mean, CIFAR10.std), CIFAR10_CLASSES, CIFAR10.name
     else:
         stats, classes, name = channel_stats(train.images), _generic_classes(train, test), folder.name
-    data = Dataset(read_split(train_path, train.images, train.labels, "train", stats),
-                   read_split(test_path, test.images, test.labels, "test", stats),
-                   DataSource("npz", folder), classes, name=name)
+    data = Dataset(
+        read_split(train_path, train.images, train.labels, "train", stats),
+        read_split(test_path, test.images, test.labels, "test", stats),
+        DataSource("npz", folder),
+        classes,
+        name=name,
+    )
     logger.info("loaded %s from %s and %s", data.describe(), train_path.name, test_path.name)
     return data

@@ -10,8 +10,18 @@ __all__ = ["BatchUnpickler", "unpickle_dict"]
 # What a damaged pickle raises: bad opcodes or lengths (a huge length is a MemoryError or an
 # OverflowError before anything is allocated), wrong argument types, unknown codec names, and
 # numpy's SystemError / RuntimeError for an array or dtype rebuilt from a damaged state.
-_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-                  LookupError, OverflowError, MemoryError, SystemError, RuntimeError)
+_PICKLE_ERRORS = (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    LookupError,
+    OverflowError,
+    MemoryError,
+    SystemError,
+    RuntimeError,
+)
 
 
 class BatchUnpickler(pickle.Unpickler):
@@ -34,7 +44,7 @@ class BatchUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a CIFAR batch file")
         if module.startswith("numpy.core."):
             try:
-                return super().find_class("numpy._core." + module[len("numpy.core."):], name)
+                return super().find_class("numpy._core." + module[len("numpy.core.") :], name)
             except (ImportError, AttributeError):
                 pass
         return super().find_class(module, name)

@@ -11,8 +11,15 @@ import torch
 from .split import Split
 from .transforms import Device, augment_batch, normalize, split_tensors, to_unit_float
 
-__all__ = ["RandomSource", "permutation", "check_batch_size", "sample_indices", "sample_batch",
-           "train_val_split", "iterate_minibatches"]
+__all__ = [
+    "RandomSource",
+    "permutation",
+    "check_batch_size",
+    "sample_indices",
+    "sample_batch",
+    "train_val_split",
+    "iterate_minibatches",
+]
 
 RandomSource = Union[torch.Generator, np.random.Generator]
 
@@ -27,8 +34,7 @@ def permutation(n: int, generator: RandomSource) -> np.ndarray:
         return torch.randperm(n, generator=generator, device=generator.device).cpu().numpy()
     if isinstance(generator, np.random.Generator):
         return generator.permutation(n)
-    raise TypeError(f"generator must be a torch.Generator or numpy.random.Generator, "
-                    f"got {type(generator).__name__}")
+    raise TypeError(f"generator must be a torch.Generator or numpy.random.Generator, got {type(generator).__name__}")
 
 
 def _balanced_quotas(capacity: np.ndarray, total: int) -> np.ndarray:
@@ -53,12 +59,15 @@ def check_batch_size(batch_size: int, n: int, what: str, option: str = "") -> No
     if batch_size > n:
         flag = f" ({option})" if option else ""
         images = "1 image" if n == 1 else f"{n} images"
-        raise ValueError(f"too few images: {what} has {images}, fewer than the batch_size of "
-                         f"{batch_size} asked for; use more images or a smaller batch{flag}")
+        raise ValueError(
+            f"too few images: {what} has {images}, fewer than the batch_size of "
+            f"{batch_size} asked for; use more images or a smaller batch{flag}"
+        )
 
 
-def sample_indices(labels: np.ndarray, batch_size: int, generator: RandomSource, *,
-                   balanced: bool = False) -> np.ndarray:
+def sample_indices(
+    labels: np.ndarray, batch_size: int, generator: RandomSource, *, balanced: bool = False
+) -> np.ndarray:
     """Draw ``batch_size`` distinct indices into ``labels``.
 
     With ``balanced`` every class present gets ``batch_size // classes`` images (the remainder
@@ -78,9 +87,15 @@ def sample_indices(labels: np.ndarray, batch_size: int, generator: RandomSource,
     return perm[positions]
 
 
-def sample_batch(split: Split, batch_size: int, generator: RandomSource,
-                 device: Device = "cpu", *, balanced: bool = False,
-                 normalized: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+def sample_batch(
+    split: Split,
+    batch_size: int,
+    generator: RandomSource,
+    device: Device = "cpu",
+    *,
+    balanced: bool = False,
+    normalized: bool = True,
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """A random fixed-size batch of ``split`` as tensors on ``device``.
 
     Args:
@@ -113,8 +128,7 @@ def _stratified_counts(counts: np.ndarray, total: int) -> np.ndarray:
     return base
 
 
-def train_val_split(split: Split, val_size: Union[int, float],
-                    generator: RandomSource) -> Tuple[Split, Split]:
+def train_val_split(split: Split, val_size: Union[int, float], generator: RandomSource) -> Tuple[Split, Split]:
     """Split ``split`` into seeded, class-stratified train and validation parts.
 
     Args:
@@ -141,14 +155,23 @@ def train_val_split(split: Split, val_size: Union[int, float],
     val_idx = np.concatenate([perm[shuffled == c][:k] for c, k in enumerate(val_counts)])
     is_val = np.zeros(n, dtype=bool)
     is_val[val_idx] = True
-    return (split.subset(np.flatnonzero(~is_val), f"{split.name}-train"),
-            split.subset(np.flatnonzero(is_val), f"{split.name}-val"))
+    return (
+        split.subset(np.flatnonzero(~is_val), f"{split.name}-train"),
+        split.subset(np.flatnonzero(is_val), f"{split.name}-val"),
+    )
 
 
-def iterate_minibatches(split: Split, batch_size: int, generator: torch.Generator,
-                        device: Device = "cpu", *, shuffle: bool = True, augment: bool = False,
-                        flip: bool = True,
-                        drop_last: bool = True) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+def iterate_minibatches(
+    split: Split,
+    batch_size: int,
+    generator: torch.Generator,
+    device: Device = "cpu",
+    *,
+    shuffle: bool = True,
+    augment: bool = False,
+    flip: bool = True,
+    drop_last: bool = True,
+) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of normalised ``(images, labels)`` minibatches for short training runs.
 
     Args:
@@ -166,7 +189,7 @@ def iterate_minibatches(split: Split, batch_size: int, generator: torch.Generato
     order = permutation(len(split), generator) if shuffle else np.arange(len(split))
     stop = len(split) - len(split) % batch_size if drop_last else len(split)
     for start in range(0, stop, batch_size):
-        part = split.subset(order[start:start + batch_size])
+        part = split.subset(order[start : start + batch_size])
         x = to_unit_float(part.images, device)
         if augment:
             x = augment_batch(x, generator, flip=flip)

@@ -12,8 +12,17 @@ import numpy as np
 
 from .stats import CIFAR10_MEAN, CIFAR10_STD, Stats, channel_stats
 
-__all__ = ["Split", "DataSource", "Dataset", "CIFAR10Data", "check_split_arrays",
-           "check_stats", "read_split", "dataset_network_kwargs", "numbered_classes"]
+__all__ = [
+    "Split",
+    "DataSource",
+    "Dataset",
+    "CIFAR10Data",
+    "check_split_arrays",
+    "check_stats",
+    "read_split",
+    "dataset_network_kwargs",
+    "numbered_classes",
+]
 
 
 def _looks_channels_first(shape: Tuple[int, ...]) -> bool:
@@ -34,13 +43,16 @@ def check_split_arrays(images: np.ndarray, labels: np.ndarray, name: str = "spli
             labels not 1-D integers of length N, or a negative label (the first is named).
     """
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-        raise ValueError(f"{name}: images must be a uint8 numpy array, got "
-                         f"{getattr(images, 'dtype', type(images).__name__)}")
+        raise ValueError(
+            f"{name}: images must be a uint8 numpy array, got {getattr(images, 'dtype', type(images).__name__)}"
+        )
     if images.ndim != 4 or min(images.shape[1:]) < 1:
         raise ValueError(f"{name}: images must have shape (N, H, W, C) (NHWC), got {images.shape}")
     if _looks_channels_first(images.shape):
-        raise ValueError(f"{name}: images must have shape (N, H, W, C) (NHWC), got {images.shape}, "
-                         "which looks channels-first (N, C, H, W); transpose it to NHWC")
+        raise ValueError(
+            f"{name}: images must have shape (N, H, W, C) (NHWC), got {images.shape}, "
+            "which looks channels-first (N, C, H, W); transpose it to NHWC"
+        )
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
         raise ValueError(f"{name}: labels must have shape ({images.shape[0]},), got {labels.shape}")
@@ -48,13 +60,11 @@ def check_split_arrays(images: np.ndarray, labels: np.ndarray, name: str = "spli
         raise ValueError(f"{name}: labels must be integers, got dtype {labels.dtype}")
     bad = np.flatnonzero(labels < 0)
     if bad.size:
-        raise ValueError(f"{name}: label {labels[bad[0]]} at index {bad[0]} is negative "
-                         f"({bad.size} bad labels)")
+        raise ValueError(f"{name}: label {labels[bad[0]]} at index {bad[0]} is negative ({bad.size} bad labels)")
     return labels.astype(np.int64, copy=False)
 
 
-def check_stats(mean: Sequence[float], std: Sequence[float], channels: int,
-                name: str = "split") -> Stats:
+def check_stats(mean: Sequence[float], std: Sequence[float], channels: int, name: str = "split") -> Stats:
     """``(mean, std)`` as float tuples of length ``channels``.
 
     Raises:
@@ -62,11 +72,11 @@ def check_stats(mean: Sequence[float], std: Sequence[float], channels: int,
     """
     mean_t, std_t = tuple(float(m) for m in mean), tuple(float(s) for s in std)
     if len(mean_t) != channels or len(std_t) != channels:
-        raise ValueError(f"{name}: mean and std need one value per channel ({channels}), got "
-                         f"mean {mean_t} and std {std_t}")
+        raise ValueError(
+            f"{name}: mean and std need one value per channel ({channels}), got mean {mean_t} and std {std_t}"
+        )
     if not all(np.isfinite(mean_t + std_t)) or min(std_t) <= 0:
-        raise ValueError(f"{name}: mean must be finite and std positive, got mean {mean_t}, "
-                         f"std {std_t}")
+        raise ValueError(f"{name}: mean must be finite and std positive, got mean {mean_t}, std {std_t}")
     return mean_t, std_t
 
 
@@ -128,8 +138,7 @@ class Split:
     def subset(self, indices: Sequence[int], name: Optional[str] = None) -> "Split":
         """The split restricted to ``indices`` (in the given order), same source and statistics."""
         idx = np.asarray(indices, dtype=np.int64)
-        return Split(self.images[idx], self.labels[idx], name or self.name, self.source,
-                     self.mean, self.std)
+        return Split(self.images[idx], self.labels[idx], name or self.name, self.source, self.mean, self.std)
 
     def with_stats(self, mean: Sequence[float], std: Sequence[float]) -> "Split":
         """The same images, to be normalised with ``mean`` and ``std``."""
@@ -145,8 +154,14 @@ class Split:
         return np.bincount(self.labels, minlength=num_classes or 0)
 
 
-def read_split(source: Path, images: np.ndarray, labels: np.ndarray, name: str,
-               stats: Optional[Stats] = None, num_classes: Optional[int] = None) -> Split:
+def read_split(
+    source: Path,
+    images: np.ndarray,
+    labels: np.ndarray,
+    name: str,
+    stats: Optional[Stats] = None,
+    num_classes: Optional[int] = None,
+) -> Split:
     """A :class:`Split` read from ``source``, whose errors name ``source``.
 
     Args:
@@ -167,8 +182,10 @@ def read_split(source: Path, images: np.ndarray, labels: np.ndarray, name: str,
         raise ValueError(f"{source}: {err}") from err
     bad = np.flatnonzero(split.labels >= num_classes) if num_classes is not None else ()
     if len(bad):
-        raise ValueError(f"{source}: {name}: label {split.labels[bad[0]]} at index {bad[0]} is "
-                         f"outside 0..{num_classes - 1} ({len(bad)} bad labels)")
+        raise ValueError(
+            f"{source}: {name}: label {split.labels[bad[0]]} at index {bad[0]} is "
+            f"outside 0..{num_classes - 1} ({len(bad)} bad labels)"
+        )
     return split
 
 
@@ -230,9 +247,13 @@ class Dataset:
         object.__setattr__(self, "classes", classes)
         mean, std = self.mean or self.train.mean, self.std or self.train.std
         mean, std = check_stats(mean, std, self.channels, f"dataset {self.source.path}")
-        for attr, value in (("mean", mean), ("std", std), ("name", self.name or self.source.path.name),
-                            ("train", self.train.with_stats(mean, std)),
-                            ("test", self.test.with_stats(mean, std))):
+        for attr, value in (
+            ("mean", mean),
+            ("std", std),
+            ("name", self.name or self.source.path.name),
+            ("train", self.train.with_stats(mean, std)),
+            ("test", self.test.with_stats(mean, std)),
+        ):
             object.__setattr__(self, attr, value)
         for split in (self.train, self.test):
             self._check_labels(split)
@@ -240,8 +261,9 @@ class Dataset:
     def _check_shapes(self) -> None:
         a, b = self.train.images.shape[1:], self.test.images.shape[1:]
         if a != b:
-            raise ValueError(f"train and test images differ: {self.train.describe()} has H, W, C "
-                             f"{a}, {self.test.describe()} has {b}")
+            raise ValueError(
+                f"train and test images differ: {self.train.describe()} has H, W, C {a}, {self.test.describe()} has {b}"
+            )
 
     def _largest_label(self) -> int:
         tops = [int(s.labels.max()) for s in (self.train, self.test) if len(s)]
@@ -250,9 +272,11 @@ class Dataset:
     def _check_labels(self, split: Split) -> None:
         bad = np.flatnonzero(split.labels >= self.num_classes)
         if bad.size:
-            raise ValueError(f"{split.describe()}: label {split.labels[bad[0]]} at index {bad[0]} is "
-                             f"outside 0..{self.num_classes - 1} (the {self.num_classes} classes); "
-                             f"{bad.size} bad labels")
+            raise ValueError(
+                f"{split.describe()}: label {split.labels[bad[0]]} at index {bad[0]} is "
+                f"outside 0..{self.num_classes - 1} (the {self.num_classes} classes); "
+                f"{bad.size} bad labels"
+            )
 
     @property
     def num_classes(self) -> int:
@@ -273,9 +297,11 @@ class Dataset:
         """One line for logs: name, layout, folder, sizes, classes and channels."""
         h, w = self.image_size
         channels = "1 channel" if self.channels == 1 else f"{self.channels} channels"
-        return (f"{self.name} ({self.source.kind} at {self.source.path}): {len(self.train)} train and "
-                f"{len(self.test)} test images of {h}x{w} pixels with {channels}, "
-                f"{self.num_classes} classes")
+        return (
+            f"{self.name} ({self.source.kind} at {self.source.path}): {len(self.train)} train and "
+            f"{len(self.test)} test images of {h}x{w} pixels with {channels}, "
+            f"{self.num_classes} classes"
+        )
 
 
 CIFAR10Data = Dataset

@@ -46,9 +46,11 @@ def channel_stats(images: np.ndarray) -> Stats:
         ValueError: not a non-empty uint8 NHWC array.
     """
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
-        raise ValueError(f"channel statistics need uint8 (N, H, W, C) images, got "
-                         f"{getattr(images, 'dtype', type(images).__name__)} "
-                         f"{getattr(images, 'shape', '')}")
+        raise ValueError(
+            f"channel statistics need uint8 (N, H, W, C) images, got "
+            f"{getattr(images, 'dtype', type(images).__name__)} "
+            f"{getattr(images, 'shape', '')}"
+        )
     if images.size == 0:
         raise ValueError(f"channel statistics need at least one image, got shape {images.shape}")
     moments = [_channel_moments(images[..., c]) for c in range(images.shape[3])]

@@ -10,8 +10,7 @@ import torch.nn.functional as F
 
 from .split import Split
 
-__all__ = ["Device", "normalize", "to_unit_float", "to_tensor", "split_tensors",
-           "default_padding", "augment_batch"]
+__all__ = ["Device", "normalize", "to_unit_float", "to_tensor", "split_tensors", "default_padding", "augment_batch"]
 
 Device = Union[str, torch.device]
 
@@ -24,8 +23,10 @@ def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> t
     """
     c = x.shape[1]
     if len(mean) != c or len(std) != c:
-        raise ValueError(f"normalisation needs {c} means and stds for {c}-channel images, got "
-                         f"mean {tuple(mean)} and std {tuple(std)}")
+        raise ValueError(
+            f"normalisation needs {c} means and stds for {c}-channel images, got "
+            f"mean {tuple(mean)} and std {tuple(std)}"
+        )
     mean_t = torch.tensor(tuple(mean), dtype=x.dtype, device=x.device).view(1, c, 1, 1)
     std_t = torch.tensor(tuple(std), dtype=x.dtype, device=x.device).view(1, c, 1, 1)
     return (x - mean_t) / std_t
@@ -37,8 +38,13 @@ def to_unit_float(images: np.ndarray, device: Device = "cpu") -> torch.Tensor:
     return x.permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def to_tensor(images: np.ndarray, device: Device = "cpu", *, mean: Optional[Sequence[float]] = None,
-              std: Optional[Sequence[float]] = None) -> torch.Tensor:
+def to_tensor(
+    images: np.ndarray,
+    device: Device = "cpu",
+    *,
+    mean: Optional[Sequence[float]] = None,
+    std: Optional[Sequence[float]] = None,
+) -> torch.Tensor:
     """Convert uint8 NHWC images to a float32 NCHW tensor on ``device``.
 
     Args:
@@ -52,17 +58,20 @@ def to_tensor(images: np.ndarray, device: Device = "cpu", *, mean: Optional[Sequ
         ValueError: ``images`` is not uint8 NHWC, or only one of ``mean``/``std`` is given.
     """
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
-        raise ValueError(f"images must be uint8 (N, H, W, C), got "
-                         f"{getattr(images, 'dtype', type(images).__name__)} "
-                         f"{getattr(images, 'shape', '')}")
+        raise ValueError(
+            f"images must be uint8 (N, H, W, C), got "
+            f"{getattr(images, 'dtype', type(images).__name__)} "
+            f"{getattr(images, 'shape', '')}"
+        )
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std to normalise, or neither")
     x = to_unit_float(images, device)
     return x if mean is None else normalize(x, mean, std)
 
 
-def split_tensors(split: Split, device: Device = "cpu", *,
-                  normalized: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+def split_tensors(
+    split: Split, device: Device = "cpu", *, normalized: bool = True
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """All of ``split`` as ``(images NCHW float32, labels int64)`` tensors on ``device``.
 
     With ``normalized`` the images are normalised with ``split.mean`` and ``split.std``.
@@ -78,8 +87,9 @@ def default_padding(height: int) -> int:
     return max(1, height // 8)
 
 
-def augment_batch(x: torch.Tensor, generator: torch.Generator, *, padding: Optional[int] = None,
-                  flip: bool = True) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor, generator: torch.Generator, *, padding: Optional[int] = None, flip: bool = True
+) -> torch.Tensor:
     """Random crop after zero padding, and optional random horizontal flip, of NCHW images.
 
     Apply before :func:`normalize` so that padding is black as in the usual CIFAR pipeline.
@@ -94,8 +104,7 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, *, padding: Optio
     n, c, h, w = x.shape
     padding = default_padding(h) if padding is None else padding
     padded = F.pad(x, (padding, padding, padding, padding))
-    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator,
-                            device=generator.device).to(x.device)
+    offsets = torch.randint(0, 2 * padding + 1, (n, 2), generator=generator, device=generator.device).to(x.device)
     rows = offsets[:, :1] + torch.arange(h, device=x.device)
     cols = offsets[:, 1:] + torch.arange(w, device=x.device)
     if flip:

@@ -20,8 +20,15 @@ from typing import Any, Dict, List
 
 _EXPORTS: Dict[str, List[str]] = {
     "evolution": ["Evolution", "EvolutionResult", "Snapshot", "Callback"],
-    "fitness": ["Scorer", "register_proxy", "get_proxy", "list_proxies", "score_genotype", "to_objectives",
-                "combined_score"],
+    "fitness": [
+        "Scorer",
+        "register_proxy",
+        "get_proxy",
+        "list_proxies",
+        "score_genotype",
+        "to_objectives",
+        "combined_score",
+    ],
     "selection": ["select_survivors", "pareto_front", "pick_order", "rank_and_crowding"],
     "variation": ["VariationOperators", "get_variation", "register_variation", "list_variations"],
     "tournament": ["Tournament", "TournamentResult", "DartsTournament"],

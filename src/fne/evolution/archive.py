@@ -60,8 +60,9 @@ class Archive:
         ValueError: when ``ranking`` is not callable.
     """
 
-    def __init__(self, space: SearchSpace, proxies: Sequence[str], objectives: Objectives,
-                 ranking: Ranking = pick_order) -> None:
+    def __init__(
+        self, space: SearchSpace, proxies: Sequence[str], objectives: Objectives, ranking: Ranking = pick_order
+    ) -> None:
         if not callable(ranking):
             raise ValueError(f"ranking must be callable (objective matrix -> indices), got {ranking!r}")
         self.space, self.proxies, self.ranking = space, tuple(proxies), ranking
@@ -171,9 +172,12 @@ class Archive:
 
     def state_dict(self) -> Dict[str, Any]:
         """``archive`` (``[text, scores]`` pairs), ``eliminated``, ``final_winners`` and ``reference`` (keys)."""
-        return {"archive": [[self.space.format(g), dict(sc)] for g, sc in self._entries.values()],
-                "eliminated": list(self._eliminated), "final_winners": list(self._final_winners),
-                "reference": list(self._reference)}
+        return {
+            "archive": [[self.space.format(g), dict(sc)] for g, sc in self._entries.values()],
+            "eliminated": list(self._eliminated),
+            "final_winners": list(self._final_winners),
+            "reference": list(self._reference),
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` (``final_winners`` and ``reference`` may be absent); unchanged on error.

@@ -62,8 +62,10 @@ def _check_row(path: Path, line: int, row: Dict[str, str], space: SearchSpace, m
     try:
         space.parse(row["arch_str"] or "")
     except ValueError as err:
-        raise ValueError(f"--benchmark file {path}, row {line}: arch_str {row['arch_str']!r} is not a "
-                         f"{space.name} genotype ({err}); give a table of the {space.name} space") from None
+        raise ValueError(
+            f"--benchmark file {path}, row {line}: arch_str {row['arch_str']!r} is not a "
+            f"{space.name} genotype ({err}); give a table of the {space.name} space"
+        ) from None
     value = (row.get(metric) or "").strip()
     try:
         float(value)

@@ -32,8 +32,17 @@ from .fitness.units import PickLike, objectives_to_raw, pick_values, proxy_label
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LoggingCallback", "HistoryCallback", "PopulationWriter", "CheckpointCallback", "PlotCallback",
-           "plot_history", "plot_front", "history_figure", "front_figure"]
+__all__ = [
+    "LoggingCallback",
+    "HistoryCallback",
+    "PopulationWriter",
+    "CheckpointCallback",
+    "PlotCallback",
+    "plot_history",
+    "plot_front",
+    "history_figure",
+    "front_figure",
+]
 
 PathLike = Union[str, Path]
 
@@ -46,14 +55,20 @@ class LoggingCallback(Callback):
 
     def on_generation(self, snapshot: Snapshot) -> None:
         rec = snapshot.record
-        self.logger.log(self.level, "generation %d: %d evaluated, front %d, pick %s, rates c=%.2f m=%.2f%s",
-                        rec.get("generation"), rec.get("evaluations"), rec.get("front_size"),
-                        rec.get("best", {}).get("arch"), rec.get("crossover_rate", 0.0),
-                        rec.get("mutation_rate", 0.0), " (tournament)" if rec.get("tournament") else "")
+        self.logger.log(
+            self.level,
+            "generation %d: %d evaluated, front %d, pick %s, rates c=%.2f m=%.2f%s",
+            rec.get("generation"),
+            rec.get("evaluations"),
+            rec.get("front_size"),
+            rec.get("best", {}).get("arch"),
+            rec.get("crossover_rate", 0.0),
+            rec.get("mutation_rate", 0.0),
+            " (tournament)" if rec.get("tournament") else "",
+        )
 
     def on_end(self, result: EvolutionResult) -> None:
-        self.logger.log(self.level, "search done: %d cells evaluated, pick %s", result.evaluations,
-                        result.best["arch"])
+        self.logger.log(self.level, "search done: %d cells evaluated, pick %s", result.evaluations, result.best["arch"])
 
 
 class HistoryCallback(Callback):
@@ -74,13 +89,18 @@ class PopulationWriter(Callback):
 
     def on_generation(self, snapshot: Snapshot) -> None:
         front = set(snapshot.front)
-        atomic_write_json(self.path, {
-            "generation": snapshot.generation,
-            "population": [{"arch": arch, "scores": scores, "objectives": [float(v) for v in obj],
-                            "front": i in front}
-                           for i, (arch, scores, obj) in enumerate(zip(snapshot.population, snapshot.scores,
-                                                                       snapshot.objectives))],
-        })
+        atomic_write_json(
+            self.path,
+            {
+                "generation": snapshot.generation,
+                "population": [
+                    {"arch": arch, "scores": scores, "objectives": [float(v) for v in obj], "front": i in front}
+                    for i, (arch, scores, obj) in enumerate(
+                        zip(snapshot.population, snapshot.scores, snapshot.objectives)
+                    )
+                ],
+            },
+        )
 
 
 class CheckpointCallback(Callback):
@@ -92,13 +112,15 @@ class CheckpointCallback(Callback):
         extra: called at each save; its keys are stored beside the state (e.g. timings).
     """
 
-    def __init__(self, path: PathLike, config: Mapping[str, Any],
-                 extra: Optional[Callable[[], Mapping[str, Any]]] = None) -> None:
+    def __init__(
+        self, path: PathLike, config: Mapping[str, Any], extra: Optional[Callable[[], Mapping[str, Any]]] = None
+    ) -> None:
         self.path, self.config, self.extra = Path(path), dict(config), extra
 
     def on_generation(self, snapshot: Snapshot) -> None:
-        save_checkpoint(self.path, config=self.config, state=snapshot.state_dict(),
-                        extra=self.extra() if self.extra else None)
+        save_checkpoint(
+            self.path, config=self.config, state=snapshot.state_dict(), extra=self.extra() if self.extra else None
+        )
 
 
 def _save_figure(fig: Figure, path: Path) -> None:
@@ -135,15 +157,16 @@ def _wrap(label: str, width: int = 34) -> str:
     return textwrap.fill(label, width=width, break_long_words=False)
 
 
-def _history_series(history: Sequence[Mapping[str, Any]], names: Sequence[str],
-                    key: str) -> np.ndarray:
+def _history_series(history: Sequence[Mapping[str, Any]], names: Sequence[str], key: str) -> np.ndarray:
     """``(generations, k)`` raw proxy values of one objective statistic of the records."""
     rows = []
     for h in history:
         values = list(h[key])
         if len(values) != len(names):
-            raise ValueError(f"generation {h.get('generation')}: {key} has {len(values)} values "
-                             f"but {len(names)} proxies were given: {list(names)}")
+            raise ValueError(
+                f"generation {h.get('generation')}: {key} has {len(values)} values "
+                f"but {len(names)} proxies were given: {list(names)}"
+            )
         rows.append(values)
     return objectives_to_raw(np.array(rows, dtype=float).reshape(len(history), len(names)), names)
 
@@ -188,15 +211,17 @@ def plot_history(history: Sequence[Mapping[str, Any]], names: Sequence[str], pat
     _save_figure(history_figure(history, names), Path(path))
 
 
-def _scatter_pair(ax: Axes, V: np.ndarray, on_front: np.ndarray, pick: Optional[np.ndarray],
-                  names: Sequence[str], a: int, b: int) -> None:
+def _scatter_pair(
+    ax: Axes, V: np.ndarray, on_front: np.ndarray, pick: Optional[np.ndarray], names: Sequence[str], a: int, b: int
+) -> None:
     shown = np.isfinite(V[:, a]) & np.isfinite(V[:, b])
     rest, front = shown & ~on_front, shown & on_front
     ax.scatter(V[rest, a], V[rest, b], s=14, c="0.6", label="population")
     ax.scatter(V[front, a], V[front, b], s=22, c="tab:red", label="Pareto front")
     if pick is not None and np.isfinite(pick[[a, b]]).all():
-        ax.scatter([pick[a]], [pick[b]], s=200, marker="*", c="k", edgecolors="w", linewidths=0.8,
-                   zorder=5, label="pick")
+        ax.scatter(
+            [pick[a]], [pick[b]], s=200, marker="*", c="k", edgecolors="w", linewidths=0.8, zorder=5, label="pick"
+        )
     log_x = _set_scale(ax, "x", names[a], np.append(V[shown, a], [] if pick is None else pick[a]))
     log_y = _set_scale(ax, "y", names[b], np.append(V[shown, b], [] if pick is None else pick[b]))
     ax.set_xlabel(_wrap(proxy_label(names[a], log_x), 60), fontsize=9)
@@ -206,8 +231,7 @@ def _scatter_pair(ax: Axes, V: np.ndarray, on_front: np.ndarray, pick: Optional[
     ax.grid(alpha=0.3)
 
 
-def _front_title(V: np.ndarray, front: Sequence[int], pick: Optional[np.ndarray],
-                 generation: Optional[int]) -> str:
+def _front_title(V: np.ndarray, front: Sequence[int], pick: Optional[np.ndarray], generation: Optional[int]) -> str:
     head = "population" if generation is None else f"population of generation {generation}"
     text = f"{head}: {len(V)} cells, {len(set(front))} on the Pareto front"
     failed = int((~np.isfinite(V).all(axis=1)).sum()) if V.size else 0
@@ -218,8 +242,13 @@ def _front_title(V: np.ndarray, front: Sequence[int], pick: Optional[np.ndarray]
     return text
 
 
-def front_figure(values: np.ndarray, front: Sequence[int], names: Sequence[str],
-                 pick: Optional[PickLike] = None, generation: Optional[int] = None) -> Figure:
+def front_figure(
+    values: np.ndarray,
+    front: Sequence[int],
+    names: Sequence[str],
+    pick: Optional[PickLike] = None,
+    generation: Optional[int] = None,
+) -> Figure:
     """Figure scattering raw proxy values for each pair of proxies, front and pick highlighted.
 
     Args:
@@ -280,8 +309,14 @@ def _as_matrix(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return V
 
 
-def plot_front(objectives: np.ndarray, front: Sequence[int], names: Sequence[str], path: PathLike,
-               pick: Optional[PickLike] = None, generation: Optional[int] = None) -> None:
+def plot_front(
+    objectives: np.ndarray,
+    front: Sequence[int],
+    names: Sequence[str],
+    path: PathLike,
+    pick: Optional[PickLike] = None,
+    generation: Optional[int] = None,
+) -> None:
     """Write :func:`front_figure` of an objective matrix (minimised) to a PNG file.
 
     Args:
@@ -336,7 +371,8 @@ class PlotCallback(Callback):
         snapshot, self._pending = self._pending, None
         plot_history(self.history, self.names, self.folder / "objectives.png")
         pick = snapshot.record.get("best", {}).get("scores")
-        fig = front_figure(scores_to_raw(snapshot.scores, self.names), snapshot.front, self.names, pick,
-                           snapshot.generation)
+        fig = front_figure(
+            scores_to_raw(snapshot.scores, self.names), snapshot.front, self.names, pick, snapshot.generation
+        )
         _save_figure(fig, self.folder / "pareto_front.png")
         self._last_drawn = time.monotonic()

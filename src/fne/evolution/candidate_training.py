@@ -75,8 +75,7 @@ class ChunkResult:
     val_logits: torch.Tensor
 
 
-def _optimizer(net: nn.Module, lr: float, weight_decay: float,
-               state: Optional[Dict[str, Any]]) -> torch.optim.SGD:
+def _optimizer(net: nn.Module, lr: float, weight_decay: float, state: Optional[Dict[str, Any]]) -> torch.optim.SGD:
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     if state is not None:
         opt.load_state_dict(state)

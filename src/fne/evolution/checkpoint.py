@@ -20,8 +20,17 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_VERSION", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_json", "save_checkpoint", "load_checkpoint", "read_checkpoint", "config_mismatch"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "save_checkpoint",
+    "load_checkpoint",
+    "read_checkpoint",
+    "config_mismatch",
+]
 
 CHECKPOINT_FORMAT = "fne-evolution-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -79,31 +88,39 @@ def atomic_write_json(path: PathLike, obj: Any, *, indent: Optional[int] = 2, so
     atomic_write_text(path, text + "\n")
 
 
-def save_checkpoint(path: PathLike, *, config: Mapping[str, Any], state: Mapping[str, Any],
-                    extra: Optional[Mapping[str, Any]] = None) -> None:
+def save_checkpoint(
+    path: PathLike, *, config: Mapping[str, Any], state: Mapping[str, Any], extra: Optional[Mapping[str, Any]] = None
+) -> None:
     """Write a checkpoint holding ``config``, ``state`` and ``extra`` keys atomically to ``path``."""
-    doc = {**dict(extra or {}), "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-           "config": dict(config), "state": dict(state)}
+    doc = {
+        **dict(extra or {}),
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": dict(config),
+        "state": dict(state),
+    }
     atomic_write_json(path, doc, indent=None)
 
 
-def config_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any],
-                    ignore: Iterable[str] = ()) -> Dict[str, Any]:
+def config_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any], ignore: Iterable[str] = ()) -> Dict[str, Any]:
     """``{key: (saved, current)}`` for every key whose value differs, ``ignore`` left out."""
     skip = set(ignore)
     keys = (set(saved) | set(current)) - skip
-    return {k: (saved.get(k), current.get(k)) for k in sorted(keys)
-            if _jsonable(saved.get(k)) != _jsonable(current.get(k))}
+    return {
+        k: (saved.get(k), current.get(k)) for k in sorted(keys) if _jsonable(saved.get(k)) != _jsonable(current.get(k))
+    }
 
 
-def load_checkpoint(path: PathLike, *, config: Optional[Mapping[str, Any]] = None,
-                    ignore: Iterable[str] = ()) -> Dict[str, Any]:
+def load_checkpoint(
+    path: PathLike, *, config: Optional[Mapping[str, Any]] = None, ignore: Iterable[str] = ()
+) -> Dict[str, Any]:
     """Read a checkpoint and return its ``state`` (see :func:`read_checkpoint`)."""
     return read_checkpoint(path, config=config, ignore=ignore)["state"]
 
 
-def read_checkpoint(path: PathLike, *, config: Optional[Mapping[str, Any]] = None,
-                    ignore: Iterable[str] = ()) -> Dict[str, Any]:
+def read_checkpoint(
+    path: PathLike, *, config: Optional[Mapping[str, Any]] = None, ignore: Iterable[str] = ()
+) -> Dict[str, Any]:
     """Read a checkpoint and return the whole document (``config``, ``state``, extra keys).
 
     Args:
@@ -126,8 +143,9 @@ def read_checkpoint(path: PathLike, *, config: Optional[Mapping[str, Any]] = Non
     if not isinstance(doc, dict) or doc.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not an fne evolution checkpoint (format {_get(doc, 'format')!r})")
     if doc.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint {path} has version {doc.get('version')!r}; "
-                         f"this fne reads version {CHECKPOINT_VERSION}")
+        raise ValueError(
+            f"checkpoint {path} has version {doc.get('version')!r}; this fne reads version {CHECKPOINT_VERSION}"
+        )
     if not isinstance(doc.get("state"), dict) or not isinstance(doc.get("config"), dict):
         raise ValueError(f"checkpoint {path} is corrupt: 'state' or 'config' is missing")
     if config is not None:

@@ -27,11 +27,9 @@ from ..data.cifar import read_cifar_batch
 from ..data.download import extract_archive, file_md5
 from ..data.load import expected_layouts as _expected_layouts
 from ..data.load import missing_message
-from ..data.npz import (NPZ_LABEL_KEYS, NPZ_SUBDIR, PREFERRED_TEST_NPZ, PREFERRED_TRAIN_NPZ,
-                        locate_npz_folder, read_npz)
+from ..data.npz import NPZ_LABEL_KEYS, NPZ_SUBDIR, PREFERRED_TEST_NPZ, PREFERRED_TRAIN_NPZ, locate_npz_folder, read_npz
 from ..data.npz import load_npz_folder as _load_npz_folder
-from ..data.sampling import (RandomSource, iterate_minibatches, sample_batch, sample_indices,
-                             train_val_split)
+from ..data.sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
 from ..data.split import CIFAR10Data, DataSource, Dataset, Split, check_split_arrays, read_split
 from ..data.stats import CIFAR10_MEAN, CIFAR10_STD
 from ..data.transforms import Device, augment_batch, split_tensors
@@ -39,14 +37,45 @@ from ..data.transforms import normalize as _normalize
 from ..data.transforms import to_tensor as _to_tensor
 
 __all__ = [
-    "CIFAR10_URL", "CIFAR10_MD5", "ARCHIVE_NAME", "OFFICIAL_FOLDER", "TRAIN_BATCHES", "TEST_BATCH",
-    "NUM_CLASSES", "CIFAR10_CLASSES", "CIFAR10_MEAN", "CIFAR10_STD", "NPZ_SUBDIR",
-    "PREFERRED_TRAIN_NPZ", "PREFERRED_TEST_NPZ", "NPZ_LABEL_KEYS", "Device", "RandomSource",
-    "Split", "DataSource", "CIFAR10Data", "Dataset", "check_split_arrays", "read_official_batch",
-    "load_official_folder", "load_npz_split", "load_npz_folder", "locate_cifar10",
-    "expected_layouts", "load_cifar10", "file_md5", "extract_archive", "download_cifar10",
-    "normalize", "to_tensor", "split_tensors", "sample_indices", "sample_batch",
-    "train_val_split", "augment_batch", "iterate_minibatches",
+    "CIFAR10_URL",
+    "CIFAR10_MD5",
+    "ARCHIVE_NAME",
+    "OFFICIAL_FOLDER",
+    "TRAIN_BATCHES",
+    "TEST_BATCH",
+    "NUM_CLASSES",
+    "CIFAR10_CLASSES",
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "NPZ_SUBDIR",
+    "PREFERRED_TRAIN_NPZ",
+    "PREFERRED_TEST_NPZ",
+    "NPZ_LABEL_KEYS",
+    "Device",
+    "RandomSource",
+    "Split",
+    "DataSource",
+    "CIFAR10Data",
+    "Dataset",
+    "check_split_arrays",
+    "read_official_batch",
+    "load_official_folder",
+    "load_npz_split",
+    "load_npz_folder",
+    "locate_cifar10",
+    "expected_layouts",
+    "load_cifar10",
+    "file_md5",
+    "extract_archive",
+    "download_cifar10",
+    "normalize",
+    "to_tensor",
+    "split_tensors",
+    "sample_indices",
+    "sample_batch",
+    "train_val_split",
+    "augment_batch",
+    "iterate_minibatches",
 ]
 
 CIFAR10_URL = CIFAR10.url
@@ -89,10 +118,17 @@ def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
     """
     contents = read_npz(path)
     if contents.images.shape[1:] != (32, 32, 3):
-        raise ValueError(f"{contents.path}: 'x' must be uint8 (N, 32, 32, 3), got "
-                         f"{contents.images.dtype} {contents.images.shape}")
-    return read_split(contents.path, contents.images, contents.labels, name or contents.path.stem,
-                      (CIFAR10_MEAN, CIFAR10_STD), NUM_CLASSES)
+        raise ValueError(
+            f"{contents.path}: 'x' must be uint8 (N, 32, 32, 3), got {contents.images.dtype} {contents.images.shape}"
+        )
+    return read_split(
+        contents.path,
+        contents.images,
+        contents.labels,
+        name or contents.path.stem,
+        (CIFAR10_MEAN, CIFAR10_STD),
+        NUM_CLASSES,
+    )
 
 
 def load_npz_folder(folder: Union[str, Path], *, test_file: Optional[str] = None) -> CIFAR10Data:
@@ -124,8 +160,9 @@ def expected_layouts(data_dir: Union[str, Path]) -> str:
     return _expected_layouts(data_dir, CIFAR10.name)
 
 
-def download_cifar10(root: Union[str, Path], *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5,
-                     timeout: float = 60.0) -> Path:
+def download_cifar10(
+    root: Union[str, Path], *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, timeout: float = 60.0
+) -> Path:
     """Download and extract the official CIFAR-10 python archive into ``root``
     (see :func:`fne.data.download_cifar`); returns ``root/cifar-10-batches-py``.
 
@@ -133,13 +170,18 @@ def download_cifar10(root: Union[str, Path], *, url: str = CIFAR10_URL, md5: str
         RuntimeError: offline/timeout, checksum mismatch (nothing is left behind), or an
             archive without a ``cifar-10-batches-py`` folder.
     """
-    return download_cifar(root, CIFAR10, url=url, md5=md5, timeout=timeout,
-                          hint=expected_layouts(root))
+    return download_cifar(root, CIFAR10, url=url, md5=md5, timeout=timeout, hint=expected_layouts(root))
 
 
-def load_cifar10(data_dir: Union[str, Path], *, download: bool = False,
-                 url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, timeout: float = 60.0,
-                 test_file: Optional[str] = None) -> CIFAR10Data:
+def load_cifar10(
+    data_dir: Union[str, Path],
+    *,
+    download: bool = False,
+    url: str = CIFAR10_URL,
+    md5: str = CIFAR10_MD5,
+    timeout: float = 60.0,
+    test_file: Optional[str] = None,
+) -> CIFAR10Data:
     """Find and load CIFAR-10 under ``data_dir``.
 
     Args:
@@ -170,14 +212,14 @@ def load_cifar10(data_dir: Union[str, Path], *, download: bool = False,
     return load_npz_folder(source.path, test_file=test_file)
 
 
-def normalize(x: torch.Tensor, mean: Sequence[float] = CIFAR10_MEAN,
-              std: Sequence[float] = CIFAR10_STD) -> torch.Tensor:
+def normalize(
+    x: torch.Tensor, mean: Sequence[float] = CIFAR10_MEAN, std: Sequence[float] = CIFAR10_STD
+) -> torch.Tensor:
     """Normalise float NCHW images in ``[0, 1]`` (default: the CIFAR-10 channel mean and std)."""
     return _normalize(x, mean, std)
 
 
-def to_tensor(images: np.ndarray, device: Device = "cpu", *,
-              normalized: bool = True) -> torch.Tensor:
+def to_tensor(images: np.ndarray, device: Device = "cpu", *, normalized: bool = True) -> torch.Tensor:
     """Convert uint8 ``(N, H, W, 3)`` images to a float32 NCHW tensor on ``device``.
 
     Args:

@@ -64,8 +64,9 @@ class Evaluator(Protocol):
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
         """Yield ``fn(item)`` for every item, in order; failures become :class:`Failed` records."""
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
-            progress: bool = True) -> List[Result]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "", progress: bool = True
+    ) -> List[Result]:
         """All of :meth:`imap` as a list, with a progress bar."""
 
     def close(self) -> None:
@@ -130,8 +131,7 @@ def _describe(exc: BaseException) -> str:
 def _log_failures(results: List[Result], desc: str) -> None:
     failed = sum(isinstance(r, Failed) for r in results)
     if failed:
-        logger.warning("%s: %d of %d items failed after %d attempts", desc or "map", failed,
-                       len(results), MAX_ATTEMPTS)
+        logger.warning("%s: %d of %d items failed after %d attempts", desc or "map", failed, len(results), MAX_ATTEMPTS)
 
 
 class _MapMixin:
@@ -140,8 +140,9 @@ class _MapMixin:
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
         raise NotImplementedError
 
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "",
-            progress: bool = True) -> List[Result]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "", progress: bool = True
+    ) -> List[Result]:
         results: List[Result] = []
         with progress_bar(len(items), desc or "map", enabled=progress, leave=False) as bar:
             for result in self.imap(fn, items):
@@ -211,8 +212,11 @@ class ProcessEvaluator(_MapMixin):
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self.threads,))
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.threads,),
+            )
         return self._pool
 
     def _restart(self) -> None:
@@ -233,8 +237,7 @@ class ProcessEvaluator(_MapMixin):
             for future in futures.values():
                 future.cancel()
 
-    def _collect(self, fn: Callable[[Any], Any], items: Sequence[Any], i: int,
-                 futures: Dict[int, Future]) -> Result:
+    def _collect(self, fn: Callable[[Any], Any], items: Sequence[Any], i: int, futures: Dict[int, Future]) -> Result:
         """Item ``i``'s result; on failure it is tried once more, alone when its worker died."""
         try:
             return pickle.loads(futures[i].result())
@@ -313,8 +316,9 @@ def _ray_call(fn: Callable[[Any], Any], item: Any, threads: int) -> Any:
     return fn(item)
 
 
-def make_evaluator(backend: str = "serial", workers: int = 1, ray_address: Optional[str] = None,
-                   threads: int = DEFAULT_THREADS) -> Evaluator:
+def make_evaluator(
+    backend: str = "serial", workers: int = 1, ray_address: Optional[str] = None, threads: int = DEFAULT_THREADS
+) -> Evaluator:
     """Create the evaluator for ``backend`` (``serial``, ``process`` or ``ray``).
 
     Args:
@@ -345,10 +349,10 @@ class ComputeOptions:
     configurations, so that every command declares these options once)."""
 
     device: str = option("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
-    workers: Optional[int] = option(None, "parallel workers (default: the usable cores on a CPU, 1 on a GPU)",
-                                    low=1)
-    backend: Optional[str] = option(None, "serial, process or ray (default: serial for one worker, else process)",
-                                    choices=BACKENDS)
+    workers: Optional[int] = option(None, "parallel workers (default: the usable cores on a CPU, 1 on a GPU)", low=1)
+    backend: Optional[str] = option(
+        None, "serial, process or ray (default: serial for one worker, else process)", choices=BACKENDS
+    )
     ray_address: Optional[str] = option(None, "address of a running Ray cluster (default: a local instance)")
     threads: int = option(DEFAULT_THREADS, "torch threads per worker", low=1)
 
@@ -381,8 +385,13 @@ def resolve_backend(backend: Optional[str], workers: int, ray_address: Optional[
     return chosen
 
 
-def evaluator_for(backend: Optional[str], workers: Optional[int], ray_address: Optional[str] = None,
-                  threads: int = DEFAULT_THREADS, device: str = "cpu") -> Evaluator:
+def evaluator_for(
+    backend: Optional[str],
+    workers: Optional[int],
+    ray_address: Optional[str] = None,
+    threads: int = DEFAULT_THREADS,
+    device: str = "cpu",
+) -> Evaluator:
     """The evaluator for these options (``workers=None``: :func:`default_workers`).
 
     Raises:

@@ -114,8 +114,13 @@ class EvolutionResult:
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain dict (JSON-ready apart from non-finite scores)."""
-        return {"best": self.best, "front": self.front, "history": self.history,
-                "evaluations": self.evaluations, "generations": self.generations}
+        return {
+            "best": self.best,
+            "front": self.front,
+            "history": self.history,
+            "evaluations": self.evaluations,
+            "generations": self.generations,
+        }
 
 
 def _require(ok: bool, message: str) -> None:
@@ -129,8 +134,6 @@ def _is_int(value: Any, low: int) -> bool:
 
 def _rate_ok(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
-
-
 
 
 class _Alias:
@@ -196,15 +199,30 @@ class Evolution:
     adapt_speed = _Alias("rates", "speed")
     rate_bounds = _Alias("rates", "bounds")
 
-    def __init__(self, *, space: SearchSpace, scorer: Any = None, proxies: Optional[Sequence[str]] = None,
-                 objectives: Optional[Callable[[List[Scores]], np.ndarray]] = None, pop_size: int = 16,
-                 offspring_size: Optional[int] = None, generations: int = 10,
-                 tournament: Optional[Tournament] = None, tournament_every: int = 3,
-                 final_tournament: Optional[Tournament] = None,
-                 crossover_rate: float = 0.5, mutation_rate: float = 0.5, adapt_rates: bool = True,
-                 adapt_speed: float = 1.0, rate_bounds: Tuple[float, float] = (0.1, 0.9), seed: int = 0,
-                 callbacks: Sequence[Callback] = (), max_attempts: int = 100,
-                 ranking: Ranking = pick_order, survival: Union[str, Survival] = "nsga2") -> None:
+    def __init__(
+        self,
+        *,
+        space: SearchSpace,
+        scorer: Any = None,
+        proxies: Optional[Sequence[str]] = None,
+        objectives: Optional[Callable[[List[Scores]], np.ndarray]] = None,
+        pop_size: int = 16,
+        offspring_size: Optional[int] = None,
+        generations: int = 10,
+        tournament: Optional[Tournament] = None,
+        tournament_every: int = 3,
+        final_tournament: Optional[Tournament] = None,
+        crossover_rate: float = 0.5,
+        mutation_rate: float = 0.5,
+        adapt_rates: bool = True,
+        adapt_speed: float = 1.0,
+        rate_bounds: Tuple[float, float] = (0.1, 0.9),
+        seed: int = 0,
+        callbacks: Sequence[Callback] = (),
+        max_attempts: int = 100,
+        ranking: Ranking = pick_order,
+        survival: Union[str, Survival] = "nsga2",
+    ) -> None:
         _require(isinstance(space, SearchSpace), f"space must be a SearchSpace, got {type(space).__name__}")
         self.variation: VariationOperators = get_variation(space)
         self.proxies = self._check_proxies(proxies, scorer)
@@ -218,8 +236,9 @@ class Evolution:
         self.offspring_size = int(pop_size if offspring_size is None else offspring_size)
         self.mating = Mating(space, self.variation, max_attempts)
         self.schedule = TournamentSchedule(tournament, tournament_every, final_tournament, self.generations)
-        self.rates = AdaptiveRates(float(crossover_rate), float(mutation_rate), bool(adapt_rates),
-                                   float(adapt_speed), rate_bounds)
+        self.rates = AdaptiveRates(
+            float(crossover_rate), float(mutation_rate), bool(adapt_rates), float(adapt_speed), rate_bounds
+        )
         self._reset()
 
     # ------------------------------------------------------------------ checks
@@ -227,18 +246,25 @@ class Evolution:
     def _check_proxies(proxies: Optional[Sequence[str]], scorer: Any) -> Tuple[str, ...]:
         if proxies is None:
             proxies = getattr(scorer, "proxies", None)
-        _require(proxies is not None and not isinstance(proxies, str) and len(proxies) > 0,
-                 "give proxies (a non-empty sequence of names) or a scorer with a .proxies attribute")
-        _require(all(isinstance(p, str) for p in proxies) and len(set(proxies)) == len(proxies),
-                 f"proxies must be distinct names, got {list(proxies)}")
+        _require(
+            proxies is not None and not isinstance(proxies, str) and len(proxies) > 0,
+            "give proxies (a non-empty sequence of names) or a scorer with a .proxies attribute",
+        )
+        _require(
+            all(isinstance(p, str) for p in proxies) and len(set(proxies)) == len(proxies),
+            f"proxies must be distinct names, got {list(proxies)}",
+        )
         return tuple(proxies)
 
     @staticmethod
-    def _check_sizes(pop_size: Any, offspring_size: Any, generations: Any, every: Any,
-                     attempts: Any, seed: Any) -> None:
+    def _check_sizes(
+        pop_size: Any, offspring_size: Any, generations: Any, every: Any, attempts: Any, seed: Any
+    ) -> None:
         _require(_is_int(pop_size, 2), f"pop_size must be an int >= 2, got {pop_size!r}")
-        _require(offspring_size is None or _is_int(offspring_size, 1),
-                 f"offspring_size must be an int >= 1, got {offspring_size!r}")
+        _require(
+            offspring_size is None or _is_int(offspring_size, 1),
+            f"offspring_size must be an int >= 1, got {offspring_size!r}",
+        )
         _require(_is_int(generations, 0), f"generations must be an int >= 0, got {generations!r}")
         _require(_is_int(every, 1), f"tournament_every must be an int >= 1, got {every!r}")
         _require(_is_int(attempts, 1), f"max_attempts must be an int >= 1, got {attempts!r}")
@@ -249,15 +275,21 @@ class Evolution:
         _require(_rate_ok(crossover), f"crossover_rate must be in [0, 1], got {crossover!r}")
         _require(_rate_ok(mutation), f"mutation_rate must be in [0, 1], got {mutation!r}")
         _require(isinstance(speed, (int, float)) and speed >= 0, f"adapt_speed must be >= 0, got {speed!r}")
-        ok = (isinstance(bounds, (tuple, list)) and len(bounds) == 2 and all(_rate_ok(b) for b in bounds)
-              and bounds[0] <= bounds[1])
+        ok = (
+            isinstance(bounds, (tuple, list))
+            and len(bounds) == 2
+            and all(_rate_ok(b) for b in bounds)
+            and bounds[0] <= bounds[1]
+        )
         _require(ok, f"rate_bounds must be (low, high) with 0 <= low <= high <= 1, got {bounds!r}")
 
     @staticmethod
     def _check_components(tournament: Any, final_tournament: Any, callbacks: Sequence[Any], ranking: Any) -> None:
         for name, t in (("tournament", tournament), ("final_tournament", final_tournament)):
-            _require(t is None or (hasattr(t, "run") and _is_int(getattr(t, "size", 0), 2)),
-                     f"{name} must have run() and an int size >= 2, got {t!r}")
+            _require(
+                t is None or (hasattr(t, "run") and _is_int(getattr(t, "size", 0), 2)),
+                f"{name} must have run() and an int size >= 2, got {t!r}",
+            )
         _require(all(isinstance(cb, Callback) for cb in callbacks), "callbacks must be Callback instances")
         _require(callable(ranking), f"ranking must be callable (objective matrix -> indices), got {ranking!r}")
 
@@ -287,8 +319,10 @@ class Evolution:
             F = np.asarray(self._objectives_fn(list(scores)), dtype=float)
         else:
             F = np.asarray(to_objectives(list(scores), self.proxies), dtype=float)
-        _require(F.ndim == 2 and len(F) == len(scores),
-                 f"objectives must return an (n, k) array for {len(scores)} cells, got shape {F.shape}")
+        _require(
+            F.ndim == 2 and len(F) == len(scores),
+            f"objectives must return an (n, k) array for {len(scores)} cells, got shape {F.shape}",
+        )
         return F
 
     def _population_keys(self) -> List[str]:
@@ -322,8 +356,9 @@ class Evolution:
             batch, origins = self.mating.initial(self.pop_size, self.archive, self._rng), []
         else:
             fitness = self.survival.parent_fitness(self._population_keys(), self.archive)
-            batch, origins = self.mating.offspring(self.population, fitness, self.offspring_size, self.rates,
-                                                   self.archive, self._rng)
+            batch, origins = self.mating.offspring(
+                self.population, fitness, self.offspring_size, self.rates, self.archive, self._rng
+            )
         self._pending = batch
         self._origins = origins or [(False, False)] * len(batch)
         return list(batch)
@@ -360,7 +395,7 @@ class Evolution:
         pool_scores = self.population_scores + child_scores
         pool_keys = [self.archive.key(g) for g in pool]
         order = [int(i) for i in self.survival.order(pool_keys, self.archive)]
-        keep = order[:self.pop_size]
+        keep = order[: self.pop_size]
         survived = np.isin(np.arange(len(self.population), len(pool)), keep)
         success = self.rates.update(self._origins, survived)
         self.generation += 1
@@ -374,17 +409,23 @@ class Evolution:
         self.history.append(record)
         return record
 
-    def _record(self, new: int, survived: np.ndarray, success: Dict[str, Optional[float]],
-                tournament: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    def _record(
+        self, new: int, survived: np.ndarray, success: Dict[str, Optional[float]], tournament: Optional[Dict[str, Any]]
+    ) -> Dict[str, Any]:
         F = self._population_matrix()
         return {
-            "generation": self.generation, "evaluations": self.num_evaluated, "new": new,
-            "survived": int(survived.sum()), "front_size": int(len(pareto_front(F))),
+            "generation": self.generation,
+            "evaluations": self.num_evaluated,
+            "new": new,
+            "survived": int(survived.sum()),
+            "front_size": int(len(pareto_front(F))),
             "objectives_min": [float(v) for v in F.min(axis=0)],
             "objectives_mean": [float(v) for v in F.mean(axis=0)],
             "best": self.archive.entry(self.archive.pick_order()[0]),
-            "crossover_rate": self.rates.crossover, "mutation_rate": self.rates.mutation,
-            "success": success, "tournament": tournament,
+            "crossover_rate": self.rates.crossover,
+            "mutation_rate": self.rates.mutation,
+            "success": success,
+            "tournament": tournament,
         }
 
     def _notify(self, record: Dict[str, Any]) -> None:
@@ -399,11 +440,14 @@ class Evolution:
         F = self._population_matrix().copy()
         F.setflags(write=False)
         return Snapshot(
-            generation=self.generation, population=tuple(self.space.format(g) for g in self.population),
-            scores=tuple(dict(s) for s in self.population_scores), objectives=F,
+            generation=self.generation,
+            population=tuple(self.space.format(g) for g in self.population),
+            scores=tuple(dict(s) for s in self.population_scores),
+            objectives=F,
             front=tuple(int(i) for i in pareto_front(F)) if len(F) else (),
             record=dict(record if record is not None else (self.history[-1] if self.history else {})),
-            state=self.state_dict)
+            state=self.state_dict,
+        )
 
     def result(self) -> EvolutionResult:
         """The final pick, the non-dominated cells and the history so far.
@@ -416,9 +460,13 @@ class Evolution:
         ranking = self.archive.pick_order()
         front = set(int(i) for i in pareto_front(self.archive.objectives_of(ranking)))
         entries = [self.archive.entry(k) for k in ranking]
-        return EvolutionResult(best=entries[0], front=[e for i, e in enumerate(entries) if i in front],
-                               history=[dict(h) for h in self.history], evaluations=self.num_evaluated,
-                               generations=max(self.generation, 0))
+        return EvolutionResult(
+            best=entries[0],
+            front=[e for i, e in enumerate(entries) if i in front],
+            history=[dict(h) for h in self.history],
+            evaluations=self.num_evaluated,
+            generations=max(self.generation, 0),
+        )
 
     def run(self, *, progress: bool = True) -> EvolutionResult:
         """Score and select until ``generations`` are done (continues a loaded state).
@@ -433,8 +481,9 @@ class Evolution:
             raise ValueError("run() needs a scorer; pass scorer= or use ask()/tell()")
         for cb in self.callbacks:
             cb.on_start(self.snapshot() if self.population else None)
-        with progress_bar(self.generations - self.generation, "generations", unit="gen",
-                          enabled=progress and is_terminal()) as bar:
+        with progress_bar(
+            self.generations - self.generation, "generations", unit="gen", enabled=progress and is_terminal()
+        ) as bar:
             while not self.done:
                 genotypes = self.ask()
                 self.tell(genotypes, self.scorer.score_many(genotypes, progress=progress))
@@ -452,14 +501,21 @@ class Evolution:
         keys, final winners), the rates, the history and both random generators' states.
         """
         return {
-            "version": STATE_VERSION, "space": self.space.name, "proxies": list(self.proxies),
-            "pop_size": self.pop_size, "offspring_size": self.offspring_size, "seed": self.seed,
-            "generation": self.generation, "num_evaluated": self.num_evaluated,
+            "version": STATE_VERSION,
+            "space": self.space.name,
+            "proxies": list(self.proxies),
+            "pop_size": self.pop_size,
+            "offspring_size": self.offspring_size,
+            "seed": self.seed,
+            "generation": self.generation,
+            "num_evaluated": self.num_evaluated,
             "population": [self.space.format(g) for g in self.population],
             "population_scores": [dict(s) for s in self.population_scores],
             **self.archive.state_dict(),
-            "crossover_rate": self.rates.crossover, "mutation_rate": self.rates.mutation,
-            "history": [dict(h) for h in self.history], "numpy_rng": self._rng.bit_generator.state,
+            "crossover_rate": self.rates.crossover,
+            "mutation_rate": self.rates.mutation,
+            "history": [dict(h) for h in self.history],
+            "numpy_rng": self._rng.bit_generator.state,
             "torch_rng": base64.b64encode(self._torch_rng.get_state().numpy().tobytes()).decode("ascii"),
         }
 
@@ -470,18 +526,25 @@ class Evolution:
             ValueError: a state of another space, size, seed or version, or a malformed one
                 (nothing is changed then).
         """
-        for key, mine in (("version", STATE_VERSION), ("space", self.space.name),
-                          ("proxies", list(self.proxies)), ("pop_size", self.pop_size),
-                          ("offspring_size", self.offspring_size), ("seed", self.seed)):
+        for key, mine in (
+            ("version", STATE_VERSION),
+            ("space", self.space.name),
+            ("proxies", list(self.proxies)),
+            ("pop_size", self.pop_size),
+            ("offspring_size", self.offspring_size),
+            ("seed", self.seed),
+        ):
             if state.get(key) != mine:
-                raise ValueError(f"state mismatch for {key!r}: state has {state.get(key)!r}, "
-                                 f"this evolution has {mine!r}")
+                raise ValueError(
+                    f"state mismatch for {key!r}: state has {state.get(key)!r}, this evolution has {mine!r}"
+                )
         try:
             restored = self._parse_state(state)
             self.archive.load_state_dict(state)
             if "reference" not in state:  # a state from before the reference: the initial population
-                self.archive.set_reference([self.archive.key(self.space.parse(text))
-                                            for text, _ in state["archive"][:self.pop_size]])
+                self.archive.set_reference(
+                    [self.archive.key(self.space.parse(text)) for text, _ in state["archive"][: self.pop_size]]
+                )
         except (KeyError, TypeError, ValueError, RuntimeError) as err:  # RuntimeError: a bad torch_rng
             raise ValueError(f"malformed evolution state: {type(err).__name__}: {err}") from None
         self.rates.crossover, self.rates.mutation = restored.pop("rates")
@@ -498,10 +561,16 @@ class Evolution:
             raise ValueError("population and population_scores differ in length")
         rng = np.random.default_rng()
         rng.bit_generator.state = dict(state["numpy_rng"])
-        return {"population": population, "population_scores": scores, "generation": int(state["generation"]),
-                "num_evaluated": int(state["num_evaluated"]), "history": [dict(h) for h in state["history"]],
-                "rates": (float(state["crossover_rate"]), float(state["mutation_rate"])),
-                "_rng": rng, "_torch_rng": _torch_generator(state["torch_rng"])}
+        return {
+            "population": population,
+            "population_scores": scores,
+            "generation": int(state["generation"]),
+            "num_evaluated": int(state["num_evaluated"]),
+            "history": [dict(h) for h in state["history"]],
+            "rates": (float(state["crossover_rate"]), float(state["mutation_rate"])),
+            "_rng": rng,
+            "_torch_rng": _torch_generator(state["torch_rng"]),
+        }
 
 
 def _torch_generator(text: Any) -> torch.Generator:

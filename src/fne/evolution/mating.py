@@ -106,9 +106,15 @@ class Mating:
                 batch.append(g)
         return batch
 
-    def offspring(self, parents: Sequence[Any], fitness: Tuple[np.ndarray, np.ndarray], size: int,
-                  rates: AdaptiveRates, seen: Container[str],
-                  rng: np.random.Generator) -> Tuple[List[Any], List[Origin]]:
+    def offspring(
+        self,
+        parents: Sequence[Any],
+        fitness: Tuple[np.ndarray, np.ndarray],
+        size: int,
+        rates: AdaptiveRates,
+        seen: Container[str],
+        rng: np.random.Generator,
+    ) -> Tuple[List[Any], List[Origin]]:
         """Up to ``size`` new children of ``parents`` (fewer when no new cell can be found).
 
         Args:
@@ -136,8 +142,15 @@ class Mating:
             origins.append(origin)
         return batch, origins
 
-    def _child(self, parents: Sequence[Any], rank: np.ndarray, crowd: np.ndarray, rates: AdaptiveRates,
-               known: Tuple[Container[str], Dict[str, None]], rng: np.random.Generator) -> Tuple[Any, Origin]:
+    def _child(
+        self,
+        parents: Sequence[Any],
+        rank: np.ndarray,
+        crowd: np.ndarray,
+        rates: AdaptiveRates,
+        known: Tuple[Container[str], Dict[str, None]],
+        rng: np.random.Generator,
+    ) -> Tuple[Any, Origin]:
         """One new child and how it was made (``None`` when no new cell was found)."""
         for _ in range(self.max_attempts):
             a, b = binary_tournament(rank, crowd, 2, rng)

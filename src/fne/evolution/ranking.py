@@ -45,8 +45,9 @@ DEFAULT_RANKING = "nondominated"
 RANK_SCALES = ("cells", "reference")
 
 
-def objective_ranking(method: str = DEFAULT_RANKING, weights: Optional[Sequence[float]] = None,
-                      scale: str = "cells") -> Ranking:
+def objective_ranking(
+    method: str = DEFAULT_RANKING, weights: Optional[Sequence[float]] = None, scale: str = "cells"
+) -> Ranking:
     """A ranking ``(objective matrix) -> row indices, best first`` from the aggregator ``method``.
 
     Args:

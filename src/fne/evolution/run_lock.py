@@ -105,8 +105,10 @@ class FolderLock:
         who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
         since = holder.get("started")
         when = f" since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))}" if since else ""
-        return (f"--out {self.folder} is in use by another run ({who}{when}); wait for it to finish "
-                "or choose another --out (nothing was changed)")
+        return (
+            f"--out {self.folder} is in use by another run ({who}{when}); wait for it to finish "
+            "or choose another --out (nothing was changed)"
+        )
 
     def _note_stale(self, previous: Dict[str, Any]) -> None:
         pid = previous.get("pid")
@@ -135,6 +137,7 @@ class FolderLock:
     def __enter__(self) -> "FolderLock":
         return self.acquire()
 
-    def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
-                 tb: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+    ) -> None:
         self.release()

@@ -58,8 +58,9 @@ class TournamentSchedule:
         generations: the last generation of the search.
     """
 
-    def __init__(self, tournament: Optional[Tournament], every: int,
-                 final_tournament: Optional[Tournament], generations: int) -> None:
+    def __init__(
+        self, tournament: Optional[Tournament], every: int, final_tournament: Optional[Tournament], generations: int
+    ) -> None:
         self.tournament, self.every = tournament, int(every)
         self.final_tournament, self.generations = final_tournament, int(generations)
 
@@ -88,7 +89,7 @@ class TournamentSchedule:
         competition = self.due(generation)
         if competition is None:
             return None
-        candidates = archive.pick_order()[:competition.size]
+        candidates = archive.pick_order()[: competition.size]
         if len(candidates) < 2:
             return None
         result = competition.run(archive.space, [archive.genotype(k) for k in candidates], generator)
@@ -97,15 +98,18 @@ class TournamentSchedule:
         final = self.is_final(generation)
         if final:
             archive.set_final_winners([candidates[j] for j in result.winners])
-        logger.info("generation %d tournament: %d candidates, %d eliminated", generation,
-                    len(candidates), len(losers))
+        logger.info("generation %d tournament: %d candidates, %d eliminated", generation, len(candidates), len(losers))
         return TournamentOutcome(losers, final, _record(archive, candidates, result, final))
 
 
 def _record(archive: Archive, candidates: Sequence[str], result: Any, final: bool) -> Dict[str, Any]:
     texts = [archive.entry(k)["arch"] for k in candidates]
-    record = {"candidates": texts, "weights": [float(w) for w in result.weights],
-              "winners": [texts[j] for j in result.winners], "final": final}
+    record = {
+        "candidates": texts,
+        "weights": [float(w) for w in result.weights],
+        "winners": [texts[j] for j in result.winners],
+        "final": final,
+    }
     if getattr(result, "steps", 0):
         record["steps"] = int(result.steps)
     if getattr(result, "trace", ()):
@@ -113,8 +117,9 @@ def _record(archive: Archive, candidates: Sequence[str], result: Any, final: boo
     return record
 
 
-def surviving(keep: List[int], order: Sequence[int], pool_keys: Sequence[str],
-              outcome: Optional[TournamentOutcome]) -> List[int]:
+def surviving(
+    keep: List[int], order: Sequence[int], pool_keys: Sequence[str], outcome: Optional[TournamentOutcome]
+) -> List[int]:
     """The population after a tournament, as indices into the pool of parents and children.
 
     Args:
@@ -131,4 +136,4 @@ def surviving(keep: List[int], order: Sequence[int], pool_keys: Sequence[str],
         return keep
     alive = [i for i in order if pool_keys[i] not in outcome.losers]
     kept = [i for i in keep if i in alive]
-    return kept + [i for i in alive if i not in keep][:len(keep) - len(kept)]
+    return kept + [i for i in alive if i not in keep][: len(keep) - len(kept)]

@@ -73,15 +73,35 @@ from .train_cell import train_cell
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SearchConfig", "run_search", "build_scorer", "search_splits", "read_benchmark", "lookup_benchmark",
-           "RESUME_IGNORED"]
+__all__ = [
+    "SearchConfig",
+    "run_search",
+    "build_scorer",
+    "search_splits",
+    "read_benchmark",
+    "lookup_benchmark",
+    "RESUME_IGNORED",
+]
 
 CHECKPOINT = "checkpoint.json"
 RESULT = "result.json"
 POPULATION = "population.json"
 SCORES_CACHE = "scores_cache.json"
-RESUME_IGNORED = ("out", "resume", "device", "train_epochs", "training", "benchmark", "generations", "data_dir",
-                  "download", "workers", "backend", "ray_address", "threads")
+RESUME_IGNORED = (
+    "out",
+    "resume",
+    "device",
+    "train_epochs",
+    "training",
+    "benchmark",
+    "generations",
+    "data_dir",
+    "download",
+    "workers",
+    "backend",
+    "ray_address",
+    "threads",
+)
 """Configuration keys that may change when a run is resumed."""
 
 
@@ -108,8 +128,10 @@ def _prepare_out(config: SearchConfig) -> Optional[Dict[str, Any]]:
     out = Path(config.out)
     if not config.resume:
         if (out / CHECKPOINT).exists() or (out / RESULT).exists():
-            raise ValueError(f"--out {out} already holds a run; pass --resume to continue it or choose "
-                             "another --out (nothing was overwritten)")
+            raise ValueError(
+                f"--out {out} already holds a run; pass --resume to continue it or choose "
+                "another --out (nothing was overwritten)"
+            )
         return None
     return read_checkpoint(out / CHECKPOINT, config=config.to_dict(), ignore=RESUME_IGNORED)
 
@@ -122,8 +144,7 @@ def _finished_result(config: SearchConfig) -> Optional[Dict[str, Any]]:
     try:
         result = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is corrupt ({err}); move it away to finish the run from its "
-                         "checkpoint") from None
+        raise ValueError(f"{path} is corrupt ({err}); move it away to finish the run from its checkpoint") from None
     if not isinstance(result, dict) or "best" not in result:
         raise ValueError(f"{path} is not a search result; move it away to finish the run from its checkpoint")
     return result
@@ -134,39 +155,61 @@ def search_splits(config: SearchConfig, data: Dataset) -> Tuple[Split, Split]:
     return train_val_split(data.train, config.val_fraction, np.random.default_rng(config.seed))
 
 
-def build_scorer(config: SearchConfig, data: Dataset, space: SearchSpace,
-                 cache_file: Optional[Path] = None, evaluator: Optional[Evaluator] = None) -> Scorer:
+def build_scorer(
+    config: SearchConfig,
+    data: Dataset,
+    space: SearchSpace,
+    cache_file: Optional[Path] = None,
+    evaluator: Optional[Evaluator] = None,
+) -> Scorer:
     """The search's scorer: a fixed, class-balanced batch of search-train images, seeded by ``seed``."""
     train, _ = search_splits(config, data)
-    inputs, targets = sample_batch(train, config.proxy_batch, torch.Generator().manual_seed(config.seed),
-                                   balanced=True)
-    return Scorer(space, config.proxies, inputs=inputs, targets=targets, device=str(resolve_device(config.device)),
-                  seed=config.seed, cache_file=cache_file,
-                  build_kwargs={**config.network_kwargs(), **dataset_network_kwargs(data)},
-                  evaluator=evaluator)
+    inputs, targets = sample_batch(train, config.proxy_batch, torch.Generator().manual_seed(config.seed), balanced=True)
+    return Scorer(
+        space,
+        config.proxies,
+        inputs=inputs,
+        targets=targets,
+        device=str(resolve_device(config.device)),
+        seed=config.seed,
+        cache_file=cache_file,
+        build_kwargs={**config.network_kwargs(), **dataset_network_kwargs(data)},
+        evaluator=evaluator,
+    )
 
 
-def build_tournaments(config: SearchConfig, data: Dataset,
-                      evaluator: Optional[Evaluator]) -> Tuple[Optional[DartsTournament], Optional[DartsTournament]]:
+def build_tournaments(
+    config: SearchConfig, data: Dataset, evaluator: Optional[Evaluator]
+) -> Tuple[Optional[DartsTournament], Optional[DartsTournament]]:
     """The usual and the final tournament of a search (None when switched off)."""
     if config.tournament_every <= 0 and config.final_tournament_size <= 0:
         return None, None
     train, val = (split_tensors(split) for split in search_splits(config, data))
 
     def darts_tournament(size: int, keep: int, steps: int, loss: str) -> DartsTournament:
-        return DartsTournament(train=train, val=val, size=size, keep=keep, steps=steps,
-                               warmup=config.tournament_warmup, batch_size=config.tournament_batch,
-                               weight_loss=loss,
-                               build_kwargs={**config.tournament_network_kwargs(), **dataset_network_kwargs(data)},
-                               device=resolve_device(config.device), evaluator=evaluator)
+        return DartsTournament(
+            train=train,
+            val=val,
+            size=size,
+            keep=keep,
+            steps=steps,
+            warmup=config.tournament_warmup,
+            batch_size=config.tournament_batch,
+            weight_loss=loss,
+            build_kwargs={**config.tournament_network_kwargs(), **dataset_network_kwargs(data)},
+            device=resolve_device(config.device),
+            evaluator=evaluator,
+        )
 
     tournament = final = None
     if config.tournament_every > 0:
-        tournament = darts_tournament(config.tournament_size, config.tournament_keep, config.tournament_steps,
-                                      config.tournament_weight_loss)
+        tournament = darts_tournament(
+            config.tournament_size, config.tournament_keep, config.tournament_steps, config.tournament_weight_loss
+        )
     if config.final_tournament_size > 0:
-        final = darts_tournament(config.final_tournament_size, 1, config.final_tournament_steps,
-                                 config.final_tournament_loss)
+        final = darts_tournament(
+            config.final_tournament_size, 1, config.final_tournament_steps, config.final_tournament_loss
+        )
     return tournament, final
 
 
@@ -188,28 +231,46 @@ class _Run:
 
     def timing(self) -> Dict[str, Any]:
         """The run's time so far, this segment included."""
-        return self.clock.snapshot(scoring=self.scorer.seconds if self.scorer else 0.0,
-                                   tournaments=sum(t.seconds for t in self.tournaments if t is not None))
+        return self.clock.snapshot(
+            scoring=self.scorer.seconds if self.scorer else 0.0,
+            tournaments=sum(t.seconds for t in self.tournaments if t is not None),
+        )
 
 
 def _make_evolution(run: _Run) -> Evolution:
     config, out = run.config, Path(run.config.out)
     tournament, final = run.tournaments
-    callbacks = [LoggingCallback(), PopulationWriter(out / POPULATION),
-                 CheckpointCallback(out / CHECKPOINT, config.to_dict(), extra=lambda: {"timing": run.timing()}),
-                 PlotCallback(out / "plots", config.proxies)]
-    return Evolution(space=run.space, scorer=run.scorer, pop_size=config.pop_size, generations=config.generations,
-                     tournament=tournament, tournament_every=max(config.tournament_every, 1),
-                     final_tournament=final, seed=config.seed, callbacks=callbacks,
-                     ranking=objective_ranking(config.ranking, config.objective_weights(), config.rank_scale),
-                     survival=config.survival)
+    callbacks = [
+        LoggingCallback(),
+        PopulationWriter(out / POPULATION),
+        CheckpointCallback(out / CHECKPOINT, config.to_dict(), extra=lambda: {"timing": run.timing()}),
+        PlotCallback(out / "plots", config.proxies),
+    ]
+    return Evolution(
+        space=run.space,
+        scorer=run.scorer,
+        pop_size=config.pop_size,
+        generations=config.generations,
+        tournament=tournament,
+        tournament_every=max(config.tournament_every, 1),
+        final_tournament=final,
+        seed=config.seed,
+        callbacks=callbacks,
+        ranking=objective_ranking(config.ranking, config.objective_weights(), config.rank_scale),
+        survival=config.survival,
+    )
 
 
 @contextlib.contextmanager
 def _evaluator(config: SearchConfig) -> Iterator[Evaluator]:
     """The run's evaluator, closed at the end; its workers are stopped at once on an error or Ctrl-C."""
-    evaluator = evaluator_for(config.backend, config.resolved_workers(), config.ray_address, config.threads,
-                              str(resolve_device(config.device)))
+    evaluator = evaluator_for(
+        config.backend,
+        config.resolved_workers(),
+        config.ray_address,
+        config.threads,
+        str(resolve_device(config.device)),
+    )
     try:
         yield evaluator
     except BaseException:
@@ -257,14 +318,25 @@ def _evolve(run: _Run, state: Optional[Dict[str, Any]], progress: bool) -> Dict[
         _restore(evo, state, Path(config.out) / CHECKPOINT)
         logger.info("resuming %s at generation %d", config.out, evo.generation)
     else:
-        save_checkpoint(Path(config.out) / CHECKPOINT, config=config.to_dict(), state=evo.state_dict(),
-                        extra={"timing": run.timing()})
+        save_checkpoint(
+            Path(config.out) / CHECKPOINT,
+            config=config.to_dict(),
+            state=evo.state_dict(),
+            extra={"timing": run.timing()},
+        )
     result = evo.run(progress=progress).to_dict()
-    result.update(config=config.to_dict(), proxies=list(config.proxies), resumed=state is not None,
-                  failed_cells={"count": run.scorer.num_failed, "cells": list(run.scorer.failed)})
+    result.update(
+        config=config.to_dict(),
+        proxies=list(config.proxies),
+        resumed=state is not None,
+        failed_cells={"count": run.scorer.num_failed, "cells": list(run.scorer.failed)},
+    )
     if run.scorer.num_failed:
-        logger.warning("%d cell(s) failed to score and got the worst score; see failed_cells in %s",
-                       run.scorer.num_failed, Path(config.out) / RESULT)
+        logger.warning(
+            "%d cell(s) failed to score and got the worst score; see failed_cells in %s",
+            run.scorer.num_failed,
+            Path(config.out) / RESULT,
+        )
     _write_result(run, result)
     return result
 
@@ -273,8 +345,10 @@ def _restore(evo: Evolution, state: Dict[str, Any], path: Path) -> None:
     try:
         evo.load_state_dict(state)
     except ValueError as err:
-        raise ValueError(f"checkpoint {path} cannot be resumed: {err}. Nothing was changed; start again "
-                         "with another --out (or move this folder away)") from None
+        raise ValueError(
+            f"checkpoint {path} cannot be resumed: {err}. Nothing was changed; start again "
+            "with another --out (or move this folder away)"
+        ) from None
 
 
 def _write_result(run: _Run, result: Dict[str, Any]) -> None:
@@ -292,8 +366,9 @@ def _pending_steps(config: SearchConfig, bench: Optional[Path], result: Dict[str
     return [key for key in wanted if key not in done]
 
 
-def _complete(config: SearchConfig, space: SearchSpace, data: Dataset, bench: Optional[Path],
-              result: Dict[str, Any], start: float) -> Dict[str, Any]:
+def _complete(
+    config: SearchConfig, space: SearchSpace, data: Dataset, bench: Optional[Path], result: Dict[str, Any], start: float
+) -> Dict[str, Any]:
     """A finished search resumed: run the after-search steps still to do (an interrupted
     training continues by epoch), or change nothing when there are none."""
     steps = _pending_steps(config, bench, result)
@@ -328,9 +403,17 @@ def _train_pick(run: _Run, arch: str) -> Dict[str, Any]:
     """Train the pick's full-size network, test it and save it as ``out/model.pt``."""
     config = run.config
     with run.evaluator_threads():
-        return train_cell(run.space, arch, run.data, out=Path(config.out), epochs=config.train_epochs,
-                          seed=config.seed, config=config.training, device=resolve_device(config.device),
-                          clock=run.clock)
+        return train_cell(
+            run.space,
+            arch,
+            run.data,
+            out=Path(config.out),
+            epochs=config.train_epochs,
+            seed=config.seed,
+            config=config.training,
+            device=resolve_device(config.device),
+            clock=run.clock,
+        )
 
 
 def _look_up(run: _Run, bench: Path, arch: str) -> Dict[str, Any]:

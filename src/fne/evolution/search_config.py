@@ -30,14 +30,21 @@ heuristics (NTK condition number, NASWOT, gradient correlation) added where it l
 _RANKING_WEIGHTS: Dict[str, float] = dict(RANKING_WEIGHTS or {})
 SEARCH_WEIGHTS: Dict[str, float] = {
     p: _RANKING_WEIGHTS.get(p, statistics.median(_RANKING_WEIGHTS.values()) if _RANKING_WEIGHTS else 1.0)
-    for p in SEARCH_PROXIES}
+    for p in SEARCH_PROXIES
+}
 """The default ranking weights of :data:`SEARCH_PROXIES`: the ranking's own weights, and a
 heuristic the ranking lacks weighs as much as its typical member (the median weight)."""
 
 PREVIOUS_DEFAULTS: Dict[str, Any] = {
-    "proxies": ("params", "synflow"), "ranking": "nondominated", "ranking_weights": None,
-    "rank_scale": "cells", "survival": "nsga2", "final_tournament_size": 8, "final_tournament_steps": 75,
-    "build_kwargs": {"C": 8, "N": 1}}
+    "proxies": ("params", "synflow"),
+    "ranking": "nondominated",
+    "ranking_weights": None,
+    "rank_scale": "cells",
+    "survival": "nsga2",
+    "final_tournament_size": 8,
+    "final_tournament_steps": 75,
+    "build_kwargs": {"C": 8, "N": 1},
+}
 """The defaults of the search before the training-free ranking led it (parameter count and
 SynFlow, Pareto survival, a final tournament of 8 cells and 75 steps on its scoring network of
 one cell a stage), for comparison (``SearchConfig(**PREVIOUS_DEFAULTS)``)."""
@@ -47,10 +54,10 @@ one cell a stage), for comparison (``SearchConfig(**PREVIOUS_DEFAULTS)``)."""
 class DataOptions:
     """Where the images are and in which format (a base of the run configurations)."""
 
-    data_dir: str = option("../shared/data", "folder holding the images (CIFAR-10/100 archives, npz files "
-                                             "or train/<class>/ image folders)")
-    dataset: Optional[str] = option(None, "cifar10, cifar100, npz or folder (default: detected)",
-                                    choices=DATASET_KINDS)
+    data_dir: str = option(
+        "../shared/data", "folder holding the images (CIFAR-10/100 archives, npz files or train/<class>/ image folders)"
+    )
+    dataset: Optional[str] = option(None, "cifar10, cifar100, npz or folder (default: detected)", choices=DATASET_KINDS)
     download: bool = option(False, "download CIFAR-10 or CIFAR-100 into --data-dir when it is not there")
 
 
@@ -98,46 +105,68 @@ class SearchConfig(DataOptions, ComputeOptions):
     seed: int = option(0, "seed of everything random", low=0)
     out: str = option("runs/nas_cifar10", "output folder")
     resume: bool = option(False, "continue the run in --out from its checkpoint")
-    train_epochs: int = option(0, "train the pick N epochs, test it and save out/model.pt (0: no training)",
-                               low=0)
+    train_epochs: int = option(0, "train the pick N epochs, test it and save out/model.pt (0: no training)", low=0)
     training: TrainConfig = option(help="training of the pick", default_factory=TrainConfig)
     benchmark: Optional[str] = option(None, "look the pick's c10_test_200ep up in this CSV", metavar="CSV")
     proxies: Tuple[str, ...] = option(SEARCH_PROXIES, "comma-separated proxies used as objectives")
-    ranking: str = option(RANKING_AGGREGATOR, "how the scored cells are ordered for the tournaments and the pick: "
-                                           "nondominated (Pareto front, then rank sum), mean_rank or log_rank "
-                                           "(sum of log ranks) over the proxies", choices=list_aggregators)
+    ranking: str = option(
+        RANKING_AGGREGATOR,
+        "how the scored cells are ordered for the tournaments and the pick: "
+        "nondominated (Pareto front, then rank sum), mean_rank or log_rank "
+        "(sum of log ranks) over the proxies",
+        choices=list_aggregators,
+    )
     ranking_weights: Optional[Dict[str, Any]] = option(
         default_factory=lambda: dict(SEARCH_WEIGHTS),
         help="weight of a proxy in --ranking (repeatable PROXY=WEIGHT; objectives not named weigh 1)",
-        flag="ranking-weight")
-    rank_scale: str = option("reference", "ranks the ranking aggregates: cells (among the scored cells) or "
-                                      "reference (in the whole space, estimated from the random initial "
-                                      "population)", choices=RANK_SCALES)
-    survival: str = option("ranking", "which cells stay in the population: nsga2 (Pareto fronts and crowding "
-                                    "distance) or ranking (the --ranking order)", choices=tuple(SURVIVALS))
+        flag="ranking-weight",
+    )
+    rank_scale: str = option(
+        "reference",
+        "ranks the ranking aggregates: cells (among the scored cells) or "
+        "reference (in the whole space, estimated from the random initial "
+        "population)",
+        choices=RANK_SCALES,
+    )
+    survival: str = option(
+        "ranking",
+        "which cells stay in the population: nsga2 (Pareto fronts and crowding "
+        "distance) or ranking (the --ranking order)",
+        choices=tuple(SURVIVALS),
+    )
     proxy_batch: int = option(64, "images each cell is scored on", low=2)
-    val_fraction: float = option(0.2, "share of the training images held out for the tournaments' alpha "
-                                      "updates", low=0.0, high=1.0)
+    val_fraction: float = option(
+        0.2, "share of the training images held out for the tournaments' alpha updates", low=0.0, high=1.0
+    )
     tournament_every: int = option(0, "DARTS tournament every N generations (0: never)", low=0)
     tournament_size: int = option(4, "candidate cells per tournament", low=2)
     tournament_keep: int = option(2, "winners per tournament", low=1)
     tournament_steps: int = option(60, "training steps per tournament", low=1)
-    tournament_warmup: float = option(0.0, "share of the tournament steps that train the weights only",
-                                      low=0.0, high=1.0)
+    tournament_warmup: float = option(
+        0.0, "share of the tournament steps that train the weights only", low=0.0, high=1.0
+    )
     tournament_batch: int = option(32, "images per tournament step", low=2)
-    tournament_weight_loss: str = option("mixture", "how tournaments train the candidates' weights: each on "
-                                                    "its own loss, or the mixture", choices=WEIGHT_LOSSES,
-                                         flag="tournament-loss")
-    final_tournament_size: int = option(2, "candidates of a tournament after the last generation whose "
-                                           "winner is the pick (0: none)", low=0)
+    tournament_weight_loss: str = option(
+        "mixture",
+        "how tournaments train the candidates' weights: each on its own loss, or the mixture",
+        choices=WEIGHT_LOSSES,
+        flag="tournament-loss",
+    )
+    final_tournament_size: int = option(
+        2, "candidates of a tournament after the last generation whose winner is the pick (0: none)", low=0
+    )
     final_tournament_steps: int = option(75, "training steps of the final tournament", low=1)
-    final_tournament_loss: str = option("each", "how the final tournament trains the candidates' weights",
-                                        choices=WEIGHT_LOSSES)
-    build_kwargs: Optional[Dict[str, Any]] = option(None, "scoring network size (repeatable; default: the "
-                                                          "space's score preset)", flag="build-arg")
-    tournament_build_kwargs: Optional[Dict[str, Any]] = option(None, "tournament network size (repeatable; "
-                                                                     "default: the space's tournament preset)",
-                                                               flag="tournament-build-arg")
+    final_tournament_loss: str = option(
+        "each", "how the final tournament trains the candidates' weights", choices=WEIGHT_LOSSES
+    )
+    build_kwargs: Optional[Dict[str, Any]] = option(
+        None, "scoring network size (repeatable; default: the space's score preset)", flag="build-arg"
+    )
+    tournament_build_kwargs: Optional[Dict[str, Any]] = option(
+        None,
+        "tournament network size (repeatable; default: the space's tournament preset)",
+        flag="tournament-build-arg",
+    )
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first option out of range."""
@@ -146,12 +175,14 @@ class SearchConfig(DataOptions, ComputeOptions):
             raise ValueError(f"--val-fraction must be in (0, 1), got {self.val_fraction!r}")
         unknown = [p for p in self.proxies if p not in list_proxies()]
         if not self.proxies or unknown or len(set(self.proxies)) != len(self.proxies):
-            raise ValueError(f"--proxies must be distinct registered proxies ({', '.join(list_proxies())}), "
-                             f"got {list(self.proxies)}")
+            raise ValueError(
+                f"--proxies must be distinct registered proxies ({', '.join(list_proxies())}), got {list(self.proxies)}"
+            )
         self.objective_weights()
         if self.tournament_keep >= self.tournament_size:
-            raise ValueError(f"tournament_keep ({self.tournament_keep}) must be below tournament_size "
-                             f"({self.tournament_size})")
+            raise ValueError(
+                f"tournament_keep ({self.tournament_keep}) must be below tournament_size ({self.tournament_size})"
+            )
         if self.final_tournament_size == 1:
             raise ValueError("--final-tournament-size must be 0 (none) or >= 2, got 1")
         resolve_device(self.device)

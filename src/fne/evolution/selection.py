@@ -15,8 +15,17 @@ from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_dis
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from scipy.stats import rankdata
 
-__all__ = ["check_objectives", "nondominated_fronts", "rank_and_crowding", "survival_order",
-           "select_survivors", "pareto_front", "binary_tournament", "rank_sum", "pick_order"]
+__all__ = [
+    "check_objectives",
+    "nondominated_fronts",
+    "rank_and_crowding",
+    "survival_order",
+    "select_survivors",
+    "pareto_front",
+    "binary_tournament",
+    "rank_sum",
+    "pick_order",
+]
 
 
 def check_objectives(F: np.ndarray) -> np.ndarray:
@@ -80,8 +89,7 @@ def pareto_front(F: np.ndarray) -> np.ndarray:
     return fronts[0] if fronts else np.zeros(0, dtype=int)
 
 
-def binary_tournament(rank: np.ndarray, crowd: np.ndarray, n: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def binary_tournament(rank: np.ndarray, crowd: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Pick ``n`` parents, each the better of two random rows (lower front, then more crowding).
 
     A full tie is decided by a fair coin.

@@ -90,6 +90,7 @@ def get_survival(survival: Union[str, Survival]) -> Survival:
             raise ValueError(f"unknown survival {survival!r}; choose one of {', '.join(SURVIVALS)}")
         return SURVIVALS[survival]()
     if not (callable(getattr(survival, "order", None)) and callable(getattr(survival, "parent_fitness", None))):
-        raise ValueError(f"survival must be one of {', '.join(SURVIVALS)} or have order() and "
-                         f"parent_fitness(), got {survival!r}")
+        raise ValueError(
+            f"survival must be one of {', '.join(SURVIVALS)} or have order() and parent_fitness(), got {survival!r}"
+        )
     return survival

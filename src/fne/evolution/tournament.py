@@ -48,8 +48,7 @@ from .evaluator import DEFAULT_THREADS, Evaluator, Failed, SerialEvaluator, torc
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Tournament", "TournamentResult", "DartsTournament", "Supernet", "build_supernet",
-           "WEIGHT_LOSSES"]
+__all__ = ["Tournament", "TournamentResult", "DartsTournament", "Supernet", "build_supernet", "WEIGHT_LOSSES"]
 
 Device = Union[str, torch.device]
 
@@ -78,8 +77,7 @@ class Tournament(Protocol):
 
     size: int
 
-    def run(self, space: SearchSpace, genotypes: Sequence[Any],
-            generator: torch.Generator) -> TournamentResult:
+    def run(self, space: SearchSpace, genotypes: Sequence[Any], generator: torch.Generator) -> TournamentResult:
         """Return the weights of and the winners among ``genotypes``."""
 
 
@@ -115,8 +113,14 @@ class Supernet(nn.Module):
         return [p for name, p in self.named_parameters() if name != "alphas"]
 
 
-def build_supernet(space: SearchSpace, genotypes: Sequence[Any], *, seed: int,
-                   build_kwargs: Optional[Mapping[str, Any]] = None, device: Device = "cpu") -> Supernet:
+def build_supernet(
+    space: SearchSpace,
+    genotypes: Sequence[Any],
+    *,
+    seed: int,
+    build_kwargs: Optional[Mapping[str, Any]] = None,
+    device: Device = "cpu",
+) -> Supernet:
     """Build the candidates' networks (initialised from ``seed``) and join them.
 
     The global torch random state is left untouched.
@@ -171,21 +175,33 @@ class DartsTournament:
         ValueError: for out-of-range arguments or malformed data.
     """
 
-    def __init__(self, *, train: Tuple[torch.Tensor, torch.Tensor], val: Tuple[torch.Tensor, torch.Tensor],
-                 size: int = 4, keep: int = 2, steps: int = 60, warmup: float = 0.0, batch_size: int = 32,
-                 weight_lr: float = 0.05, alpha_lr: float = 0.05, weight_decay: float = 3e-4,
-                 weight_loss: str = "mixture", build_kwargs: Optional[Mapping[str, Any]] = None,
-                 device: Device = "cpu", evaluator: Optional[Evaluator] = None, chunk: int = 25,
-                 settle: int = 0, settle_weight: float = 0.5) -> None:
+    def __init__(
+        self,
+        *,
+        train: Tuple[torch.Tensor, torch.Tensor],
+        val: Tuple[torch.Tensor, torch.Tensor],
+        size: int = 4,
+        keep: int = 2,
+        steps: int = 60,
+        warmup: float = 0.0,
+        batch_size: int = 32,
+        weight_lr: float = 0.05,
+        alpha_lr: float = 0.05,
+        weight_decay: float = 3e-4,
+        weight_loss: str = "mixture",
+        build_kwargs: Optional[Mapping[str, Any]] = None,
+        device: Device = "cpu",
+        evaluator: Optional[Evaluator] = None,
+        chunk: int = 25,
+        settle: int = 0,
+        settle_weight: float = 0.5,
+    ) -> None:
         self.train, self.val = _check_data("train", train), _check_data("val", val)
         _require(isinstance(size, int) and size >= 2, f"size must be an int >= 2, got {size!r}")
-        _require(isinstance(keep, int) and 1 <= keep < size,
-                 f"keep must be in 1..size-1={size - 1}, got {keep!r}")
+        _require(isinstance(keep, int) and 1 <= keep < size, f"keep must be in 1..size-1={size - 1}, got {keep!r}")
         _require(isinstance(steps, int) and steps >= 1, f"steps must be a positive int, got {steps!r}")
-        _require(isinstance(warmup, (int, float)) and 0.0 <= warmup < 1.0,
-                 f"warmup must be in [0, 1), got {warmup!r}")
-        _require(isinstance(batch_size, int) and batch_size >= 2,
-                 f"batch_size must be an int >= 2, got {batch_size!r}")
+        _require(isinstance(warmup, (int, float)) and 0.0 <= warmup < 1.0, f"warmup must be in [0, 1), got {warmup!r}")
+        _require(isinstance(batch_size, int) and batch_size >= 2, f"batch_size must be an int >= 2, got {batch_size!r}")
         for name, value in (("weight_lr", weight_lr), ("alpha_lr", alpha_lr)):
             _require(value > 0, f"{name} must be positive, got {value!r}")
         _require(weight_decay >= 0, f"weight_decay must be >= 0, got {weight_decay!r}")
@@ -205,9 +221,11 @@ class DartsTournament:
         self.progress = True
 
     def __repr__(self) -> str:
-        return (f"DartsTournament(size={self.size}, keep={self.keep}, steps={self.steps}, "
-                f"warmup={self.warmup}, batch_size={self.batch_size}, weight_loss={self.weight_loss!r}, "
-                f"build_kwargs={self.build_kwargs})")
+        return (
+            f"DartsTournament(size={self.size}, keep={self.keep}, steps={self.steps}, "
+            f"warmup={self.warmup}, batch_size={self.batch_size}, weight_loss={self.weight_loss!r}, "
+            f"build_kwargs={self.build_kwargs})"
+        )
 
     @property
     def first_alpha_step(self) -> int:
@@ -235,8 +253,12 @@ class DartsTournament:
         order = np.lexsort((np.arange(len(weights)), -weights))
         keep = min(self.keep, len(genotypes) - 1)
         logger.info("tournament weights %s", np.round(weights, 3).tolist())
-        return TournamentResult(weights=weights, winners=tuple(int(i) for i in order[:keep]),
-                                steps=self.steps_run - steps_before, trace=tuple(trace))
+        return TournamentResult(
+            weights=weights,
+            winners=tuple(int(i) for i in order[:keep]),
+            steps=self.steps_run - steps_before,
+            trace=tuple(trace),
+        )
 
     def _batch_indices(self, generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
         """Every step's training and validation batch indices, drawn up front."""
@@ -246,8 +268,9 @@ class DartsTournament:
         return train_idx, val_idx
 
     # ------------------------------------------------------------------ each: candidates apart
-    def _run_each(self, nets: List[nn.Module], train_idx: torch.Tensor, val_idx: torch.Tensor,
-                  trace: List[Tuple[float, ...]]) -> np.ndarray:
+    def _run_each(
+        self, nets: List[nn.Module], train_idx: torch.Tensor, val_idx: torch.Tensor, trace: List[Tuple[float, ...]]
+    ) -> np.ndarray:
         alphas = AlphaState(len(nets), self.alpha_lr)
         states: List[Optional[Dict[str, Any]]] = [None] * len(nets)
         evaluator = self.evaluator or SerialEvaluator()
@@ -274,22 +297,39 @@ class DartsTournament:
                     break
         return alphas.weights().numpy().astype(float)
 
-    def _chunk_batches(self, train_idx: torch.Tensor, val_idx: torch.Tensor, lo: int,
-                       hi: int) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _chunk_batches(
+        self, train_idx: torch.Tensor, val_idx: torch.Tensor, lo: int, hi: int
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The images of steps ``lo .. hi - 1``: training batches, their labels, validation batches."""
         idx = train_idx[lo:hi]
         return self.train[0][idx], self.train[1][idx], self.val[0][val_idx[lo:hi]]
 
-    def _chunk_job(self, net: nn.Module, state: Optional[Dict[str, Any]],
-                   batches: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], lo: int, hi: int) -> ChunkJob:
-        return ChunkJob(net=net, optimizer_state=state, train_x=batches[0], train_y=batches[1],
-                        val_x=batches[2], alpha_from=[s >= self.first_alpha_step for s in range(lo, hi)], start=lo,
-                        total_steps=self.steps, lr=self.weight_lr, weight_decay=self.weight_decay,
-                        device=str(self.device))
+    def _chunk_job(
+        self,
+        net: nn.Module,
+        state: Optional[Dict[str, Any]],
+        batches: Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        lo: int,
+        hi: int,
+    ) -> ChunkJob:
+        return ChunkJob(
+            net=net,
+            optimizer_state=state,
+            train_x=batches[0],
+            train_y=batches[1],
+            val_x=batches[2],
+            alpha_from=[s >= self.first_alpha_step for s in range(lo, hi)],
+            start=lo,
+            total_steps=self.steps,
+            lr=self.weight_lr,
+            weight_decay=self.weight_decay,
+            device=str(self.device),
+        )
 
     @staticmethod
-    def _absorb(results: Dict[int, Any], nets: List[nn.Module], states: List[Optional[Dict[str, Any]]],
-                alphas: AlphaState) -> None:
+    def _absorb(
+        results: Dict[int, Any], nets: List[nn.Module], states: List[Optional[Dict[str, Any]]], alphas: AlphaState
+    ) -> None:
         """Keep each candidate's trained network; a failed candidate leaves the tournament."""
         for k, result in results.items():
             if isinstance(result, Failed):
@@ -315,13 +355,15 @@ class DartsTournament:
         return torch.softmax(net.alphas.detach(), 0).cpu().numpy().astype(float)
 
     def _train(self, net: Supernet, train_idx: torch.Tensor, val_idx: torch.Tensor) -> None:
-        w_opt = torch.optim.SGD(net.weight_parameters(), lr=self.weight_lr, momentum=0.9,
-                                weight_decay=self.weight_decay)
+        w_opt = torch.optim.SGD(
+            net.weight_parameters(), lr=self.weight_lr, momentum=0.9, weight_decay=self.weight_decay
+        )
         a_opt = torch.optim.Adam([net.alphas], lr=self.alpha_lr, betas=(0.5, 0.999))
         net.train()
         weights = net.weight_parameters()
-        with progress_bar(self.steps, f"tournament of {len(net.candidates)}", unit="step",
-                          enabled=self.progress) as bar:
+        with progress_bar(
+            self.steps, f"tournament of {len(net.candidates)}", unit="step", enabled=self.progress
+        ) as bar:
             for step in range(self.steps):
                 if step >= self.first_alpha_step:
                     self._alpha_step(net, a_opt, self._batch(self.val, val_idx[step]))
@@ -350,8 +392,13 @@ class DartsTournament:
         (net.alphas.grad,) = torch.autograd.grad(loss, [net.alphas])
         opt.step()
 
-    def _weight_step(self, net: Supernet, params: List[nn.Parameter], opt: torch.optim.Optimizer,
-                     batch: Tuple[torch.Tensor, torch.Tensor]) -> None:
+    def _weight_step(
+        self,
+        net: Supernet,
+        params: List[nn.Parameter],
+        opt: torch.optim.Optimizer,
+        batch: Tuple[torch.Tensor, torch.Tensor],
+    ) -> None:
         """One SGD step on the weights for the mixed logits' loss (the alphas get no gradient).
 
         Only the ``mixture`` loss trains in the supernet; ``each`` candidates train apart.

@@ -34,10 +34,20 @@ MODEL = "model.pt"
 TRAIN_STATE = "train_state.pt"
 
 
-def train_cell(space: SearchSpace, arch: str, data: Dataset, *, out: Path, epochs: int, seed: int = 0,
-               config: Optional[TrainConfig] = None, build_kwargs: Optional[Mapping[str, Any]] = None,
-               device: Union[str, torch.device] = "cpu", progress: bool = True,
-               clock: Any = None) -> Dict[str, Any]:
+def train_cell(
+    space: SearchSpace,
+    arch: str,
+    data: Dataset,
+    *,
+    out: Path,
+    epochs: int,
+    seed: int = 0,
+    config: Optional[TrainConfig] = None,
+    build_kwargs: Optional[Mapping[str, Any]] = None,
+    device: Union[str, torch.device] = "cpu",
+    progress: bool = True,
+    clock: Any = None,
+) -> Dict[str, Any]:
     """Train ``arch``'s network on ``data.train``, test it on ``data.test``, save ``out/model.pt``.
 
     Args:
@@ -61,25 +71,46 @@ def train_cell(space: SearchSpace, arch: str, data: Dataset, *, out: Path, epoch
         ValueError: an invalid cell, epochs < 1, or a training checkpoint of another training.
     """
     config = config or TrainConfig()
-    kwargs = {**(space.preset("full") if build_kwargs is None else dict(build_kwargs)),
-              **dataset_network_kwargs(data)}
+    kwargs = {**(space.preset("full") if build_kwargs is None else dict(build_kwargs)), **dataset_network_kwargs(data)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = space.build(space.parse(arch), **kwargs)
     out.mkdir(parents=True, exist_ok=True)
-    seconds = train_network(net, data.train, epochs=epochs, device=device, config=config, progress=progress,
-                            generator=torch.Generator().manual_seed(seed), checkpoint=out / TRAIN_STATE)
+    seconds = train_network(
+        net,
+        data.train,
+        epochs=epochs,
+        device=device,
+        config=config,
+        progress=progress,
+        generator=torch.Generator().manual_seed(seed),
+        checkpoint=out / TRAIN_STATE,
+    )
     with _timed(clock, "testing"):
         acc = evaluate_accuracy(net, data.test, device=device)
     if clock is not None:
         clock.add("training", seconds)
-    path = save_model(out / MODEL, net, space=space.name, genotype=arch, build_kwargs=kwargs, mean=data.mean,
-                      std=data.std, classes=data.classes, image_size=data.image_size,
-                      extra={"epochs": epochs, "test_accuracy": acc, "seed": seed, "training": config.to_dict()})
+    path = save_model(
+        out / MODEL,
+        net,
+        space=space.name,
+        genotype=arch,
+        build_kwargs=kwargs,
+        mean=data.mean,
+        std=data.std,
+        classes=data.classes,
+        image_size=data.image_size,
+        extra={"epochs": epochs, "test_accuracy": acc, "seed": seed, "training": config.to_dict()},
+    )
     (out / TRAIN_STATE).unlink(missing_ok=True)
     logger.info("trained %d epochs: test accuracy %.2f%%; saved %s", epochs, acc, path)
-    return {"epochs": epochs, "test_accuracy": acc, "seconds": seconds, "seconds_per_epoch": seconds / epochs,
-            "model": str(path)}
+    return {
+        "epochs": epochs,
+        "test_accuracy": acc,
+        "seconds": seconds,
+        "seconds_per_epoch": seconds / epochs,
+        "model": str(path),
+    }
 
 
 @contextlib.contextmanager

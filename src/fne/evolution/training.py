@@ -41,8 +41,16 @@ from .dataset import Split, iterate_minibatches
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "AUGMENTATIONS", "AUGMENT_MIN_EPOCHS", "scaled_batch_size", "train_network",
-           "train_and_test", "evaluate_accuracy", "augmentation_for"]
+__all__ = [
+    "TrainConfig",
+    "AUGMENTATIONS",
+    "AUGMENT_MIN_EPOCHS",
+    "scaled_batch_size",
+    "train_network",
+    "train_and_test",
+    "evaluate_accuracy",
+    "augmentation_for",
+]
 
 Device = Union[str, torch.device]
 AUGMENTATIONS = ("auto", "crop+flip", "crop", "none")
@@ -55,26 +63,30 @@ AUGMENT_MIN_EPOCHS = 10
 class TrainConfig:
     """The training recipe (NAS-Bench-201's by default)."""
 
-    batch_size: int = option(256, "largest training batch; halved for short trainings (see --min-steps)",
-                             low=1, flag="train-batch")
-    min_steps: int = option(250, "halve the batch (not below 16) until the whole training has this many "
-                                 "steps", low=1)
+    batch_size: int = option(
+        256, "largest training batch; halved for short trainings (see --min-steps)", low=1, flag="train-batch"
+    )
+    min_steps: int = option(250, "halve the batch (not below 16) until the whole training has this many steps", low=1)
     lr: float = option(0.1, "initial learning rate (cosine decay to 0)", low=0.0)
     momentum: float = option(0.9, "SGD momentum", low=0.0, high=1.0)
     nesterov: bool = option(True, "Nesterov momentum")
     weight_decay: float = option(5e-4, "L2 weight decay", low=0.0)
-    augment: str = option("auto", "crop+flip, crop or none; auto: none for trainings of fewer than "
-                                  f"{AUGMENT_MIN_EPOCHS} epochs, else crop+flip on colour images and crop only "
-                                  "on grayscale ones (digits and letters change meaning when flipped)",
-                          choices=AUGMENTATIONS)
+    augment: str = option(
+        "auto",
+        "crop+flip, crop or none; auto: none for trainings of fewer than "
+        f"{AUGMENT_MIN_EPOCHS} epochs, else crop+flip on colour images and crop only "
+        "on grayscale ones (digits and letters change meaning when flipped)",
+        choices=AUGMENTATIONS,
+    )
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-ready fields."""
         return asdict(self)
 
 
-def scaled_batch_size(n_images: int, batch_size: int = 256, min_steps: int = 250, smallest: int = 16,
-                      epochs: int = 1) -> int:
+def scaled_batch_size(
+    n_images: int, batch_size: int = 256, min_steps: int = 250, smallest: int = 16, epochs: int = 1
+) -> int:
     """The batch for ``epochs`` epochs of ``n_images``: ``batch_size`` halved until the training
     has ``min_steps`` steps in all.
 
@@ -104,8 +116,9 @@ def evaluate_accuracy(net: nn.Module, split: Split, *, device: Device = "cpu", b
     net.eval()
     correct = 0
     with torch.no_grad():
-        for x, y in iterate_minibatches(split, min(batch_size, len(split)), torch.Generator(), device,
-                                        shuffle=False, drop_last=False):
+        for x, y in iterate_minibatches(
+            split, min(batch_size, len(split)), torch.Generator(), device, shuffle=False, drop_last=False
+        ):
             correct += int((net(x).argmax(1) == y).sum())
     return 100.0 * correct / len(split)
 
@@ -122,16 +135,27 @@ class _Training:
     epoch: int = 0
 
     def state(self, config: TrainConfig, epochs: int) -> Dict[str, Any]:
-        return {"format": TRAIN_STATE_FORMAT, "epoch": self.epoch, "epochs": epochs, "config": config.to_dict(),
-                "net": self.net.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "generator": self.generator.get_state()}
+        return {
+            "format": TRAIN_STATE_FORMAT,
+            "epoch": self.epoch,
+            "epochs": epochs,
+            "config": config.to_dict(),
+            "net": self.net.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "generator": self.generator.get_state(),
+        }
 
 
-def _setup(net: nn.Module, n_images: int, epochs: int, config: TrainConfig,
-           generator: torch.Generator) -> _Training:
+def _setup(net: nn.Module, n_images: int, epochs: int, config: TrainConfig, generator: torch.Generator) -> _Training:
     batch = scaled_batch_size(n_images, config.batch_size, config.min_steps, epochs=epochs)
-    opt = torch.optim.SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
-                          nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay)
+    opt = torch.optim.SGD(
+        net.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov and config.momentum > 0,
+        weight_decay=config.weight_decay,
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs * (n_images // batch), 1))
     return _Training(net, opt, sched, generator, batch)
 
@@ -141,13 +165,17 @@ def _resume(training: _Training, path: Path, config: TrainConfig, epochs: int) -
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for a damaged file
-        raise ValueError(f"training checkpoint {path} is unreadable ({type(err).__name__}: {err}); move it "
-                         "away to train from the start") from None
+        raise ValueError(
+            f"training checkpoint {path} is unreadable ({type(err).__name__}: {err}); move it "
+            "away to train from the start"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != TRAIN_STATE_FORMAT:
         raise ValueError(f"{path} is not an fne training checkpoint; move it away to train from the start")
     if state.get("config") != config.to_dict() or state.get("epochs") != epochs:
-        raise ValueError(f"training checkpoint {path} belongs to another training (recipe or epochs differ); "
-                         "move it away to train from the start")
+        raise ValueError(
+            f"training checkpoint {path} belongs to another training (recipe or epochs differ); "
+            "move it away to train from the start"
+        )
     training.net.load_state_dict(state["net"])
     training.opt.load_state_dict(state["opt"])
     training.sched.load_state_dict(state["sched"])
@@ -165,13 +193,13 @@ def _save(training: _Training, path: Path, config: TrainConfig, epochs: int) -> 
         tmp.unlink(missing_ok=True)
 
 
-def _one_epoch(training: _Training, train: Split, batch: int, augment: str, device: Device,
-               bar: Any = None) -> float:
+def _one_epoch(training: _Training, train: Split, batch: int, augment: str, device: Device, bar: Any = None) -> float:
     """Train one epoch (advancing ``bar`` by a step each step); return the mean training loss."""
     training.net.train()
     total, steps = 0.0, 0
-    for x, y in iterate_minibatches(train, batch, training.generator, device, augment=augment != "none",
-                                    flip=augment == "crop+flip"):
+    for x, y in iterate_minibatches(
+        train, batch, training.generator, device, augment=augment != "none", flip=augment == "crop+flip"
+    ):
         training.opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(training.net(x), y)
         loss.backward()
@@ -183,9 +211,17 @@ def _one_epoch(training: _Training, train: Split, batch: int, augment: str, devi
     return total / max(steps, 1)
 
 
-def train_network(net: nn.Module, train: Split, *, epochs: int, generator: torch.Generator,
-                  config: Optional[TrainConfig] = None, device: Device = "cpu", progress: bool = True,
-                  checkpoint: Optional[Path] = None) -> float:
+def train_network(
+    net: nn.Module,
+    train: Split,
+    *,
+    epochs: int,
+    generator: torch.Generator,
+    config: Optional[TrainConfig] = None,
+    device: Device = "cpu",
+    progress: bool = True,
+    checkpoint: Optional[Path] = None,
+) -> float:
     """Train ``net`` on ``train`` with the recipe ``config``.
 
     Args:
@@ -215,8 +251,15 @@ def train_network(net: nn.Module, train: Split, *, epochs: int, generator: torch
     batch = training.batch
     if checkpoint is not None and Path(checkpoint).is_file():
         _resume(training, Path(checkpoint), config, epochs)
-    logger.info("training %d epochs on %d images: batch %d (%d steps an epoch), lr %g, augment %s",
-                epochs, len(train), batch, len(train) // batch, config.lr, augment)
+    logger.info(
+        "training %d epochs on %d images: batch %d (%d steps an epoch), lr %g, augment %s",
+        epochs,
+        len(train),
+        batch,
+        len(train) // batch,
+        config.lr,
+        augment,
+    )
     steps = len(train) // batch
     with progress_bar(epochs * steps, "training", unit="step", enabled=progress) as bar:
         bar.update(training.epoch * steps)
@@ -230,8 +273,17 @@ def train_network(net: nn.Module, train: Split, *, epochs: int, generator: torch
     return time.perf_counter() - start
 
 
-def train_and_test(net: nn.Module, train: Split, test: Split, *, epochs: int, generator: torch.Generator,
-                   config: Optional[TrainConfig] = None, device: Device = "cpu", progress: bool = True) -> float:
+def train_and_test(
+    net: nn.Module,
+    train: Split,
+    test: Split,
+    *,
+    epochs: int,
+    generator: torch.Generator,
+    config: Optional[TrainConfig] = None,
+    device: Device = "cpu",
+    progress: bool = True,
+) -> float:
     """:func:`train_network`, then :func:`evaluate_accuracy` on ``test``; returns the accuracy in percent."""
     train_network(net, train, epochs=epochs, generator=generator, config=config, device=device, progress=progress)
     return evaluate_accuracy(net, test, device=device)

@@ -7,7 +7,19 @@ from .darts import DartsGenotype, DartsSpace
 from .fne_space import FneGenotype, FneSpace
 
 __all__ = [
-    "SearchSpace", "get_space", "list_spaces", "register_space",
-    "create_op", "get_op", "list_ops", "register_op", "unregister_op",
-    "NB201Genotype", "NB201Space", "DartsGenotype", "DartsSpace", "FneGenotype", "FneSpace",
+    "SearchSpace",
+    "get_space",
+    "list_spaces",
+    "register_space",
+    "create_op",
+    "get_op",
+    "list_ops",
+    "register_op",
+    "unregister_op",
+    "NB201Genotype",
+    "NB201Space",
+    "DartsGenotype",
+    "DartsSpace",
+    "FneGenotype",
+    "FneSpace",
 ]

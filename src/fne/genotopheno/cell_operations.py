@@ -90,8 +90,9 @@ def create_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = 
 class ReLUConvBN(nn.Sequential):
     """ReLU, convolution, batch norm (the NAS-Bench-201 / DARTS conv unit)."""
 
-    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int,
-                 dilation: int = 1, affine: bool = True) -> None:
+    def __init__(
+        self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, dilation: int = 1, affine: bool = True
+    ) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(C_in, C_out, kernel, stride, padding, dilation=dilation, bias=not affine),
@@ -102,8 +103,9 @@ class ReLUConvBN(nn.Sequential):
 class DilConv(nn.Sequential):
     """ReLU, depthwise (dilated) convolution, pointwise convolution, batch norm."""
 
-    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int,
-                 dilation: int, affine: bool = True) -> None:
+    def __init__(
+        self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, dilation: int, affine: bool = True
+    ) -> None:
         super().__init__(
             nn.ReLU(inplace=False),
             nn.Conv2d(C_in, C_in, kernel, stride, padding, dilation=dilation, groups=C_in, bias=False),
@@ -115,8 +117,7 @@ class DilConv(nn.Sequential):
 class SepConv(nn.Sequential):
     """Two stacked depthwise-separable convolutions (DARTS ``sep_conv``)."""
 
-    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int,
-                 affine: bool = True) -> None:
+    def __init__(self, C_in: int, C_out: int, kernel: int, stride: int, padding: int, affine: bool = True) -> None:
         super().__init__(
             DilConv(C_in, C_in, kernel, stride, padding, 1, affine),
             DilConv(C_in, C_out, kernel, 1, padding, 1, affine),
@@ -146,8 +147,9 @@ class FactorizedReduce(nn.Module):
         self.relu = nn.ReLU(inplace=False)
         if stride == 2 and C_out >= 2:
             half = C_out // 2
-            self.convs = nn.ModuleList([nn.Conv2d(C_in, half, 1, 2, bias=False),
-                                        nn.Conv2d(C_in, C_out - half, 1, 2, bias=False)])
+            self.convs = nn.ModuleList(
+                [nn.Conv2d(C_in, half, 1, 2, bias=False), nn.Conv2d(C_in, C_out - half, 1, 2, bias=False)]
+            )
             self.pad = nn.ConstantPad2d((0, 1, 0, 1), 0)
         else:
             self.convs = nn.ModuleList([nn.Conv2d(C_in, C_out, 1, stride, bias=False)])

@@ -65,39 +65,76 @@ Genotype = DartsGenotype
 
 _FULL_CONCAT = NODE_IDS
 DARTS_V1 = DartsGenotype(
-    normal=(("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 0), ("sep_conv_3x3", 1),
-            ("skip_connect", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 2)),
+    normal=(
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 2),
+    ),
     normal_concat=_FULL_CONCAT,
-    reduce=(("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 0),
-            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("avg_pool_3x3", 0)),
+    reduce=(
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("avg_pool_3x3", 0),
+    ),
     reduce_concat=_FULL_CONCAT,
 )
 DARTS_V2 = DartsGenotype(
-    normal=(("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-            ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)),
+    normal=(
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
+    ),
     normal_concat=_FULL_CONCAT,
-    reduce=(("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)),
+    reduce=(
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+    ),
     reduce_concat=_FULL_CONCAT,
 )
 
 
 def format_genotype(genotype: DartsGenotype) -> str:
     """Write ``genotype`` in the published DARTS text form (lists, single quotes)."""
+
     def cell(pairs: Sequence[Pair]) -> str:
         return "[" + ", ".join(f"('{op}', {idx})" for op, idx in pairs) + "]"
 
     def concat(nodes: Sequence[int]) -> str:
         return "[" + ", ".join(str(n) for n in nodes) + "]"
 
-    return (f"Genotype(normal={cell(genotype.normal)}, normal_concat={concat(genotype.normal_concat)}, "
-            f"reduce={cell(genotype.reduce)}, reduce_concat={concat(genotype.reduce_concat)})")
+    return (
+        f"Genotype(normal={cell(genotype.normal)}, normal_concat={concat(genotype.normal_concat)}, "
+        f"reduce={cell(genotype.reduce)}, reduce_concat={concat(genotype.reduce_concat)})"
+    )
 
 
 # ----------------------------------------------------------------------------- tokenizer / parser
 
-_TOKEN_RE = re.compile(r"""(?P<str>'[^'\n]*'|"[^"\n]*")|(?P<int>[-+]?[0-9]+)"""
-                       r"""|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[()\[\],=])""")
+_TOKEN_RE = re.compile(
+    r"""(?P<str>'[^'\n]*'|"[^"\n]*")|(?P<int>[-+]?[0-9]+)"""
+    r"""|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<punct>[()\[\],=])"""
+)
 
 
 class _Token(NamedTuple):
@@ -209,8 +246,9 @@ class _Parser:
         name = self.expect_kind("name", "a field name")
         if name.text not in FIELDS or name.text in seen:
             what = "duplicate" if name.text in seen else "unknown"
-            raise ValueError(f"{what} field {name.text!r} at position {name.pos}; "
-                             f"expected each of {', '.join(FIELDS)} once")
+            raise ValueError(
+                f"{what} field {name.text!r} at position {name.pos}; expected each of {', '.join(FIELDS)} once"
+            )
         self.expect("=")
         if name.text in CELL_FIELDS:
             self.expect("[")
@@ -265,12 +303,15 @@ def _repeat_error(pairs: Sequence[Tuple[str, int]], i: int, where: str) -> Optio
     (op_a, index_a), (op_b, index_b) = pairs[i - 1], pairs[i]
     if index_a != index_b or "none" in (op_a, op_b):
         return None
-    return (f"input {index_b} {where} is also the input of the other edge of node {NODE_IDS[i // 2]}: "
-            "the two edges of a node must read different nodes (unless one is 'none')")
+    return (
+        f"input {index_b} {where} is also the input of the other edge of node {NODE_IDS[i // 2]}: "
+        "the two edges of a node must read different nodes (unless one is 'none')"
+    )
 
 
-def _pair_errors(pairs: Sequence[Tuple[str, int]], wheres: Sequence[Tuple[str, str]],
-                 ops: Sequence[str]) -> Optional[str]:
+def _pair_errors(
+    pairs: Sequence[Tuple[str, int]], wheres: Sequence[Tuple[str, str]], ops: Sequence[str]
+) -> Optional[str]:
     for i, ((op, index), (op_where, index_where)) in enumerate(zip(pairs, wheres)):
         node = NODE_IDS[i // 2]
         error = _op_error(op, ops, op_where) or _index_error(index, node, index_where)
@@ -293,8 +334,7 @@ def _check_pair_types(name: str, pairs: Any) -> None:
 
 
 def _check_concat_types(name: str, concat: Any) -> None:
-    if not isinstance(concat, tuple) or not all(
-            isinstance(n, int) and not isinstance(n, bool) for n in concat):
+    if not isinstance(concat, tuple) or not all(isinstance(n, int) and not isinstance(n, bool) for n in concat):
         raise ValueError(f"{name} must be a tuple of ints, got {concat!r}")
 
 
@@ -303,8 +343,9 @@ def _check_concat_types(name: str, concat: Any) -> None:
 _Nodes = Tuple[Tuple[Pair, ...], ...]
 
 
-def _relabel(nodes: _Nodes, concat: Tuple[int, ...], order: Tuple[int, ...]
-             ) -> Optional[Tuple[_Nodes, Tuple[int, ...]]]:
+def _relabel(
+    nodes: _Nodes, concat: Tuple[int, ...], order: Tuple[int, ...]
+) -> Optional[Tuple[_Nodes, Tuple[int, ...]]]:
     """Give old node ``NODE_IDS[j]`` the label ``order[j]``; None if that breaks input < node."""
     label = {0: 0, 1: 1, **dict(zip(NODE_IDS, order))}
     new_nodes: List[Tuple[Pair, ...]] = [()] * NUM_NODES
@@ -322,7 +363,7 @@ def canonical_cell(pairs: Sequence[Pair], concat: Sequence[int]) -> Tuple[Tuple[
     The 4! orders of the intermediate nodes are few enough to try them all.
     """
     flat = [("none", 0) if op == "none" else (op, idx) for op, idx in pairs]
-    nodes = tuple(tuple(flat[2 * j: 2 * j + 2]) for j in range(NUM_NODES))
+    nodes = tuple(tuple(flat[2 * j : 2 * j + 2]) for j in range(NUM_NODES))
     forms = (_relabel(nodes, tuple(concat), order) for order in itertools.permutations(NODE_IDS))
     best_nodes, best_concat = min(f for f in forms if f is not None)
     return tuple(p for node in best_nodes for p in node), best_concat
@@ -343,8 +384,11 @@ class DartsSpace(SearchSpace):
         ValueError: for an empty or duplicated op list or an unregistered op.
     """
 
-    presets = {"score": {"C": 4, "layers": 8, "stem_multiplier": 1},
-               "tournament": {"C": 8, "layers": 3, "stem_multiplier": 1}, "full": {}}
+    presets = {
+        "score": {"C": 4, "layers": 8, "stem_multiplier": 1},
+        "tournament": {"C": 8, "layers": 3, "stem_multiplier": 1},
+        "full": {},
+    }
     """Scoring on eight cells (six normal, two reduction) at C=4: on the seed-0 half of the
     NAS-Bench-301 table the proxies rank cells much better there than on three cells at C=8,
     at about the same cost; tournaments on three cells (normal, reduction, reduction) at C=8,
@@ -380,10 +424,14 @@ class DartsSpace(SearchSpace):
 
     def _check_raw_cell(self, name: str, pairs: List[_RawPair], close: _Token) -> None:
         if len(pairs) != NUM_PAIRS:
-            raise ValueError(f"{name} has {len(pairs)} pairs, expected {NUM_PAIRS} (2 per node 2..5); "
-                             f"list ends with ']' at position {close.pos}")
-        wheres = [(f"at position {p.op_pos} ({name} pair {i + 1})",
-                   f"at position {p.index_pos} ({name} pair {i + 1})") for i, p in enumerate(pairs)]
+            raise ValueError(
+                f"{name} has {len(pairs)} pairs, expected {NUM_PAIRS} (2 per node 2..5); "
+                f"list ends with ']' at position {close.pos}"
+            )
+        wheres = [
+            (f"at position {p.op_pos} ({name} pair {i + 1})", f"at position {p.index_pos} ({name} pair {i + 1})")
+            for i, p in enumerate(pairs)
+        ]
         error = _pair_errors([(p.op, p.index) for p in pairs], wheres, self._ops)
         if error:
             raise ValueError(error)
@@ -410,8 +458,7 @@ class DartsSpace(SearchSpace):
             wheres = [(f"({name} pair {i + 1})",) * 2 for i in range(NUM_PAIRS)]
             error = _pair_errors(pairs, wheres, self._ops)
             _check_concat_types(f"{name}_concat", concat)
-            error = error or _concat_errors(concat, [f"(entry {j + 1})" for j in range(len(concat))],
-                                            f"{name}_concat")
+            error = error or _concat_errors(concat, [f"(entry {j + 1})" for j in range(len(concat))], f"{name}_concat")
             if error:
                 raise ValueError(error)
 
@@ -451,11 +498,21 @@ class DartsSpace(SearchSpace):
         normal, reduce = _sample_cell(rng, ops), _sample_cell(rng, ops)
         return DartsGenotype(normal, NODE_IDS, reduce, NODE_IDS)
 
-    def build(self, genotype: Union[DartsGenotype, str], *, num_classes: int = 10, C: Optional[int] = None,
-              layers: Optional[int] = None, auxiliary: bool = False, drop_path_prob: float = 0.0,
-              small: bool = False, stem_multiplier: int = 3, in_channels: int = 3,
-              device: Union[torch.device, str, None] = None,
-              generator: Optional[torch.Generator] = None) -> "DartsNetwork":
+    def build(
+        self,
+        genotype: Union[DartsGenotype, str],
+        *,
+        num_classes: int = 10,
+        C: Optional[int] = None,
+        layers: Optional[int] = None,
+        auxiliary: bool = False,
+        drop_path_prob: float = 0.0,
+        small: bool = False,
+        stem_multiplier: int = 3,
+        in_channels: int = 3,
+        device: Union[torch.device, str, None] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> "DartsNetwork":
         """Build the DARTS CIFAR evaluation network for ``genotype``.
 
         Args:
@@ -481,11 +538,20 @@ class DartsSpace(SearchSpace):
         genotype = self.coerce(genotype)
         C = C if C is not None else (16 if small else 36)
         layers = layers if layers is not None else (5 if small else 20)
-        net = DartsNetwork(genotype, C=C, num_classes=num_classes, layers=layers, auxiliary=auxiliary,
-                           drop_path_prob=drop_path_prob, stem_multiplier=stem_multiplier,
-                           in_channels=in_channels, generator=generator)
-        logger.debug("built DARTS network C=%d layers=%d with %d parameters", C, layers,
-                     sum(p.numel() for p in net.parameters()))
+        net = DartsNetwork(
+            genotype,
+            C=C,
+            num_classes=num_classes,
+            layers=layers,
+            auxiliary=auxiliary,
+            drop_path_prob=drop_path_prob,
+            stem_multiplier=stem_multiplier,
+            in_channels=in_channels,
+            generator=generator,
+        )
+        logger.debug(
+            "built DARTS network C=%d layers=%d with %d parameters", C, layers, sum(p.numel() for p in net.parameters())
+        )
         return net if device is None else net.to(device)
 
     def build_small(self, genotype: Union[DartsGenotype, str], **kwargs: Any) -> "DartsNetwork":
@@ -527,21 +593,32 @@ def drop_path(x: torch.Tensor, drop_prob: float, generator: Optional[torch.Gener
 class DartsCell(nn.Module):
     """One DARTS cell: preprocess both inputs to ``C`` channels, sum edge pairs, concat nodes."""
 
-    def __init__(self, pairs: Sequence[Pair], concat: Sequence[int], C_prev_prev: int, C_prev: int,
-                 C: int, reduction: bool, reduction_prev: bool) -> None:
+    def __init__(
+        self,
+        pairs: Sequence[Pair],
+        concat: Sequence[int],
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+    ) -> None:
         super().__init__()
         self.reduction = reduction
-        self.preprocess0 = (FactorizedReduce(C_prev_prev, C, 2) if reduction_prev
-                            else ReLUConvBN(C_prev_prev, C, 1, 1, 0))
+        self.preprocess0 = (
+            FactorizedReduce(C_prev_prev, C, 2) if reduction_prev else ReLUConvBN(C_prev_prev, C, 1, 1, 0)
+        )
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0)
-        self.edges = nn.ModuleList(create_op(op, C, C, 2 if reduction and idx < NUM_INPUTS else 1, True)
-                                   for op, idx in pairs)
+        self.edges = nn.ModuleList(
+            create_op(op, C, C, 2 if reduction and idx < NUM_INPUTS else 1, True) for op, idx in pairs
+        )
         self.indices = tuple(idx for _, idx in pairs)
         self.concat = tuple(concat)
         self.multiplier = len(self.concat)
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0,
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    def forward(
+        self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0, generator: Optional[torch.Generator] = None
+    ) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for node in range(len(self.edges) // 2):
             total = None
@@ -562,8 +639,12 @@ class AuxiliaryHead(nn.Module):
         self.features = nn.Sequential(
             nn.ReLU(inplace=False),
             nn.AvgPool2d(5, stride=3, padding=0, count_include_pad=False),
-            nn.Conv2d(C, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=False),
-            nn.Conv2d(128, 768, 2, bias=False), nn.BatchNorm2d(768), nn.ReLU(inplace=False),
+            nn.Conv2d(C, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(inplace=False),
+            nn.Conv2d(128, 768, 2, bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(inplace=False),
         )
         self.classifier = nn.Linear(768, num_classes)
 
@@ -577,9 +658,19 @@ class DartsNetwork(nn.Module):
     ``drop_path_prob`` may be changed between epochs; drop path acts only in training mode.
     """
 
-    def __init__(self, genotype: DartsGenotype, *, C: int, num_classes: int, layers: int,
-                 auxiliary: bool = False, drop_path_prob: float = 0.0, stem_multiplier: int = 3,
-                 in_channels: int = 3, generator: Optional[torch.Generator] = None) -> None:
+    def __init__(
+        self,
+        genotype: DartsGenotype,
+        *,
+        C: int,
+        num_classes: int,
+        layers: int,
+        auxiliary: bool = False,
+        drop_path_prob: float = 0.0,
+        stem_multiplier: int = 3,
+        in_channels: int = 3,
+        generator: Optional[torch.Generator] = None,
+    ) -> None:
         super().__init__()
         _check_network_args(C, num_classes, layers, drop_path_prob, stem_multiplier)
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -595,16 +686,16 @@ class DartsNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
 
-    def _make_cells(self, genotype: DartsGenotype, C_stem: int, C: int,
-                    layers: int) -> Tuple[nn.ModuleList, int, int]:
+    def _make_cells(self, genotype: DartsGenotype, C_stem: int, C: int, layers: int) -> Tuple[nn.ModuleList, int, int]:
         cells = nn.ModuleList()
         C_prev_prev, C_prev, C_curr, C_aux = C_stem, C_stem, C, C_stem
         reduction_prev = False
         for i in range(layers):
             reduction = i in (layers // 3, 2 * layers // 3)
             C_curr *= 2 if reduction else 1
-            pairs, concat = ((genotype.reduce, genotype.reduce_concat) if reduction
-                             else (genotype.normal, genotype.normal_concat))
+            pairs, concat = (
+                (genotype.reduce, genotype.reduce_concat) if reduction else (genotype.normal, genotype.normal_concat)
+            )
             cell = DartsCell(pairs, concat, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
             cells.append(cell)
             reduction_prev = reduction
@@ -624,15 +715,20 @@ class DartsNetwork(nn.Module):
         return self.classifier(self.global_pooling(s1).flatten(1))
 
     def extra_repr(self) -> str:
-        return (f"genotype={format_genotype(self.genotype)}, C={self.C}, layers={self.layers}, "
-                f"num_classes={self.num_classes}, auxiliary={self.auxiliary_head is not None}, "
-                f"drop_path_prob={self.drop_path_prob}")
+        return (
+            f"genotype={format_genotype(self.genotype)}, C={self.C}, layers={self.layers}, "
+            f"num_classes={self.num_classes}, auxiliary={self.auxiliary_head is not None}, "
+            f"drop_path_prob={self.drop_path_prob}"
+        )
 
 
-def _check_network_args(C: int, num_classes: int, layers: int, drop_path_prob: float,
-                        stem_multiplier: int) -> None:
-    for name, value in (("C", C), ("num_classes", num_classes), ("layers", layers),
-                        ("stem_multiplier", stem_multiplier)):
+def _check_network_args(C: int, num_classes: int, layers: int, drop_path_prob: float, stem_multiplier: int) -> None:
+    for name, value in (
+        ("C", C),
+        ("num_classes", num_classes),
+        ("layers", layers),
+        ("stem_multiplier", stem_multiplier),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if not 0.0 <= drop_path_prob < 1.0:

@@ -174,8 +174,14 @@ def _colours(into: List[List[Block]]) -> List[int]:
     for u, v, _ in edges:
         colour[v] = max(colour[v], colour[u] + 1)
     while True:
-        sig = [(colour[v], tuple(sorted((colour[u], b) for u, w, b in edges if w == v)),
-                tuple(sorted((colour[w], b) for u, w, b in edges if u == v))) for v in range(n)]
+        sig = [
+            (
+                colour[v],
+                tuple(sorted((colour[u], b) for u, w, b in edges if w == v)),
+                tuple(sorted((colour[w], b) for u, w, b in edges if u == v)),
+            )
+            for v in range(n)
+        ]
         ranks = {key: r for r, key in enumerate(sorted(set(sig)))}
         refined = [ranks[key] for key in sig]
         if len(set(refined)) == len(set(colour)):
@@ -272,8 +278,7 @@ class _OrderSearch:
 
     def _state_key(self, placed: FrozenSet[int], prefix: Prefix) -> StateKey:
         """Per class of twins of the unplaced part, the sorted rows its nodes would get now."""
-        return tuple(tuple(sorted(self._row(u, prefix) for u in members))
-                     for members in self._twin_classes(placed))
+        return tuple(tuple(sorted(self._row(u, prefix) for u in members)) for members in self._twin_classes(placed))
 
     def _twin_classes(self, placed: FrozenSet[int]) -> List[List[int]]:
         """Unplaced nodes grouped by colour and edges from and to the unplaced part; output alone."""
@@ -281,8 +286,11 @@ class _OrderSearch:
             rest = [v for v in self.inner if v not in placed]
             classes: Dict[tuple, List[int]] = {}
             for u in rest:
-                signature = (self.colour[u], tuple(self.into[u][w] for w in rest),
-                             tuple(self.into[w][u] for w in rest + [self.out]))
+                signature = (
+                    self.colour[u],
+                    tuple(self.into[u][w] for w in rest),
+                    tuple(self.into[w][u] for w in rest + [self.out]),
+                )
                 classes.setdefault(signature, []).append(u)
             self._classes[placed] = list(classes.values()) + [[self.out]]
         return self._classes[placed]
@@ -306,13 +314,15 @@ class FneSpace(SearchSpace):
         ValueError: for unknown or repeated ops, or bounds out of range.
     """
 
-    presets = {"score": {"C": 8, "num_cells": 1, "channel_scale": 2},
-               "tournament": {"C": 8, "num_cells": 1, "channel_scale": 2}, "full": {}}
+    presets = {
+        "score": {"C": 8, "num_cells": 1, "channel_scale": 2},
+        "tournament": {"C": 8, "num_cells": 1, "channel_scale": 2},
+        "full": {},
+    }
     """Scoring and tournaments on one cell a stage at half the width; full is the default
     network (C=16, three cells a stage, width multiplier 4)."""
 
-    def __init__(self, ops: Optional[Sequence[str]] = None, max_nodes: int = 6,
-                 max_channels: int = 8) -> None:
+    def __init__(self, ops: Optional[Sequence[str]] = None, max_nodes: int = 6, max_channels: int = 8) -> None:
         ops = tuple(DARTS_OPS if ops is None else ops)
         if not ops:
             raise ValueError("ops must name at least one op")
@@ -322,9 +332,11 @@ class FneSpace(SearchSpace):
         if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 2:
             raise ValueError(f"max_nodes must be an int >= 2, got {max_nodes!r}")
         if max_nodes > MAX_NODES_LIMIT:
-            raise ValueError(f"max_nodes={max_nodes} is above the cap of {MAX_NODES_LIMIT} nodes "
-                             "(MAX_NODES_LIMIT): canonical() compares node orders, whose number "
-                             "grows factorially with the nodes")
+            raise ValueError(
+                f"max_nodes={max_nodes} is above the cap of {MAX_NODES_LIMIT} nodes "
+                "(MAX_NODES_LIMIT): canonical() compares node orders, whose number "
+                "grows factorially with the nodes"
+            )
         if not isinstance(max_channels, int) or max_channels < 1:
             raise ValueError(f"max_channels must be an int >= 1, got {max_channels!r}")
         self._ops, self.max_nodes, self.max_channels = ops, max_nodes, max_channels
@@ -335,8 +347,7 @@ class FneSpace(SearchSpace):
         return self._ops
 
     def __repr__(self) -> str:
-        return (f"FneSpace(ops={list(self.ops)}, max_nodes={self.max_nodes}, "
-                f"max_channels={self.max_channels})")
+        return f"FneSpace(ops={list(self.ops)}, max_nodes={self.max_nodes}, max_channels={self.max_channels})"
 
     # ------------------------------------------------------------------ text
     def parse(self, text: str) -> FneGenotype:
@@ -353,8 +364,10 @@ class FneSpace(SearchSpace):
         blocks = text.strip().split(BLOCK_SEP)
         edges = tuple(self._parse_block(block, b) for b, block in enumerate(blocks))
         if nodes_for_blocks(len(edges)) is None:
-            raise ValueError(f"{len(edges)} blocks in {text!r}: the number of blocks must be "
-                             "triangular (1, 3, 6, 10, ...), one per edge j->i")
+            raise ValueError(
+                f"{len(edges)} blocks in {text!r}: the number of blocks must be "
+                "triangular (1, 3, 6, 10, ...), one per edge j->i"
+            )
         genotype = FneGenotype(edges)
         self.validate(genotype)
         return genotype
@@ -364,12 +377,16 @@ class FneSpace(SearchSpace):
         if not block:
             raise ValueError(f"{_where(b)} is empty: blocks are separated by exactly two spaces")
         if any(ch.isspace() for ch in block):
-            raise ValueError(f"{_where(b)} {block!r} contains whitespace: blocks are separated by "
-                             "exactly two spaces and counts by '|'")
+            raise ValueError(
+                f"{_where(b)} {block!r} contains whitespace: blocks are separated by "
+                "exactly two spaces and counts by '|'"
+            )
         tokens = block.split(COUNT_SEP)
         if len(tokens) != len(self.ops):
-            raise ValueError(f"{_where(b)} {block!r} has {len(tokens)} counts, expected "
-                             f"{len(self.ops)} (one per op: {', '.join(self.ops)})")
+            raise ValueError(
+                f"{_where(b)} {block!r} has {len(tokens)} counts, expected "
+                f"{len(self.ops)} (one per op: {', '.join(self.ops)})"
+            )
         return tuple(self._parse_count(tok, b, k) for k, tok in enumerate(tokens))
 
     def _parse_count(self, token: str, b: int, k: int) -> int:
@@ -378,8 +395,7 @@ class FneSpace(SearchSpace):
         if token.startswith("-") and is_ascii_digits(token[1:]):
             raise ValueError(f"{where}: count {token!r} is negative")
         if not is_ascii_digits(token):
-            raise ValueError(f"{where}: token {token!r} is not a non-negative integer "
-                             "in ASCII digits 0-9")
+            raise ValueError(f"{where}: token {token!r} is not a non-negative integer in ASCII digits 0-9")
         if len(token) > 1 and token[0] == "0":
             raise ValueError(f"{where}: count {token!r} has a leading zero")
         return int(token)
@@ -420,8 +436,7 @@ class FneSpace(SearchSpace):
             if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
                 raise ValueError(f"{_where(b, k, self.ops)}: count {count!r} is not an int")
             if not 0 <= count <= self.max_channels:
-                raise ValueError(f"{_where(b, k, self.ops)}: count {count} outside "
-                                 f"0..max_channels={self.max_channels}")
+                raise ValueError(f"{_where(b, k, self.ops)}: count {count} outside 0..max_channels={self.max_channels}")
 
     # ------------------------------------------------------------- canonical
     def canonical_genotype(self, genotype: Union[FneGenotype, str]) -> FneGenotype:
@@ -465,7 +480,7 @@ class FneSpace(SearchSpace):
         for i in range(1, n):
             self._add_random_op(counts, i, int(rng.integers(0, i)), rng)
         for j in range(1, n - 1):
-            if not counts[j + 1:, j].any():
+            if not counts[j + 1 :, j].any():
                 self._add_random_op(counts, int(rng.integers(j + 1, n)), j, rng)
         for _ in range(int(rng.poisson(1.0))):
             i = int(rng.integers(1, n))
@@ -480,10 +495,20 @@ class FneSpace(SearchSpace):
         counts[i, j, op] = int(rng.integers(1, self.max_channels + 1))
 
     # ---------------------------------------------------------------- build
-    def build(self, genotype: Union[FneGenotype, str], *, num_classes: int = 10, C: int = 16,
-              num_cells: int = 3, num_stages: int = 3, channel_scale: int = 4, in_channels: int = 3,
-              stem: Optional[nn.Module] = None, affine: bool = True,
-              device: Optional[Union[str, torch.device]] = None) -> "FneNetwork":
+    def build(
+        self,
+        genotype: Union[FneGenotype, str],
+        *,
+        num_classes: int = 10,
+        C: int = 16,
+        num_cells: int = 3,
+        num_stages: int = 3,
+        channel_scale: int = 4,
+        in_channels: int = 3,
+        stem: Optional[nn.Module] = None,
+        affine: bool = True,
+        device: Optional[Union[str, torch.device]] = None,
+    ) -> "FneNetwork":
         """Build the network of ``genotype`` (the same cell everywhere).
 
         Args:
@@ -502,8 +527,14 @@ class FneSpace(SearchSpace):
             ValueError: for an invalid genotype or non-positive sizes.
         """
         g = self.coerce(genotype)
-        sizes = dict(num_classes=num_classes, C=C, num_cells=num_cells, num_stages=num_stages,
-                     channel_scale=channel_scale, in_channels=in_channels)
+        sizes = dict(
+            num_classes=num_classes,
+            C=C,
+            num_cells=num_cells,
+            num_stages=num_stages,
+            channel_scale=channel_scale,
+            in_channels=in_channels,
+        )
         for name, value in sizes.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -520,8 +551,16 @@ class FneCell(nn.Module):
     by a 1x1 :class:`ReLUConvBN`.
     """
 
-    def __init__(self, genotype: FneGenotype, ops: Sequence[str], C_in: int, C_out: int,
-                 reduction: bool, channel_scale: int, affine: bool = True) -> None:
+    def __init__(
+        self,
+        genotype: FneGenotype,
+        ops: Sequence[str],
+        C_in: int,
+        C_out: int,
+        reduction: bool,
+        channel_scale: int,
+        affine: bool = True,
+    ) -> None:
         super().__init__()
         g = genotype.pruned()
         self.C_in, self.C_out, self.reduction = C_in, C_out, reduction
@@ -551,8 +590,7 @@ class FneCell(nn.Module):
         return self.project(states[-1])
 
     def extra_repr(self) -> str:
-        return (f"C_in={self.C_in}, C_out={self.C_out}, reduction={self.reduction}, "
-                f"node_widths={self.node_widths}")
+        return f"C_in={self.C_in}, C_out={self.C_out}, reduction={self.reduction}, node_widths={self.node_widths}"
 
 
 class FneNetwork(nn.Module):
@@ -562,20 +600,36 @@ class FneNetwork(nn.Module):
     halves the resolution and doubles the channels. ``forward`` returns logits.
     """
 
-    def __init__(self, genotype: FneGenotype, ops: Sequence[str], *, text: str, num_classes: int,
-                 C: int, num_cells: int, num_stages: int, channel_scale: int, in_channels: int,
-                 stem: Optional[nn.Module] = None, affine: bool = True) -> None:
+    def __init__(
+        self,
+        genotype: FneGenotype,
+        ops: Sequence[str],
+        *,
+        text: str,
+        num_classes: int,
+        C: int,
+        num_cells: int,
+        num_stages: int,
+        channel_scale: int,
+        in_channels: int,
+        stem: Optional[nn.Module] = None,
+        affine: bool = True,
+    ) -> None:
         super().__init__()
         self.genotype, self.genotype_text = genotype, text
-        self.stem = stem if stem is not None else nn.Sequential(
-            nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.stem = (
+            stem
+            if stem is not None
+            else nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        )
         cells, channels = [], C
         for stage in range(num_stages):
             if stage > 0:
                 cells.append(FneCell(genotype, ops, channels, 2 * channels, True, channel_scale, affine))
                 channels *= 2
-            cells.extend(FneCell(genotype, ops, channels, channels, False, channel_scale, affine)
-                         for _ in range(num_cells))
+            cells.extend(
+                FneCell(genotype, ops, channels, channels, False, channel_scale, affine) for _ in range(num_cells)
+            )
         self.cells = nn.Sequential(*cells)
         self.head_act = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -47,8 +47,9 @@ class NB201Genotype:
 def _parse_edge(token: str, pos: int, ops: Sequence[str]) -> Edge:
     op, sep, src = token.partition("~")
     if not sep or not is_ascii_digits(src):
-        raise ValueError(f"malformed edge {token!r} at position {pos}: expected 'op~input' "
-                         "with the input node in ASCII digits 0-9")
+        raise ValueError(
+            f"malformed edge {token!r} at position {pos}: expected 'op~input' with the input node in ASCII digits 0-9"
+        )
     if op not in ops:
         raise ValueError(f"unknown op {op!r} at position {pos}; NB201 ops: {', '.join(ops)}")
     return op, int(src)
@@ -150,8 +151,16 @@ class NB201Space(SearchSpace):
         """Every cell of the space, in lexicographic op order."""
         return [NB201Genotype.from_ops(ops) for ops in itertools.product(self._ops, repeat=6)]
 
-    def build(self, genotype: Union[NB201Genotype, str], *, num_classes: int = 10, C: int = 16,
-              N: int = 5, in_channels: int = 3, **kwargs: Any) -> nn.Module:
+    def build(
+        self,
+        genotype: Union[NB201Genotype, str],
+        *,
+        num_classes: int = 10,
+        C: int = 16,
+        N: int = 5,
+        in_channels: int = 3,
+        **kwargs: Any,
+    ) -> nn.Module:
         """The NB201 macro network: 3 stages of ``N`` cells at C, 2C, 4C channels.
 
         Args:
@@ -175,8 +184,9 @@ class NB201Cell(nn.Module):
 
     def __init__(self, genotype: NB201Genotype, C: int, affine: bool = True) -> None:
         super().__init__()
-        self.edges = nn.ModuleList(create_op(op, C, C, 1, affine) for op, _ in
-                                   (e for node in genotype.nodes for e in node))
+        self.edges = nn.ModuleList(
+            create_op(op, C, C, 1, affine) for op, _ in (e for node in genotype.nodes for e in node)
+        )
         self.sources = [[src for _, src in node] for node in genotype.nodes]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,8 +216,9 @@ class ResidualReduction(nn.Module):
 class NB201Network(nn.Module):
     """Stem, three stages of cells joined by residual reductions, BN-ReLU, pooling, linear."""
 
-    def __init__(self, genotype: NB201Genotype, C: int = 16, N: int = 5,
-                 num_classes: int = 10, in_channels: int = 3) -> None:
+    def __init__(
+        self, genotype: NB201Genotype, C: int = 16, N: int = 5, num_classes: int = 10, in_channels: int = 3
+    ) -> None:
         super().__init__()
         self.genotype = genotype
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))

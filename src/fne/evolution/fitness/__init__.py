@@ -13,22 +13,49 @@ rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
 
 from . import proxies  # noqa: F401  (registers the built-in proxies)
 from . import az_scores, feature_correlation, gradient_statistics  # noqa: F401  (and the block-wise ones)
-from .aggregate import (DARTS_RANKING_AGGREGATOR, DARTS_RANKING_PROXIES,
-                        DARTS_RANKING_WEIGHTS, RANKING_AGGREGATOR, RANKING_PROXIES,
-                        RANKING_WEIGHTS, aggregation_order, get_aggregator, list_aggregators,
-                        register_aggregator)
+from .aggregate import (
+    DARTS_RANKING_AGGREGATOR,
+    DARTS_RANKING_PROXIES,
+    DARTS_RANKING_WEIGHTS,
+    RANKING_AGGREGATOR,
+    RANKING_PROXIES,
+    RANKING_WEIGHTS,
+    aggregation_order,
+    get_aggregator,
+    list_aggregators,
+    register_aggregator,
+)
 from .evaluate import proxy_build_kwargs, resolve_device, run_proxy, score_genotype
-from .objectives import (COMBINED_PROXIES, combined_score, non_dominated_ranks, rank_matrix,
-                         to_objectives)
+from .objectives import COMBINED_PROXIES, combined_score, non_dominated_ranks, rank_matrix, to_objectives
 from .registry import Proxy, get_proxy, list_proxies, register_proxy, unregister_proxy
 from .scorer import DEFAULT_PROXIES, FITNESS_VERSION, Scorer
 
 __all__ = [
-    "Proxy", "register_proxy", "unregister_proxy", "get_proxy", "list_proxies",
-    "resolve_device", "run_proxy", "score_genotype", "Scorer", "DEFAULT_PROXIES", "FITNESS_VERSION",
+    "Proxy",
+    "register_proxy",
+    "unregister_proxy",
+    "get_proxy",
+    "list_proxies",
+    "resolve_device",
+    "run_proxy",
+    "score_genotype",
+    "Scorer",
+    "DEFAULT_PROXIES",
+    "FITNESS_VERSION",
     "proxy_build_kwargs",
-    "to_objectives", "rank_matrix", "combined_score", "non_dominated_ranks", "COMBINED_PROXIES",
-    "aggregation_order", "get_aggregator", "list_aggregators", "register_aggregator",
-    "RANKING_PROXIES", "RANKING_AGGREGATOR", "RANKING_WEIGHTS",
-    "DARTS_RANKING_PROXIES", "DARTS_RANKING_AGGREGATOR", "DARTS_RANKING_WEIGHTS",
+    "to_objectives",
+    "rank_matrix",
+    "combined_score",
+    "non_dominated_ranks",
+    "COMBINED_PROXIES",
+    "aggregation_order",
+    "get_aggregator",
+    "list_aggregators",
+    "register_aggregator",
+    "RANKING_PROXIES",
+    "RANKING_AGGREGATOR",
+    "RANKING_WEIGHTS",
+    "DARTS_RANKING_PROXIES",
+    "DARTS_RANKING_AGGREGATOR",
+    "DARTS_RANKING_WEIGHTS",
 ]

@@ -51,8 +51,9 @@ forward+backward passes per cell; see ``report/results/bench_proxies_nb201_selec
 RANKING_AGGREGATOR = "mean_rank"
 """The aggregator of the default training-free ranking."""
 
-RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType({
-    "expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5})
+RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType(
+    {"expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5}
+)
 """Per-proxy weights of the default ranking (None would weigh all equally)."""
 
 DARTS_RANKING_PROXIES = ("expressivity", "naswot", "linear_regions")
@@ -65,7 +66,8 @@ DARTS_RANKING_AGGREGATOR = "nondominated"
 """The aggregator of the training-free ranking in the DARTS space."""
 
 DARTS_RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType(
-    {"expressivity": 0.5, "naswot": 1.0, "linear_regions": 0.5})
+    {"expressivity": 0.5, "naswot": 1.0, "linear_regions": 0.5}
+)
 """Per-proxy weights of the DARTS ranking (under ``nondominated`` they order the cells of a front)."""
 
 
@@ -133,8 +135,7 @@ def _weight_vector(weights: WeightsLike, proxies: Sequence[str]) -> np.ndarray:
     return vector
 
 
-def named_weights(weights: Optional[Mapping[str, Any]], proxies: Sequence[str],
-                  flag: str) -> Optional[List[float]]:
+def named_weights(weights: Optional[Mapping[str, Any]], proxies: Sequence[str], flag: str) -> Optional[List[float]]:
     """One weight per proxy of ``proxies`` from ``{proxy: weight}`` (a proxy not named weighs 1).
 
     Args:
@@ -156,9 +157,13 @@ def named_weights(weights: Optional[Mapping[str, Any]], proxies: Sequence[str],
     return [float(w) for w in values]
 
 
-def aggregate(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
-              method: str = RANKING_AGGREGATOR, weights: WeightsLike = None,
-              reference: Optional[Sequence[Mapping[str, float]]] = None) -> np.ndarray:
+def aggregate(
+    scores: Sequence[Mapping[str, float]],
+    proxies: Sequence[str],
+    method: str = RANKING_AGGREGATOR,
+    weights: WeightsLike = None,
+    reference: Optional[Sequence[Mapping[str, float]]] = None,
+) -> np.ndarray:
     """One value per cell, higher meaning ranked better, from the ranks on ``proxies``.
 
     Args:
@@ -188,11 +193,15 @@ def aggregate(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
     if reference is None:
         return np.asarray(fn(rank_matrix(scores, names), vector), dtype=float)
     both = to_objectives(list(scores) + list(reference), names)
-    return np.asarray(fn(reference_ranks(both[:len(scores)], both[len(scores):]), vector), dtype=float)
+    return np.asarray(fn(reference_ranks(both[: len(scores)], both[len(scores) :]), vector), dtype=float)
 
 
-def aggregation_order(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
-                      method: str = RANKING_AGGREGATOR, weights: WeightsLike = None) -> np.ndarray:
+def aggregation_order(
+    scores: Sequence[Mapping[str, float]],
+    proxies: Sequence[str],
+    method: str = RANKING_AGGREGATOR,
+    weights: WeightsLike = None,
+) -> np.ndarray:
     """Indices of the cells, best first by :func:`aggregate`; equal values keep index order."""
     values = aggregate(scores, proxies, method, weights)
     return np.lexsort((np.arange(len(values)), -values))

@@ -85,8 +85,9 @@ def feature_entropy(features: torch.Tensor, standardise: bool = False) -> float:
     return float(-(p * p.log()).sum())
 
 
-def block_entropies(net: nn.Module, inputs: torch.Tensor, batch: int = ENTROPY_BATCH,
-                    standardise: bool = False) -> KindValues:
+def block_entropies(
+    net: nn.Module, inputs: torch.Tensor, batch: int = ENTROPY_BATCH, standardise: bool = False
+) -> KindValues:
     """:func:`feature_entropy` of every block's output with its kind (train mode).
 
     The network's state is restored afterwards.
@@ -120,8 +121,13 @@ def _call_gain(call: BlockCall, generator: torch.Generator) -> float:
     return math.sqrt(squared) / max(float(v.double().norm()), 1e-30)
 
 
-def block_gains(net: nn.Module, inputs: torch.Tensor, generator: torch.Generator,
-                batch: int = GAIN_BATCH, input_scale: float = TRAINABILITY_INPUT_SCALE) -> KindValues:
+def block_gains(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    generator: torch.Generator,
+    batch: int = GAIN_BATCH,
+    input_scale: float = TRAINABILITY_INPUT_SCALE,
+) -> KindValues:
     """Per block, its kind and ``||J^T v|| / ||v||`` for a Gaussian ``v`` (train mode).
 
     Every block runs on leaf copies of its inputs, multiplied by ``input_scale`` except

@@ -72,8 +72,7 @@ def block_kinds(net: nn.Module) -> Dict[nn.Module, str]:
     has_cells = isinstance(cells, (nn.Sequential, nn.ModuleList)) and len(cells) > 0
     cell_type = type(cells[0]) if has_cells else None
     stem = getattr(net, "stem", None) if has_cells else None
-    return {b: "stem" if b is stem else ("cell" if type(b) is cell_type or not has_cells else "block")
-            for b in blocks}
+    return {b: "stem" if b is stem else ("cell" if type(b) is cell_type or not has_cells else "block") for b in blocks}
 
 
 def _leaf(value: object, scale: float) -> object:

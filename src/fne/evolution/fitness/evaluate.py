@@ -33,6 +33,7 @@ MIN_OOM_BATCH = 2
 Scores = Dict[str, float]
 SpaceLike = Union[str, SearchSpace]
 
+
 def proxy_build_kwargs(space_name: str) -> Dict[str, Any]:
     """The build arguments of the network proxies are computed on: the ``score`` preset of
     the space registered as ``space_name`` (see :meth:`fne.genotopheno.SearchSpace.preset`)."""
@@ -65,8 +66,9 @@ def _release_cuda_memory(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def run_proxy(proxy: Proxy, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-              min_batch: int = MIN_OOM_BATCH) -> float:
+def run_proxy(
+    proxy: Proxy, net: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, min_batch: int = MIN_OOM_BATCH
+) -> float:
     """Run one proxy, halving the batch after each CUDA out-of-memory error.
 
     Args:
@@ -102,9 +104,16 @@ def _rng_devices(device: torch.device) -> List[int]:
     return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
-def score_genotype(space_name: SpaceLike, genotype_text: str, proxies: Sequence[str],
-                   inputs: torch.Tensor, targets: torch.Tensor, device: Union[str, torch.device],
-                   seed: int, build_kwargs: Optional[Mapping[str, Any]] = None) -> Scores:
+def score_genotype(
+    space_name: SpaceLike,
+    genotype_text: str,
+    proxies: Sequence[str],
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    device: Union[str, torch.device],
+    seed: int,
+    build_kwargs: Optional[Mapping[str, Any]] = None,
+) -> Scores:
     """Build one cell's network and score it with each proxy.
 
     Args:
@@ -138,5 +147,3 @@ def score_genotype(space_name: SpaceLike, genotype_text: str, proxies: Sequence[
             torch.manual_seed(seed)
             scores[name] = run_proxy(get_proxy(name), net, inputs, targets)
     return scores
-
-

@@ -27,12 +27,16 @@ ZICO_REDUCE = "mean"
 
 
 def _weights(net: nn.Module) -> List[torch.Tensor]:
-    return [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))
-            and m.weight is not None and m.weight.requires_grad]
+    return [
+        m.weight
+        for m in net.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight is not None and m.weight.requires_grad
+    ]
 
 
-def split_gradients(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                    splits: int = ZICO_SPLITS) -> List[torch.Tensor]:
+def split_gradients(
+    net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, splits: int = ZICO_SPLITS
+) -> List[torch.Tensor]:
     """Per weight tensor, the stacked ``(splits, ...)`` cross-entropy gradients of each part.
 
     The network runs in train mode; its state (``.grad`` included) is restored afterwards.
@@ -49,8 +53,7 @@ def split_gradients(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
         for x, y in zip(inputs.chunk(splits), targets.chunk(splits)):
             loss = F.cross_entropy(net(x), y)
             grads = torch.autograd.grad(loss, weights, allow_unused=True)
-            per_part.append([torch.zeros_like(w) if g is None else g.detach()
-                             for g, w in zip(grads, weights)])
+            per_part.append([torch.zeros_like(w) if g is None else g.detach() for g, w in zip(grads, weights)])
     return [torch.stack(parts) for parts in zip(*per_part)]
 
 
@@ -75,8 +78,9 @@ def layer_log_ratio(grads: torch.Tensor, reduce: str = ZICO_REDUCE) -> float:
     return math.log(float(value))
 
 
-def zico_score(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-               splits: int = ZICO_SPLITS, reduce: str = ZICO_REDUCE) -> float:
+def zico_score(
+    net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, splits: int = ZICO_SPLITS, reduce: str = ZICO_REDUCE
+) -> float:
     """Sum over layers of :func:`layer_log_ratio` (layers without gradient left out).
 
     NaN when no layer has a varying gradient.

@@ -79,8 +79,9 @@ def rank_correlations(values: np.ndarray, truth: np.ndarray) -> Dict[str, float]
     return {"spearman": float(rho), "kendall": float(tau)}
 
 
-def correlation_report(scores: Sequence[Mapping[str, float]], proxies: Sequence[str],
-                       truth: np.ndarray, combine: Sequence[str]) -> Dict[str, Dict[str, float]]:
+def correlation_report(
+    scores: Sequence[Mapping[str, float]], proxies: Sequence[str], truth: np.ndarray, combine: Sequence[str]
+) -> Dict[str, Dict[str, float]]:
     """Rank correlations of every proxy and of the combined ranking with the truth.
 
     Args:

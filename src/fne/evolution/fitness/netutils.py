@@ -120,12 +120,14 @@ def batch_statistics_as_constants(net: nn.Module) -> Iterator[None]:
 
     def hook(module: nn.Module, args: tuple) -> None:
         with torch.no_grad():  # momentum 1: the running statistics become the batch's
-            F.batch_norm(args[0].detach(), module.running_mean, module.running_var,
-                         training=True, momentum=1.0, eps=module.eps)
+            F.batch_norm(
+                args[0].detach(), module.running_mean, module.running_var, training=True, momentum=1.0, eps=module.eps
+            )
 
     net.eval()
-    handles = [m.register_forward_pre_hook(hook) for m in net.modules()
-               if isinstance(m, _NORMS) and m.running_mean is not None]
+    handles = [
+        m.register_forward_pre_hook(hook) for m in net.modules() if isinstance(m, _NORMS) and m.running_mean is not None
+    ]
     try:
         yield
     finally:

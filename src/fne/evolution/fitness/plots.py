@@ -17,9 +17,18 @@ def _pyplot():
     return plt
 
 
-def scatter_png(path: Union[str, Path], x: np.ndarray, y: np.ndarray, *, title: str, xlabel: str,
-                ylabel: str, color: Optional[np.ndarray] = None, color_label: str = "",
-                log_x: bool = False) -> Path:
+def scatter_png(
+    path: Union[str, Path],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    color: Optional[np.ndarray] = None,
+    color_label: str = "",
+    log_x: bool = False,
+) -> Path:
     """Write a scatter plot of the finite points of ``(x, y)`` to ``path`` (PNG).
 
     Args:
@@ -38,8 +47,9 @@ def scatter_png(path: Union[str, Path], x: np.ndarray, y: np.ndarray, *, title: 
     keep = np.isfinite(x) & np.isfinite(y)
     fig, ax = plt.subplots(figsize=(5.0, 4.0), dpi=110)
     try:
-        points = ax.scatter(x[keep], y[keep], s=8, alpha=0.7,
-                            c=None if color is None else np.asarray(color, float)[keep])
+        points = ax.scatter(
+            x[keep], y[keep], s=8, alpha=0.7, c=None if color is None else np.asarray(color, float)[keep]
+        )
         if color is not None:
             fig.colorbar(points, ax=ax, label=color_label)
         if log_x and keep.any() and (x[keep] > 0).all():

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .netutils import (batch_statistics_as_constants, downsampled, preserved, reinitialise,
-                       relu_codes, scratch_copy)
+from .netutils import batch_statistics_as_constants, downsampled, preserved, reinitialise, relu_codes, scratch_copy
 from .registry import register_proxy
 
 NTK_REINITS = 1
@@ -56,14 +55,16 @@ REGION_PATCH = 4
 
 
 def _weight_layers(net: nn.Module) -> List[nn.Module]:
-    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear, _BatchNorm))
-            and getattr(m, "weight", None) is not None]
+    return [
+        m
+        for m in net.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear, _BatchNorm)) and getattr(m, "weight", None) is not None
+    ]
 
 
 def _conv_sample_grads(conv: nn.Conv2d, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     pointwise = conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0)
-    cols = x.flatten(2) if pointwise else F.unfold(x, conv.kernel_size, conv.dilation,
-                                                    conv.padding, conv.stride)
+    cols = x.flatten(2) if pointwise else F.unfold(x, conv.kernel_size, conv.dilation, conv.padding, conv.stride)
     n, groups = x.shape[0], conv.groups
     cols = cols.view(n, groups, -1, cols.shape[-1])
     g = g.flatten(2).view(n, groups, -1, cols.shape[-1])
@@ -138,8 +139,13 @@ def ntk_condition_number(net: nn.Module, inputs: torch.Tensor) -> float:
     return (eig[-1] / eig[0]).item()
 
 
-def ntk_score(net: nn.Module, inputs: torch.Tensor, reinits: int = NTK_REINITS,
-              batch: int = NTK_BATCH, resolution: int = NTK_RESOLUTION) -> float:
+def ntk_score(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    reinits: int = NTK_REINITS,
+    batch: int = NTK_BATCH,
+    resolution: int = NTK_RESOLUTION,
+) -> float:
     """Geometric mean of the NTK condition number over ``reinits`` initialisations.
 
     Args:
@@ -250,8 +256,13 @@ def input_gradients(net: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     return jac.flatten(1)
 
 
-def grad_corr_score(net: nn.Module, inputs: torch.Tensor, inits: int = GRAD_CORR_INITS,
-                    resolution: int = GRAD_CORR_RESOLUTION, scheme: str = "default") -> float:
+def grad_corr_score(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    inits: int = GRAD_CORR_INITS,
+    resolution: int = GRAD_CORR_RESOLUTION,
+    scheme: str = "default",
+) -> float:
     """Mean :func:`correlation_score` of the input gradients over ``inits`` initialisations.
 
     Args:
@@ -310,8 +321,7 @@ def flops(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
         total[0] += _layer_macs(module, output)
 
-    handles = [m.register_forward_hook(hook) for m in net.modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     try:
         with preserved(net), torch.no_grad():
             net.eval()(inputs[:1])

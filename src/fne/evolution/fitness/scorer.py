@@ -87,25 +87,30 @@ def read_or_set_aside(path: Path) -> Dict[str, Scores]:
     except ValueError as err:
         aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         path.replace(aside)
-        logger.warning("%s; it is only a cache of scores, so it was moved to %s and will be rebuilt",
-                       err, aside)
+        logger.warning("%s; it is only a cache of scores, so it was moved to %s and will be rebuilt", err, aside)
         return {}
 
 
 def write_cache_file(path: Path, entries: Mapping[str, Scores]) -> None:
     """Write ``entries`` as JSON atomically (temporary file in the same folder, then rename)."""
-    payload = {"version": FITNESS_VERSION,
-               "entries": {k: {p: _to_json_value(v) for p, v in s.items()} for k, s in entries.items()}}
+    payload = {
+        "version": FITNESS_VERSION,
+        "entries": {k: {p: _to_json_value(v) for p, v in s.items()} for k, s in entries.items()},
+    }
     atomic_write_json(path, payload, indent=None, sort_keys=True)
 
 
 def _check_batch(inputs: torch.Tensor, targets: torch.Tensor) -> None:
     if not torch.is_tensor(inputs) or inputs.dim() != 4 or inputs.shape[0] < 2:
-        raise ValueError(f"inputs must be an image batch (B >= 2, C, H, W), got "
-                         f"{tuple(inputs.shape) if torch.is_tensor(inputs) else type(inputs).__name__}")
+        raise ValueError(
+            f"inputs must be an image batch (B >= 2, C, H, W), got "
+            f"{tuple(inputs.shape) if torch.is_tensor(inputs) else type(inputs).__name__}"
+        )
     if not torch.is_tensor(targets) or targets.shape[:1] != inputs.shape[:1]:
-        raise ValueError(f"targets must have shape ({inputs.shape[0]},), got "
-                         f"{tuple(targets.shape) if torch.is_tensor(targets) else type(targets).__name__}")
+        raise ValueError(
+            f"targets must have shape ({inputs.shape[0]},), got "
+            f"{tuple(targets.shape) if torch.is_tensor(targets) else type(targets).__name__}"
+        )
 
 
 def _check_proxies(proxies: Sequence[str]) -> tuple:
@@ -134,11 +139,20 @@ class Scorer:
         num_cache_hits: cells served from the cache.
     """
 
-    def __init__(self, space: Union[str, SearchSpace], proxies: Sequence[str] = DEFAULT_PROXIES, *,
-                 inputs: torch.Tensor, targets: torch.Tensor, device: str = "auto", seed: int = 0,
-                 cache_file: Union[str, Path, None] = None,
-                 build_kwargs: Optional[Mapping[str, Any]] = None, flush_every: int = 100,
-                 evaluator: Optional[Evaluator] = None) -> None:
+    def __init__(
+        self,
+        space: Union[str, SearchSpace],
+        proxies: Sequence[str] = DEFAULT_PROXIES,
+        *,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        device: str = "auto",
+        seed: int = 0,
+        cache_file: Union[str, Path, None] = None,
+        build_kwargs: Optional[Mapping[str, Any]] = None,
+        flush_every: int = 100,
+        evaluator: Optional[Evaluator] = None,
+    ) -> None:
         """Set up a scorer.
 
         Args:
@@ -182,9 +196,13 @@ class Scorer:
         self._unsaved = 0
 
     def _settings_digest(self) -> str:
-        settings = {"version": FITNESS_VERSION, "space": self.space.name, "seed": self.seed,
-                    "build": sorted((k, repr(v)) for k, v in self.build_kwargs.items()),
-                    "batch": batch_fingerprint(self.inputs, self.targets)}
+        settings = {
+            "version": FITNESS_VERSION,
+            "space": self.space.name,
+            "seed": self.seed,
+            "build": sorted((k, repr(v)) for k, v in self.build_kwargs.items()),
+            "batch": batch_fingerprint(self.inputs, self.targets),
+        }
         return hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
     def _as_genotype(self, genotype: Any) -> Hashable:
@@ -233,9 +251,15 @@ class Scorer:
             return
         keys = list(todo)
         jobs = [(self.space.format(todo[k]), self._missing(k)) for k in keys]
-        task = functools.partial(_score_job, self.space, inputs=self.inputs.cpu(),
-                                 targets=self.targets.cpu(), device=str(self.device), seed=self.seed,
-                                 build_kwargs=self.build_kwargs)
+        task = functools.partial(
+            _score_job,
+            self.space,
+            inputs=self.inputs.cpu(),
+            targets=self.targets.cpu(),
+            device=str(self.device),
+            seed=self.seed,
+            build_kwargs=self.build_kwargs,
+        )
         with progress_bar(len(jobs), "scoring", unit="cell", enabled=progress, leave=False) as bar:
             for key, (text, missing), result in zip(keys, jobs, self.evaluator.imap(task, jobs)):
                 self._store(key, text, missing, result)
@@ -266,8 +290,16 @@ class Scorer:
         logger.debug("wrote %d cache entries to %s", len(merged), self.cache_file)
 
 
-def _score_job(space: SearchSpace, job: tuple, *, inputs: torch.Tensor, targets: torch.Tensor,
-               device: str, seed: int, build_kwargs: Mapping[str, Any]) -> Scores:
+def _score_job(
+    space: SearchSpace,
+    job: tuple,
+    *,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    device: str,
+    seed: int,
+    build_kwargs: Mapping[str, Any],
+) -> Scores:
     """One evaluator task: ``job`` is ``(genotype text, proxies)``."""
     text, proxies = job
     return score_genotype(space, text, proxies, inputs, targets, device, seed, build_kwargs)

@@ -16,8 +16,18 @@ import numpy as np
 
 from .registry import get_proxy, list_proxies
 
-__all__ = ["ProxyUnit", "PROXY_UNITS", "PickLike", "proxy_unit", "higher_is_better", "proxy_label", "uses_log_scale",
-           "objectives_to_raw", "scores_to_raw", "pick_values"]
+__all__ = [
+    "ProxyUnit",
+    "PROXY_UNITS",
+    "PickLike",
+    "proxy_unit",
+    "higher_is_better",
+    "proxy_label",
+    "uses_log_scale",
+    "objectives_to_raw",
+    "scores_to_raw",
+    "pick_values",
+]
 
 
 @dataclass(frozen=True)

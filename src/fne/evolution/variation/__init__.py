@@ -60,8 +60,9 @@ def _checked(space: SearchSpace, child: Any) -> Any:
     return child
 
 
-def register_variation(space_name: str, *, crossovers: Mapping[str, Crossover],
-                       mutations: Mapping[str, Mutation], replace: bool = False) -> VariationOperators:
+def register_variation(
+    space_name: str, *, crossovers: Mapping[str, Crossover], mutations: Mapping[str, Mutation], replace: bool = False
+) -> VariationOperators:
     """Register the variation operators of the space named ``space_name``.
 
     Args:
@@ -94,8 +95,10 @@ def get_variation(space: SearchSpace) -> VariationOperators:
     """
     name = getattr(space, "name", "")
     if name not in _VARIATIONS:
-        raise ValueError(f"no variation operators registered for space {name!r}; registered: "
-                         f"{', '.join(list_variations())} (use register_variation)")
+        raise ValueError(
+            f"no variation operators registered for space {name!r}; registered: "
+            f"{', '.join(list_variations())} (use register_variation)"
+        )
     return _VARIATIONS.get(name)
 
 
@@ -108,5 +111,4 @@ from . import darts as _darts  # noqa: E402,F401  (registers "darts")
 from . import fne as _fne  # noqa: E402,F401  (registers "fne")
 from . import nb201 as _nb201  # noqa: E402,F401  (registers "nb201")
 
-__all__ = ["Crossover", "Mutation", "VariationOperators", "get_variation", "list_variations",
-           "register_variation"]
+__all__ = ["Crossover", "Mutation", "VariationOperators", "get_variation", "list_variations", "register_variation"]

@@ -26,8 +26,7 @@ def _replace_cell(genotype: DartsGenotype, cell: str, pairs: Sequence[Pair]) -> 
     return genotype._replace(**{cell: tuple(pairs)})
 
 
-def uniform_crossover(space: DartsSpace, a: DartsGenotype, b: DartsGenotype,
-                      rng: np.random.Generator) -> DartsGenotype:
+def uniform_crossover(space: DartsSpace, a: DartsGenotype, b: DartsGenotype, rng: np.random.Generator) -> DartsGenotype:
     """Each node of both cells (its two pairs together), and each cell's concat, from ``a`` or ``b``.
 
     A node's pairs stay together, so its two inputs stay as distinct as in the parent.
@@ -91,5 +90,6 @@ def _other_inputs(pos: int, *taken: int) -> List[int]:
     return [j for j in range(NUM_INPUTS + pos // 2) if j not in taken]
 
 
-register_variation("darts", crossovers={"uniform": uniform_crossover},
-                   mutations={"op": mutate_op, "input": mutate_input})
+register_variation(
+    "darts", crossovers={"uniform": uniform_crossover}, mutations={"op": mutate_op, "input": mutate_input}
+)

@@ -17,8 +17,16 @@ from fne.genotopheno.fne_space import FneGenotype, FneSpace, edge_index, nodes_f
 
 from . import register_variation
 
-__all__ = ["uniform_crossover", "min_crossover", "mutate_op", "grow_channels", "shrink_channels",
-           "swap_blocks", "add_node", "remove_node"]
+__all__ = [
+    "uniform_crossover",
+    "min_crossover",
+    "mutate_op",
+    "grow_channels",
+    "shrink_channels",
+    "swap_blocks",
+    "add_node",
+    "remove_node",
+]
 
 
 def to_counts(genotype: FneGenotype) -> np.ndarray:
@@ -66,15 +74,15 @@ def _repair(space: FneSpace, counts: np.ndarray, rng: np.random.Generator) -> Fn
     return from_counts(counts)
 
 
-def _aligned(a: FneGenotype, b: FneGenotype, rng: np.random.Generator
-             ) -> Tuple[List[Tuple[int, ...]], List[Tuple[int, ...]]]:
+def _aligned(
+    a: FneGenotype, b: FneGenotype, rng: np.random.Generator
+) -> Tuple[List[Tuple[int, ...]], List[Tuple[int, ...]]]:
     """Blocks of a base parent drawn at random and the other parent's blocks (common prefix)."""
     base, other = (a, b) if rng.random() < 0.5 else (b, a)
-    return list(base.edges), list(other.edges[:len(base.edges)])
+    return list(base.edges), list(other.edges[: len(base.edges)])
 
 
-def uniform_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype,
-                      rng: np.random.Generator) -> FneGenotype:
+def uniform_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype, rng: np.random.Generator) -> FneGenotype:
     """Each block present in both parents comes from either with probability 1/2."""
     blocks, other = _aligned(a, b, rng)
     for idx, block in enumerate(other):
@@ -83,8 +91,7 @@ def uniform_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype,
     return _repair(space, to_counts(FneGenotype(tuple(blocks))), rng)
 
 
-def min_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype,
-                  rng: np.random.Generator) -> FneGenotype:
+def min_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype, rng: np.random.Generator) -> FneGenotype:
     """Element-wise minimum of the counts of the blocks present in both parents.
 
     The child keeps only what both parents share (the ops they agree on, at the smaller
@@ -125,8 +132,14 @@ def grow_channels(space: FneSpace, genotype: FneGenotype, rng: np.random.Generat
         counts[i, j, k] += 1
         return from_counts(counts)
     fed = _fed(counts)
-    slots = [(i, j, k) for i in range(1, counts.shape[0]) for j in range(i) if fed[j]
-             for k in _op_choices(space) if counts[i, j, k] == 0]
+    slots = [
+        (i, j, k)
+        for i in range(1, counts.shape[0])
+        for j in range(i)
+        if fed[j]
+        for k in _op_choices(space)
+        if counts[i, j, k] == 0
+    ]
     if not slots:
         return genotype
     i, j, k = slots[int(rng.integers(len(slots)))]
@@ -203,6 +216,12 @@ def remove_node(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator
 register_variation(
     "fne",
     crossovers={"uniform": uniform_crossover, "min": min_crossover},
-    mutations={"op": mutate_op, "grow": grow_channels, "shrink": shrink_channels,
-               "swap": swap_blocks, "add_node": add_node, "remove_node": remove_node},
+    mutations={
+        "op": mutate_op,
+        "grow": grow_channels,
+        "shrink": shrink_channels,
+        "swap": swap_blocks,
+        "add_node": add_node,
+        "remove_node": remove_node,
+    },
 )

@@ -11,8 +11,7 @@ from . import register_variation
 __all__ = ["uniform_crossover", "mutate_op"]
 
 
-def uniform_crossover(space: NB201Space, a: NB201Genotype, b: NB201Genotype,
-                      rng: np.random.Generator) -> NB201Genotype:
+def uniform_crossover(space: NB201Space, a: NB201Genotype, b: NB201Genotype, rng: np.random.Generator) -> NB201Genotype:
     """Each of the six edge ops comes from ``a`` or ``b`` with probability 1/2.
 
     Args:
