@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -43,7 +44,7 @@ while True:
 """
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
@@ -51,14 +52,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def timed_search(seed: int, data_dir: str, folder: Path) -> Dict[str, Any]:
+def timed_search(seed: int, data_dir: str, folder: Path) -> dict[str, Any]:
     """The default search into ``folder``: its pick, wall time and time breakdown."""
     start = time.perf_counter()
     result = run_search(SearchConfig(seed=seed, data_dir=data_dir, out=str(folder)), progress=False)
     return {"arch": result["best"]["arch"], "wall_s": time.perf_counter() - start, "timing": result["timing"]}
 
 
-def with_hog(seed: int, data_dir: str, folder: Path) -> Dict[str, Any]:
+def with_hog(seed: int, data_dir: str, folder: Path) -> dict[str, Any]:
     """:func:`timed_search` while the hog process runs (started before, stopped after)."""
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     hog = subprocess.Popen([sys.executable, "-c", HOG], env=env, stdout=subprocess.PIPE, text=True)
@@ -74,7 +75,7 @@ def with_hog(seed: int, data_dir: str, folder: Path) -> Dict[str, Any]:
         hog.wait()
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fne-contention-") as tmp:
         alone = timed_search(args.seed, args.data_dir, Path(tmp) / "alone")

@@ -15,8 +15,9 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=60, help="cells to score")
     ap.add_argument("--seed", type=int, default=0)
@@ -46,14 +47,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def timed_run(
     space: Any,
-    cells: List[Any],
+    cells: list[Any],
     x: torch.Tensor,
     y: torch.Tensor,
     proxies: Sequence[str],
     backend: str,
     workers: int,
     threads: int,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Score ``cells`` on ``backend`` with ``workers`` workers (pool start-up included)."""
     start = time.perf_counter()
     evaluator = make_evaluator(backend, workers, threads=threads)
@@ -74,13 +75,13 @@ def timed_run(
     }
 
 
-def plan(backends: Sequence[str], workers: Sequence[int]) -> List[tuple]:
+def plan(backends: Sequence[str], workers: Sequence[int]) -> list[tuple]:
     """``(backend, workers)`` pairs to time: serial once, each pool at each worker count."""
     runs = [("serial", 1)] if "serial" in backends else []
     return runs + [(b, w) for b in backends if b != "serial" for w in workers]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     proxies = tuple(p for p in args.proxies.split(",") if p)
     space = get_space("nb201")

@@ -40,9 +40,10 @@ import platform
 import resource
 import statistics
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,9 +119,9 @@ class SpaceSetup:
     name: str
     csv: Path
     metric: str
-    published: Tuple[str, ...]
+    published: tuple[str, ...]
     spearman_target: float
-    top10_target: Optional[float]
+    top10_target: float | None
     select_n: int
 
     def targets(self, report_n: int) -> Targets:
@@ -149,7 +150,7 @@ SETUPS = {
 }
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--space", choices=sorted(SETUPS), default="nb201")
     ap.add_argument(
@@ -229,26 +230,26 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- cells
 
 
-def canonical_keys(space_name: str, rows: Sequence[Mapping[str, str]]) -> List[str]:
+def canonical_keys(space_name: str, rows: Sequence[Mapping[str, str]]) -> list[str]:
     space = get_space(space_name)
     return [space.canonical(r["arch_str"]) for r in rows]
 
 
-def nb201_split(args: argparse.Namespace, setup: SpaceSetup) -> Tuple[List[Dict[str, str]], List[Dict[str, str]]]:
+def nb201_split(args: argparse.Namespace, setup: SpaceSetup) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Seed-0 selection rows and the report rows drawn from the rest (isomorphs excluded)."""
     rows = read_rows(args.csv, ("arch_str", setup.metric) + setup.published)
     select = sample_rows(rows, args.select_n, args.seed)
     seen = set()
     for size in set(SEED0_SAMPLE_SIZES) | {args.select_n}:
         seen.update(canonical_keys("nb201", sample_rows(rows, size, args.seed)))
-    rest = [r for r, key in zip(rows, canonical_keys("nb201", rows)) if key not in seen]
+    rest = [r for r, key in zip(rows, canonical_keys("nb201", rows), strict=False) if key not in seen]
     for earlier in range(1, args.report_seed):  # every earlier report sample stays out too
         seen.update(canonical_keys("nb201", sample_rows(rest, args.n, earlier)))
-        rest = [r for r, key in zip(rest, canonical_keys("nb201", rest)) if key not in seen]
+        rest = [r for r, key in zip(rest, canonical_keys("nb201", rest), strict=False) if key not in seen]
     return select, sample_rows(rest, args.n, args.report_seed)
 
 
-def darts_split(args: argparse.Namespace, setup: SpaceSetup) -> Tuple[List[Dict[str, str]], List[Dict[str, str]]]:
+def darts_split(args: argparse.Namespace, setup: SpaceSetup) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """The seed-0 shuffled halves of the NB301 table; report isomorphs of selection cells dropped."""
     rows = read_rows(args.csv, ("arch_str", setup.metric))
     order = np.random.default_rng(args.seed).permutation(len(rows))
@@ -257,19 +258,21 @@ def darts_split(args: argparse.Namespace, setup: SpaceSetup) -> Tuple[List[Dict[
     seen = set(canonical_keys("darts", select))
     select = select[: args.select_n] if args.select_n else select
     report = [rows[i] for i in order[half:]]
-    return select, [r for r, key in zip(report, canonical_keys("darts", report)) if key not in seen][: args.n]
+    return select, [r for r, key in zip(report, canonical_keys("darts", report), strict=False) if key not in seen][
+        : args.n
+    ]
 
 
 # --------------------------------------------------------------------------- scoring jobs
 
 
-def _seeded_net(space: Any, text: str, build: Dict[str, Any], seed: int) -> torch.nn.Module:
+def _seeded_net(space: Any, text: str, build: dict[str, Any], seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
     return space.build(space.parse(text), **build)
 
 
 def forward_backward_seconds(
-    space: Any, text: str, build: Dict[str, Any], x: torch.Tensor, y: torch.Tensor, seed: int
+    space: Any, text: str, build: dict[str, Any], x: torch.Tensor, y: torch.Tensor, seed: int
 ) -> float:
     """Seconds of one plain forward+backward (cross-entropy) pass, after one warm-up pass."""
     net = _seeded_net(space, text, build, seed)
@@ -279,20 +282,20 @@ def forward_backward_seconds(
     return time.perf_counter() - start
 
 
-def _timed(fn: Callable[[], Any]) -> Tuple[Any, float]:
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     start = time.perf_counter()
     value = fn()
     return value, time.perf_counter() - start
 
 
 def design_variants(
-    space: Any, text: str, build: Dict[str, Any], x: torch.Tensor, y: torch.Tensor, seed: int
-) -> Dict[str, float]:
+    space: Any, text: str, build: dict[str, Any], x: torch.Tensor, y: torch.Tensor, seed: int
+) -> dict[str, float]:
     """Alternative designs of the new proxies (library functions with other arguments)."""
     net = _seeded_net(space, text, build, seed)
     if not output_depends_on_input(net, x):
         return {}
-    out: Dict[str, float] = {}
+    out: dict[str, float] = {}
     small = downsampled(x, BLOCK_RESOLUTION)
     for images, tag in ((x, "32px"), (small, f"{BLOCK_RESOLUTION}px")):
         for standardise in (True, False):
@@ -326,15 +329,15 @@ def select_job(
     x: torch.Tensor,
     y: torch.Tensor,
     seed: int,
-    build: Dict[str, Any],
+    build: dict[str, Any],
     variants: bool,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """One selection cell: every proxy on its own (timed), the overhead, the variants, f+b."""
     space = get_space(space_name)
     _, overhead = _timed(lambda: score_genotype(space, text, [], x, y, "cpu", seed, build))
     scores, seconds = {}, {}
     for name in proxies:
-        value, spent = _timed(lambda: score_genotype(space, text, [name], x, y, "cpu", seed, build))
+        value, spent = _timed(lambda name=name: score_genotype(space, text, [name], x, y, "cpu", seed, build))
         scores[name], seconds[name] = value[name], max(0.0, spent - overhead)
     found = design_variants(space, text, build, x, y, seed) if variants else {}
     return {
@@ -355,8 +358,8 @@ def report_job(
     x: torch.Tensor,
     y: torch.Tensor,
     seed: int,
-    build: Dict[str, Any],
-) -> Dict[str, Any]:
+    build: dict[str, Any],
+) -> dict[str, Any]:
     """One report cell: the chosen set (timed as one call), the mission set (timed), the rest, f+b."""
     space = get_space(space_name)
     scores, chosen_s = _timed(lambda: score_genotype(space, text, chosen, x, y, "cpu", seed, build))
@@ -372,14 +375,14 @@ def report_job(
 
 
 def run_jobs(
-    job: Callable[..., Dict[str, Any]], texts: Sequence[str], workers: int, desc: str, **kwargs: Any
-) -> List[Dict[str, Any]]:
+    job: Callable[..., dict[str, Any]], texts: Sequence[str], workers: int, desc: str, **kwargs: Any
+) -> list[dict[str, Any]]:
     evaluator = make_evaluator("process" if workers > 1 else "serial", workers=workers)
     try:
         results = evaluator.map(functools.partial(job, **kwargs), list(texts), desc=desc)
     finally:
         evaluator.close()
-    failed = [t for t, r in zip(texts, results) if isinstance(r, Failed)]
+    failed = [t for t, r in zip(texts, results, strict=False) if isinstance(r, Failed)]
     if failed:
         raise RuntimeError(f"{len(failed)} cells failed to score, e.g. {failed[0]}: {results[0]}")
     return results
@@ -396,7 +399,7 @@ def _filled(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def figures(values: np.ndarray, truth: np.ndarray) -> Dict[str, float]:
+def figures(values: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Spearman, Kendall, mean truth of the TOP_K and of the top 1% ranked first, rank of the truly
     best (1 = first)."""
     failed = int((~np.isfinite(np.asarray(values, dtype=float))).sum())
@@ -423,7 +426,7 @@ def truth_column(rows: Sequence[Mapping[str, str]], metric: str) -> np.ndarray:
     return np.array([float(r[metric]) for r in rows])
 
 
-def published_figures(rows: Sequence[Mapping[str, str]], names: Sequence[str], truth: np.ndarray) -> Dict[str, Any]:
+def published_figures(rows: Sequence[Mapping[str, str]], names: Sequence[str], truth: np.ndarray) -> dict[str, Any]:
     out = {}
     for name in names:
         if name in rows[0]:
@@ -435,23 +438,23 @@ def published_figures(rows: Sequence[Mapping[str, str]], names: Sequence[str], t
 # --------------------------------------------------------------------------- selection
 
 
-def rank_columns(table: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+def rank_columns(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per column, ranks 1 = best (higher value), ties averaged, NaN last."""
     return {k: rankdata(-_filled(v)) for k, v in table.items()}
 
 
-def set_cost(results: Sequence[Dict[str, Any]], names: Sequence[str]) -> float:
+def set_cost(results: Sequence[dict[str, Any]], names: Sequence[str]) -> float:
     """Median over cells of (overhead + the set's proxy seconds) / forward+backward."""
     return float(np.median([(r["overhead"] + sum(r["seconds"][n] for n in names)) / r["fb"] for r in results]))
 
 
 def evaluate_sets(
-    ranks: Dict[str, np.ndarray],
+    ranks: dict[str, np.ndarray],
     truth: np.ndarray,
-    results: Sequence[Dict[str, Any]],
+    results: Sequence[dict[str, Any]],
     names: Sequence[str],
     max_set: int,
-) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     """Figures of every subset of ``names`` (1..max_set) under every aggregator, equal weights,
     and each one's ranking of the cells."""
     rows, rankings = [], []
@@ -477,8 +480,8 @@ def evaluate_sets(
 
 
 def pick(
-    rows: Sequence[Dict[str, Any]], rankings: Sequence[np.ndarray], truth: np.ndarray, targets: Targets, max_cost: float
-) -> Dict[str, Any]:
+    rows: Sequence[dict[str, Any]], rankings: Sequence[np.ndarray], truth: np.ndarray, targets: Targets, max_cost: float
+) -> dict[str, Any]:
     """The row :data:`SELECTION_RULE` picks, with its ``odds``."""
     affordable = [i for i, r in enumerate(rows) if r["cost"] <= max_cost]
     draws = resamples(len(truth), targets)
@@ -486,8 +489,8 @@ def pick(
 
 
 def weight_sweep(
-    ranks: Dict[str, np.ndarray], truth: np.ndarray, base: Dict[str, Any], grid: Sequence[float] = (0.5, 1.0, 2.0)
-) -> Tuple[List[Dict[str, Any]], List[np.ndarray]]:
+    ranks: dict[str, np.ndarray], truth: np.ndarray, base: dict[str, Any], grid: Sequence[float] = (0.5, 1.0, 2.0)
+) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
     """The chosen set and aggregator under every combination of per-proxy weights in ``grid``,
     and each one's ranking of the cells."""
     matrix = np.column_stack([ranks[n] for n in base["proxies"]])
@@ -502,7 +505,7 @@ def weight_sweep(
     return out, rankings
 
 
-def variant_swaps(ranks: Dict[str, np.ndarray], truth: np.ndarray, chosen: Dict[str, Any]) -> List[Dict[str, Any]]:
+def variant_swaps(ranks: dict[str, np.ndarray], truth: np.ndarray, chosen: dict[str, Any]) -> list[dict[str, Any]]:
     """The chosen ranking with one member replaced by each of its design variants."""
     fn = agg.get_aggregator(chosen["aggregator"])
     out = []
@@ -516,8 +519,8 @@ def variant_swaps(ranks: Dict[str, np.ndarray], truth: np.ndarray, chosen: Dict[
 
 
 def reused_results(
-    path: Optional[Path], texts: Sequence[str], build: Dict[str, Any], candidates: Sequence[str]
-) -> Optional[List[Dict[str, Any]]]:
+    path: Path | None, texts: Sequence[str], build: dict[str, Any], candidates: Sequence[str]
+) -> list[dict[str, Any]] | None:
     """The per-cell selection results of ``build`` saved in ``path`` for exactly ``texts``, else None."""
     if path is None:
         return None
@@ -532,10 +535,10 @@ def reused_results(
     return None
 
 
-def _stored(results: Sequence[Dict[str, Any]], texts: Sequence[str]) -> List[Dict[str, Any]]:
+def _stored(results: Sequence[dict[str, Any]], texts: Sequence[str]) -> list[dict[str, Any]]:
     """Per-cell results as JSON (non-finite values as None), so that a selection can be redone."""
 
-    def clean(values: Mapping[str, float]) -> Dict[str, Optional[float]]:
+    def clean(values: Mapping[str, float]) -> dict[str, float | None]:
         return {k: (float(v) if v is not None and math.isfinite(v) else None) for k, v in values.items()}
 
     return [
@@ -547,20 +550,20 @@ def _stored(results: Sequence[Dict[str, Any]], texts: Sequence[str]) -> List[Dic
             "variants": clean(r["variants"]),
             "fb": r["fb"],
         }
-        for t, r in zip(texts, results)
+        for t, r in zip(texts, results, strict=False)
     ]
 
 
-def _restored(results: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    def nan(values: Mapping[str, Optional[float]]) -> Dict[str, float]:
+def _restored(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def nan(values: Mapping[str, float | None]) -> dict[str, float]:
         return {k: (math.nan if v is None else float(v)) for k, v in values.items()}
 
     return [{**r, "scores": nan(r["scores"]), "variants": nan(r["variants"])} for r in results]
 
 
 def library_ranking_odds(
-    setup: SpaceSetup, ranks: Dict[str, np.ndarray], truth: np.ndarray, targets: Targets
-) -> Optional[Dict[str, Any]]:
+    setup: SpaceSetup, ranks: dict[str, np.ndarray], truth: np.ndarray, targets: Targets
+) -> dict[str, Any] | None:
     """Figures and odds of the library's ranking at the time of the run, when its proxies were scored."""
     proxies, method = library_choice(setup.name)
     if not set(proxies) <= set(ranks):
@@ -580,11 +583,11 @@ def library_ranking_odds(
 def select_on_network(
     args: argparse.Namespace,
     setup: SpaceSetup,
-    rows: List[Dict[str, str]],
+    rows: list[dict[str, str]],
     x: torch.Tensor,
     y: torch.Tensor,
-    build: Dict[str, Any],
-) -> Dict[str, Any]:
+    build: dict[str, Any],
+) -> dict[str, Any]:
     """Score the selection cells on one network and choose the ranking; figures on these cells."""
     texts = [r["arch_str"] for r in rows]
     results = reused_results(args.reuse, texts, build, args.candidates)
@@ -628,8 +631,8 @@ def select_on_network(
 
 
 def selection(
-    args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]], x: torch.Tensor, y: torch.Tensor
-) -> Dict[str, Any]:
+    args: argparse.Namespace, setup: SpaceSetup, rows: list[dict[str, str]], x: torch.Tensor, y: torch.Tensor
+) -> dict[str, Any]:
     """The selection on every network of ``--networks``, and the overall choice."""
     per_network = [select_on_network(args, setup, rows, x, y, build) for build in args.networks]
     chosen = max((n["chosen"] for n in per_network), key=preference)
@@ -649,25 +652,25 @@ def selection(
 # --------------------------------------------------------------------------- report
 
 
-def library_choice(space_name: str) -> Tuple[Tuple[str, ...], str]:
+def library_choice(space_name: str) -> tuple[tuple[str, ...], str]:
     if space_name == "darts":
         return tuple(agg.DARTS_RANKING_PROXIES), agg.DARTS_RANKING_AGGREGATOR
     return tuple(agg.RANKING_PROXIES), agg.RANKING_AGGREGATOR
 
 
-def library_weights(space_name: str) -> Optional[Dict[str, float]]:
+def library_weights(space_name: str) -> dict[str, float] | None:
     weights = agg.DARTS_RANKING_WEIGHTS if space_name == "darts" else agg.RANKING_WEIGHTS
     return None if weights is None else dict(weights)
 
 
-def library_build(space_name: str) -> Dict[str, Any]:
+def library_build(space_name: str) -> dict[str, Any]:
     """The network the library's ranking scores on: the space's ``score`` preset."""
     return get_space(space_name).preset("score")
 
 
 def report(
-    args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]], x: torch.Tensor, y: torch.Tensor
-) -> Dict[str, Any]:
+    args: argparse.Namespace, setup: SpaceSetup, rows: list[dict[str, str]], x: torch.Tensor, y: torch.Tensor
+) -> dict[str, Any]:
     """Score the report cells with the library's chosen ranking and gather every figure."""
     proxies, method = library_choice(setup.name)
     build = library_build(setup.name)
@@ -729,14 +732,14 @@ def report(
                 setup.metric: float(r[setup.metric]),
                 **{p: (v if math.isfinite(v) else None) for p, v in s.items()},
             }
-            for r, s in zip(rows, scores)
+            for r, s in zip(rows, scores, strict=False)
         ],
     }
 
 
 def cost_only(
-    args: argparse.Namespace, setup: SpaceSetup, rows: List[Dict[str, str]], x: torch.Tensor, y: torch.Tensor
-) -> Dict[str, Any]:
+    args: argparse.Namespace, setup: SpaceSetup, rows: list[dict[str, str]], x: torch.Tensor, y: torch.Tensor
+) -> dict[str, Any]:
     """Seconds of the chosen set and of one forward+backward, cell by cell in this process."""
     proxies, _ = library_choice(setup.name)
     build = library_build(setup.name)
@@ -745,9 +748,9 @@ def cost_only(
     chosen, fb = [], []
     for row in rows[: args.cost_cells]:
         text = row["arch_str"]
-        chosen.append(_timed(lambda: score_genotype(space, text, proxies, x, y, "cpu", 0, build))[1])
+        chosen.append(_timed(lambda text=text: score_genotype(space, text, proxies, x, y, "cpu", 0, build))[1])
         fb.append(forward_backward_seconds(space, text, build, x, y, 0))
-    ratios = [c / f for c, f in zip(chosen, fb)]
+    ratios = [c / f for c, f in zip(chosen, fb, strict=False)]
     return {
         "cells": len(chosen),
         "build_kwargs": build,
@@ -761,7 +764,7 @@ def cost_only(
     }
 
 
-def legacy_keys(result: Dict[str, Any], setup: SpaceSetup) -> Dict[str, Any]:
+def legacy_keys(result: dict[str, Any], setup: SpaceSetup) -> dict[str, Any]:
     """The keys ``report/make_report.py`` reads, from the report figures."""
     rep = result["report"]
     combined = rep["rankings"]["today's combined (" + "+".join(COMBINED_PROXIES) + ", mean_rank)"]
@@ -797,7 +800,7 @@ def _header(title: str, width: int = 64) -> None:
     print(f"\n{title}\n{'':<{width}}{'spearman':>9}{'kendall':>9}{'top10':>9}{'top1%':>9}{'best@':>7}")
 
 
-def print_selection(sel: Dict[str, Any]) -> None:
+def print_selection(sel: dict[str, Any]) -> None:
     for net in sel["networks"]:
         _header(
             f"SELECTION (seed 0, {sel['cells']} cells), network {net['build_kwargs']}: "
@@ -832,7 +835,7 @@ def print_selection(sel: Dict[str, Any]) -> None:
         print(_line(f"published {name}", f))
 
 
-def print_report(rep: Dict[str, Any]) -> None:
+def print_report(rep: dict[str, Any]) -> None:
     _header(f"REPORT ({rep['cells']} unseen cells): proxies")
     for name, f in rep["proxies"].items():
         print(_line(name, f))
@@ -855,7 +858,7 @@ def print_report(rep: Dict[str, Any]) -> None:
     )
 
 
-def settings(args: argparse.Namespace) -> Dict[str, Any]:
+def settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "space": args.space,
         "phase": args.phase,
@@ -877,7 +880,7 @@ def settings(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     args = parse_args(argv)
     torch.set_num_threads(1)
@@ -886,7 +889,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     args.report_n = len(report_rows)  # the sample size the selection's odds are for
     data = load_cifar10(args.data_dir)
     x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.batch_seed))
-    result: Dict[str, Any] = {"settings": settings(args)}
+    result: dict[str, Any] = {"settings": settings(args)}
     if args.phase in ("select", "both"):
         result["selection"] = selection(args, setup, select_rows, x, y)
         print_selection(result["selection"])

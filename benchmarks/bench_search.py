@@ -37,9 +37,10 @@ import multiprocessing
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,9 +48,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fne.genotopheno import get_space  # noqa: E402
 from fne.data import load_dataset  # noqa: E402
 from fne.evolution.fitness import to_objectives  # noqa: E402
+from fne.evolution.ranking import objective_ranking, rank_rows  # noqa: E402
 from fne.evolution.search import (
     SearchConfig,
     build_scorer,
@@ -57,8 +58,8 @@ from fne.evolution.search import (
     read_benchmark,
     run_search,
 )
-from fne.evolution.ranking import objective_ranking, rank_rows  # noqa: E402
 from fne.evolution.search_config import PREVIOUS_DEFAULTS  # noqa: E402
+from fne.genotopheno import get_space  # noqa: E402
 from fne.options import json_fields  # noqa: E402
 
 METHODS = ("fne", "fne, no tournament", "previous default", "random", "naswot")
@@ -77,7 +78,7 @@ VARIANTS = (
 """``--methods`` names of the methods."""
 
 
-def sample_distinct(space: Any, n: int, seed: int) -> List[Any]:
+def sample_distinct(space: Any, n: int, seed: int) -> list[Any]:
     """``n`` random cells with distinct canonical forms."""
     rng = np.random.default_rng(10_000 + seed)
     cells, keys = [], set()
@@ -95,10 +96,10 @@ def run_seed(
     data_dir: str,
     out: Path,
     threads: int = 0,
-    overrides: Optional[Dict[str, Any]] = None,
+    overrides: dict[str, Any] | None = None,
     methods: Sequence[str] = METHODS,
     keep_runs: bool = False,
-) -> Dict[str, Dict[str, Any]]:
+) -> dict[str, dict[str, Any]]:
     """``methods`` for one seed; returns ``{method: {"arch", "evaluations", "wall_time_s"}}``.
 
     ``threads`` > 0 sets torch's CPU threads first (for seeds run side by side);
@@ -108,7 +109,7 @@ def run_seed(
     configuration is not run again: its recorded result (and wall time) is used."""
     if threads > 0:
         torch.set_num_threads(threads)
-    picks: Dict[str, Dict[str, Any]] = {}
+    picks: dict[str, dict[str, Any]] = {}
     for method, changes in VARIANTS:
         if method in methods:
             picks[method] = _search(method, seed, data_dir, out, {**(overrides or {}), **changes}, keep_runs)
@@ -120,8 +121,8 @@ def run_seed(
 
 
 def _search(
-    method: str, seed: int, data_dir: str, out: Path, changes: Dict[str, Any], keep_runs: bool = False
-) -> Dict[str, Any]:
+    method: str, seed: int, data_dir: str, out: Path, changes: dict[str, Any], keep_runs: bool = False
+) -> dict[str, Any]:
     folder = out / f"{method.replace(', ', '_').replace(' ', '_')}_seed{seed}"
     config = SearchConfig(**{**changes, "data_dir": data_dir, "seed": seed, "out": str(folder)})
     result = _finished_run(folder, config) if keep_runs else None
@@ -137,13 +138,13 @@ def _search(
     }
 
 
-def candidate_steps(result: Dict[str, Any]) -> int:
+def candidate_steps(result: dict[str, Any]) -> int:
     """Tournament training a search spent: candidates times steps, summed over its tournaments."""
     records = [h["tournament"] for h in result.get("history", []) if h.get("tournament")]
     return int(sum(len(r.get("candidates", [])) * int(r.get("steps", 0)) for r in records))
 
 
-def _finished_run(folder: Path, config: SearchConfig) -> Optional[Dict[str, Any]]:
+def _finished_run(folder: Path, config: SearchConfig) -> dict[str, Any] | None:
     """The ``result.json`` of a finished run of ``config`` in ``folder`` (moved or not), else None."""
     try:
         result = json.loads((folder / "result.json").read_text())
@@ -153,7 +154,7 @@ def _finished_run(folder: Path, config: SearchConfig) -> Optional[Dict[str, Any]
     return result if recorded == config.to_dict() else None
 
 
-def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+def _baselines(seed: int, data_dir: str, n: int, overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``n`` distinct random cells scored once, picked by the fne rule and by NASWOT alone."""
     start = time.perf_counter()
     space = get_space("nb201")
@@ -174,7 +175,7 @@ def _baselines(seed: int, data_dir: str, n: int, overrides: Dict[str, Any]) -> D
     }
 
 
-def summarise(runs: Dict[int, Dict[str, Dict[str, Any]]]) -> List[Dict[str, Any]]:
+def summarise(runs: dict[int, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
     """One row per method: accuracy statistics, evaluations and wall time per seed."""
     rows = []
     for method in [m for m in METHODS if m in next(iter(runs.values()))]:
@@ -194,7 +195,7 @@ def summarise(runs: Dict[int, Dict[str, Dict[str, Any]]]) -> List[Dict[str, Any]
     return rows
 
 
-def format_table(rows: List[Dict[str, Any]], seeds: int) -> str:
+def format_table(rows: list[dict[str, Any]], seeds: int) -> str:
     """The printed table."""
     lines = [
         f"NB201 CIFAR-10, c10_test_200ep of the picked cell over {seeds} seed(s)",
@@ -261,7 +262,7 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def parse_methods(text: str, parser: argparse.ArgumentParser) -> Tuple[str, ...]:
+def parse_methods(text: str, parser: argparse.ArgumentParser) -> tuple[str, ...]:
     """``--methods`` as method names in table order."""
     slugs = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in slugs if s not in SLUGS]
@@ -272,7 +273,7 @@ def parse_methods(text: str, parser: argparse.ArgumentParser) -> Tuple[str, ...]
     return tuple(m for slug, m in SLUGS.items() if slug in slugs)
 
 
-def parse_overrides(items: List[str]) -> Dict[str, Any]:
+def parse_overrides(items: list[str]) -> dict[str, Any]:
     """``["field=json", ...]`` as a dict of :class:`SearchConfig` fields, checked."""
     names = sorted({f.name for f in dataclasses.fields(SearchConfig)} - {"data_dir", "seed", "out"})
     overrides = json_fields(items, names)
@@ -283,16 +284,16 @@ def parse_overrides(items: List[str]) -> Dict[str, Any]:
 
 
 def run_seeds(
-    seeds: List[int],
+    seeds: list[int],
     data_dir: str,
     out: Path,
     jobs: int,
-    overrides: Dict[str, Any],
+    overrides: dict[str, Any],
     methods: Sequence[str] = METHODS,
     keep_runs: bool = False,
-) -> Dict[int, Dict[str, Dict[str, Any]]]:
+) -> dict[int, dict[str, dict[str, Any]]]:
     """Every seed, one after the other or ``jobs`` at a time in worker processes."""
-    runs: Dict[int, Dict[str, Dict[str, Any]]] = {}
+    runs: dict[int, dict[str, dict[str, Any]]] = {}
     if jobs == 1:
         for seed in seeds:
             runs[seed] = _report(seed, run_seed(seed, data_dir, out, 0, overrides, methods, keep_runs))
@@ -305,12 +306,12 @@ def run_seeds(
     return {seed: runs[seed] for seed in seeds}
 
 
-def _report(seed: int, picks: Dict[str, Dict[str, Any]]) -> Dict[str, Dict[str, Any]]:
+def _report(seed: int, picks: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     print(f"seed {seed}: " + "; ".join(f"{m}: {p['wall_time_s']:.0f}s" for m, p in picks.items()), flush=True)
     return picks
 
 
-def look_up(runs: Dict[int, Dict[str, Dict[str, Any]]], csv_path: str) -> None:
+def look_up(runs: dict[int, dict[str, dict[str, Any]]], csv_path: str) -> None:
     """Add each pick's ``c10_test_200ep`` (read only now, after every search)."""
     table = read_benchmark(Path(csv_path))
     space = get_space("nb201")

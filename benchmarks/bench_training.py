@@ -25,8 +25,9 @@ import json
 import platform
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -47,7 +48,7 @@ BEST_NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|n
 DATASETS = {"fashion_mnist": SHARED / "fashion_mnist", "cifar10_subset": SHARED}
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--arch", default=BEST_NB201, help="NB201 cell to train")
     ap.add_argument("--epochs", type=int, default=1)
@@ -82,7 +83,7 @@ def _with_holdout(data: Any, share: float, seed: int) -> Any:
     return dataclasses.replace(data, train=train, test=held)
 
 
-def run_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
+def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
     data = _with_holdout(load_dataset(DATASETS[name]), args.holdout, args.seed)
     config = TrainConfig(**args.changes)
     with tempfile.TemporaryDirectory() as folder:
@@ -117,7 +118,7 @@ def run_one(name: str, args: argparse.Namespace) -> Dict[str, Any]:
     return entry
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     results = {name: run_one(name, args) for name in args.datasets}

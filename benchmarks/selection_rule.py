@@ -15,8 +15,9 @@ all selection cells, which is where a candidate meeting both targets best must l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import numpy as np
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
@@ -48,7 +49,7 @@ class Targets:
     """
 
     spearman: float
-    top_k_mean: Optional[float]
+    top_k_mean: float | None
     top_k: int
     report_n: int
 
@@ -80,7 +81,7 @@ def odds(values: np.ndarray, truth: np.ndarray, targets: Targets, draws: np.ndar
     return float(np.mean([meets(values[idx], truth[idx], targets) for idx in draws]))
 
 
-def shortlist(rows: Sequence[Dict[str, Any]], size: int = SHORTLIST) -> List[int]:
+def shortlist(rows: Sequence[dict[str, Any]], size: int = SHORTLIST) -> list[int]:
     """Indices of the rows on the first non-dominated fronts of (spearman, top1pct_mean)."""
     if len(rows) <= size:
         return list(range(len(rows)))
@@ -89,14 +90,14 @@ def shortlist(rows: Sequence[Dict[str, Any]], size: int = SHORTLIST) -> List[int
     return sorted(int(i) for front in fronts for i in front)
 
 
-def preference(row: Dict[str, Any]) -> tuple:
+def preference(row: dict[str, Any]) -> tuple:
     """The rule's sort key for a row with its ``odds``: better odds, then higher Spearman."""
     return row["odds"], row["spearman"]
 
 
 def best_odds(
-    rows: Sequence[Dict[str, Any]], values: Sequence[np.ndarray], truth: np.ndarray, targets: Targets, draws: np.ndarray
-) -> Dict[str, Any]:
+    rows: Sequence[dict[str, Any]], values: Sequence[np.ndarray], truth: np.ndarray, targets: Targets, draws: np.ndarray
+) -> dict[str, Any]:
     """The shortlisted row with the best odds (ties: higher Spearman), with its ``odds`` added.
 
     Args:

@@ -17,8 +17,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -51,8 +52,8 @@ SELECTIONS = {
 
 
 def search_command(
-    data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (), methods: Optional[str] = None, first_seed: int = 0
-) -> List[str]:
+    data_dir: Path, csv: Path, out: Path, sets: Sequence[str] = (), methods: str | None = None, first_seed: int = 0
+) -> list[str]:
     """The ``bench_search.py`` command writing ``out`` (5 seeds from ``first_seed``, one at a time
     with the default workers, so that the wall times are those of a user's search)."""
     command = [
@@ -76,7 +77,7 @@ def search_command(
     return command
 
 
-def proxies_command(space: str, data_dir: Path, out: Path, report_seed: int = 1) -> List[str]:
+def proxies_command(space: str, data_dir: Path, out: Path, report_seed: int = 1) -> list[str]:
     """The ``bench_proxies.py`` command writing ``out``: the report reuses the space's seed-0
     selection when it is there (the NB201 selection takes most of an hour), else runs both phases."""
     command = [
@@ -96,7 +97,7 @@ def proxies_command(space: str, data_dir: Path, out: Path, report_seed: int = 1)
     return command + ["--phase", "both", "--no-variants"]
 
 
-def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
+def benchmark_jobs(data_dir: Path, csv: Path) -> dict[str, list[str]]:
     """Result file name -> command that writes it."""
     py, bench = sys.executable, ROOT / "benchmarks"
     return {
@@ -152,7 +153,7 @@ def benchmark_jobs(data_dir: Path, csv: Path) -> Dict[str, List[str]]:
     }
 
 
-def ensure_results(data_dir: Path, csv: Path, rerun: bool) -> Dict[str, Any]:
+def ensure_results(data_dir: Path, csv: Path, rerun: bool) -> dict[str, Any]:
     """Run the benchmarks whose results are missing (all with ``rerun``); load every result."""
     loaded = {}
     for name, command in benchmark_jobs(data_dir, csv).items():
@@ -169,11 +170,11 @@ def ensure_results(data_dir: Path, csv: Path, rerun: bool) -> Dict[str, Any]:
     return loaded
 
 
-def _figure_row(label: str, f: Dict[str, Any]) -> str:
+def _figure_row(label: str, f: dict[str, Any]) -> str:
     return f"| {label} | {f['spearman']:.3f} | {f['kendall']:.3f} | {f['top10_mean']:.2f} | {f['best_position']} |"
 
 
-def proxy_table(proxies: Dict[str, Any], with_proxies: bool = True) -> str:
+def proxy_table(proxies: dict[str, Any], with_proxies: bool = True) -> str:
     """Markdown: the library's ranking, each aggregator, every proxy (unless ``with_proxies`` is
     False) and the published proxies, all on the same report cells."""
     rep = proxies["report"]
@@ -190,7 +191,7 @@ def proxy_table(proxies: Dict[str, Any], with_proxies: bool = True) -> str:
     return "\n".join(lines)
 
 
-def ranking_line(proxies: Dict[str, Any]) -> str:
+def ranking_line(proxies: dict[str, Any]) -> str:
     """Which ranking the library uses, what it costs per cell and its odds on the selection cells."""
     r, c = proxies["report"]["ranking"], proxies["report"]["cost"]
     weights = r["weights"] or {}
@@ -211,7 +212,7 @@ def ranking_line(proxies: Dict[str, Any]) -> str:
     return line
 
 
-def scatter_figure(proxies: Dict[str, Any], path: Path) -> None:
+def scatter_figure(proxies: dict[str, Any], path: Path) -> None:
     """Score against accuracy for every proxy, from the benchmark's per-cell scores."""
     cells = proxies["cells"]
     acc = np.array([c["c10_test_200ep"] for c in cells], dtype=float)
@@ -219,7 +220,7 @@ def scatter_figure(proxies: Dict[str, Any], path: Path) -> None:
     cols = 4
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.3 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):
         x = np.array([np.nan if c[name] is None else c[name] for c in cells], dtype=float)
         ok = np.isfinite(x) & (acc > 0)
         rho, tau = spearmanr(x[ok], acc[ok])[0], kendalltau(x[ok], acc[ok])[0]
@@ -243,7 +244,7 @@ def scatter_figure(proxies: Dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def search_table(search: Dict[str, Any]) -> str:
+def search_table(search: dict[str, Any]) -> str:
     """Markdown: the NB201 search results per method, then published anchors."""
     seeds = len(search["seeds"])
     workers = search.get("config_overrides", {}).get("workers")
@@ -266,7 +267,7 @@ def search_table(search: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def picks_table(search: Dict[str, Any]) -> str:
+def picks_table(search: dict[str, Any]) -> str:
     """Markdown: each seed's pick and its accuracy, per method."""
     methods = [row["method"] for row in search["summary"]]
     lines = ["| seed | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
@@ -276,7 +277,7 @@ def picks_table(search: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
+def speed_table(proxies: dict[str, Any], evaluator: dict[str, Any]) -> str:
     """Markdown: seconds per cell and evaluator throughput."""
     c = proxies["report"]["cost"]
     lines = [
@@ -300,7 +301,7 @@ def speed_table(proxies: Dict[str, Any], evaluator: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def contention_table(contention: Dict[str, Any]) -> str:
+def contention_table(contention: dict[str, Any]) -> str:
     """Markdown: the default search alone and beside another busy torch process."""
     alone, shared = contention["alone"], contention["with_other_process"]
     return "\n".join(
@@ -317,7 +318,7 @@ def contention_table(contention: Dict[str, Any]) -> str:
     )
 
 
-def training_table(training: Dict[str, Any]) -> str:
+def training_table(training: dict[str, Any]) -> str:
     """Markdown: test accuracy and time per epoch of the default training recipe."""
     lines = [
         "| dataset | training images | batch (steps per epoch) | epochs | test accuracy | seconds per epoch |",
@@ -331,14 +332,14 @@ def training_table(training: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_accuracy(run: Dict[str, Any]) -> str:
+def run_accuracy(run: dict[str, Any]) -> str:
     """The example run's looked-up accuracy, or ``n/a``."""
     bench = run.get("benchmark")
     acc = bench.get("c10_test_200ep") if isinstance(bench, dict) else None
     return f"{acc:.2f}%" if isinstance(acc, (int, float)) else "n/a"
 
 
-def gpu_note(proxies: Dict[str, Any]) -> str:
+def gpu_note(proxies: dict[str, Any]) -> str:
     """A line on the GPU figures: measured, or why there are none."""
     if proxies["settings"].get("device") == "cuda":
         return "Measured on CUDA."
@@ -348,7 +349,7 @@ def gpu_note(proxies: Dict[str, Any]) -> str:
     )
 
 
-def copy_run_plots(run: Path) -> List[str]:
+def copy_run_plots(run: Path) -> list[str]:
     """Copy the example search's objective and Pareto-front plots into the report."""
     names = []
     FIGURES.mkdir(parents=True, exist_ok=True)
@@ -360,7 +361,7 @@ def copy_run_plots(run: Path) -> List[str]:
     return names
 
 
-def write_report(results: Dict[str, Any]) -> Path:
+def write_report(results: dict[str, Any]) -> Path:
     """Render ``report/README.md`` from loaded results."""
     proxies, search = results["bench_proxies.json"], results["bench_search.json"]
     darts = results["bench_proxies_darts.json"]
@@ -413,8 +414,8 @@ The proxies, aggregator and weights of the library's ranking were chosen by a fi
 {select_n} NB201 cells drawn with seed 0 (`benchmarks/bench_proxies.py --phase select`): among
 the sets within 3 forward+backward passes per cell, the one that most often meets both targets
 (Spearman 0.91, top-10 mean 93.8) on bootstrap resamples of those cells the size of the report
-(`benchmarks/selection_rule.py`). The figures below are on {n} other cells, drawn with seed {seed} from the cells outside every seed-0
-sample; each is scored on one batch of {batch} CIFAR-10 training images and held against its
+(`benchmarks/selection_rule.py`). The figures below are on {n} other cells, drawn with seed {seed} from the
+cells outside every seed-0 sample; each is scored on one batch of {batch} CIFAR-10 training images and held against its
 200-epoch CIFAR-10 test accuracy. The published proxies are read from the benchmark table for
 the same cells.
 
@@ -480,7 +481,7 @@ tested on its test images, {training_threads} CPU thread.
 """
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rerun", action="store_true", help="run every benchmark again")
     ap.add_argument("--data-dir", type=Path, default=SHARED)
@@ -488,7 +489,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if not args.csv.is_file():
         raise SystemExit(f"benchmark table not found: {args.csv} (use --csv)")

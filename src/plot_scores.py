@@ -9,13 +9,14 @@ The same as ``fne score``, with the same options; the files it writes are descri
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from fne.cli import score_command
-from fne.cli.score_command import Scorer, ScoreConfig, build_arg, run_scoring, write_plots  # noqa: F401
+from fne.cli.score_command import ScoreConfig, Scorer, build_arg, run_scoring, write_plots  # noqa: F401
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run ``fne score`` as ``plot_scores.py``; returns the correlation report."""
     return score_command.main(argv, prog="plot_scores.py")
 

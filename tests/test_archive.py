@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, List, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from fne.genotopheno import get_space
 PROXIES = ("naswot", "params")
 
 
-def cells(n: int, seed: int = 0) -> List[Any]:
+def cells(n: int, seed: int = 0) -> list[Any]:
     space, rng = get_space("nb201"), np.random.default_rng(seed)
     out: dict = {}
     while len(out) < n:
@@ -26,7 +27,7 @@ def cells(n: int, seed: int = 0) -> List[Any]:
     return list(out.values())
 
 
-def scores_for(n: int, seed: int = 0, failed: Sequence[int] = ()) -> List[dict]:
+def scores_for(n: int, seed: int = 0, failed: Sequence[int] = ()) -> list[dict]:
     rng = np.random.default_rng(seed)
     rows = [{"naswot": float(rng.normal()), "params": float(rng.random())} for _ in range(n)]
     for i in failed:
@@ -45,7 +46,7 @@ class Counted:
 
 def filled(n: int = 10, failed: Sequence[int] = (), **kw: Any) -> Archive:
     archive = Archive(get_space("nb201"), PROXIES, Counted(), **kw)
-    for g, s in zip(cells(n), scores_for(n, failed=failed)):
+    for g, s in zip(cells(n), scores_for(n, failed=failed), strict=False):
         archive.add(g, s)
     return archive
 
@@ -138,7 +139,7 @@ def test_state_round_trip_and_a_bad_state_changes_nothing() -> None:
 
 
 def test_a_reference_ranking_gets_the_reference_rows() -> None:
-    seen: List[Any] = []
+    seen: list[Any] = []
 
     def ranking(F: np.ndarray, reference: Any = None) -> np.ndarray:
         seen.append(reference)
@@ -168,7 +169,7 @@ class Scorer:
     def __init__(self, space: Any) -> None:
         self.space = space
 
-    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> list[dict]:
         return [
             {
                 "naswot": float(sum(op == "nor_conv_3x3" for op in g.ops)),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ FASHION = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fash
 CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|"
 
 
-def _subset(path: Path, per_class: int) -> Dict[str, np.ndarray]:
+def _subset(path: Path, per_class: int) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as npz:
         x, y, classes = npz["x"], npz["y"], npz["classes"]
     idx = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in range(10)])
@@ -27,7 +26,7 @@ def _subset(path: Path, per_class: int) -> Dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def fashion(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+def fashion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A 300-train / 100-test Fashion-MNIST subset as npz files and as an image-folder tree."""
     if not (FASHION / "fashion_mnist_train_10k.npz").is_file():
         pytest.skip(f"shared Fashion-MNIST not found at {FASHION}")
@@ -39,7 +38,7 @@ def fashion(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
     for split, per_class in (("train", 30), ("test", 10)):
         arrays = _subset(FASHION / f"fashion_mnist_{split}_10k.npz", per_class)
         np.savez(npz / f"fm_{split}.npz", **arrays)
-        for i, (image, label) in enumerate(zip(arrays["x"], arrays["y"])):
+        for i, (image, label) in enumerate(zip(arrays["x"], arrays["y"], strict=False)):
             target = folder / split / _folder_name(arrays["classes"][label])
             target.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image[:, :, 0], mode="L").save(target / f"{i:04d}.png")
@@ -50,7 +49,7 @@ def _folder_name(name: object) -> str:
     return str(name).replace("/", "_")  # "T-shirt/top" cannot name a folder
 
 
-def _search(data: Path, kind: str, out: Path) -> List[str]:
+def _search(data: Path, kind: str, out: Path) -> list[str]:
     return [
         "search",
         "--data-dir",
@@ -80,7 +79,7 @@ def _search(data: Path, kind: str, out: Path) -> List[str]:
     ]
 
 
-def test_the_npz_and_the_image_folder_load_alike(fashion: Dict[str, Path]) -> None:
+def test_the_npz_and_the_image_folder_load_alike(fashion: dict[str, Path]) -> None:
     a, b = load_dataset(fashion["npz"]), load_dataset(fashion["folder"], "folder")
     assert a.channels == b.channels == 1 and a.image_size == b.image_size == (28, 28)
     assert a.num_classes == b.num_classes == 10
@@ -92,7 +91,7 @@ def test_the_npz_and_the_image_folder_load_alike(fashion: Dict[str, Path]) -> No
 
 @pytest.mark.parametrize("kind", ["npz", "folder"])
 def test_a_search_trains_saves_and_exports_on_fashion_mnist(
-    fashion: Dict[str, Path], tmp_path: Path, kind: str, capsys: pytest.CaptureFixture
+    fashion: dict[str, Path], tmp_path: Path, kind: str, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "run"
     assert main(_search(fashion[kind], kind, out)) == 0
@@ -114,7 +113,7 @@ def test_a_search_trains_saves_and_exports_on_fashion_mnist(
 
 
 def test_fne_train_refuses_to_overwrite_and_trains_a_given_cell(
-    fashion: Dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    fashion: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     argv = [
         "train",

@@ -7,12 +7,10 @@ import hashlib
 import io
 import pickle
 import re
-import socket
 import tarfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, Tuple
 
 import numpy as np
 import pytest
@@ -34,7 +32,7 @@ def rng_images(n: int, h: int, w: int, c: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(n, h, w, c), dtype=np.uint8)
 
 
-def write_cifar100(folder: Path, n_train: int = 30, n_test: int = 10, seed: int = 2) -> Dict[str, tuple]:
+def write_cifar100(folder: Path, n_train: int = 30, n_test: int = 10, seed: int = 2) -> dict[str, tuple]:
     """A tiny official-format cifar-100-python folder; returns the written arrays."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
@@ -59,7 +57,7 @@ def write_cifar100(folder: Path, n_train: int = 30, n_test: int = 10, seed: int 
     return written
 
 
-def write_cifar10(folder: Path, n: int = 4, seed: int = 1) -> Dict[str, tuple]:
+def write_cifar10(folder: Path, n: int = 4, seed: int = 1) -> dict[str, tuple]:
     """A tiny official-format cifar-10-batches-py folder."""
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
@@ -78,9 +76,9 @@ def tar_folder(archive: Path, folder: Path) -> str:
     return hashlib.md5(archive.read_bytes()).hexdigest()
 
 
-def write_png_folder(root: Path, split: str, images: np.ndarray, labels: np.ndarray, classes: Tuple[str, ...]) -> None:
+def write_png_folder(root: Path, split: str, images: np.ndarray, labels: np.ndarray, classes: tuple[str, ...]) -> None:
     """``root/split/<class>/<index>.png`` for each image (grayscale when C == 1)."""
-    for i, (img, label) in enumerate(zip(images, labels)):
+    for i, (img, label) in enumerate(zip(images, labels, strict=False)):
         folder = root / split / classes[label]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img[..., 0] if img.shape[2] == 1 else img).save(folder / f"{i:05d}.png")
@@ -93,7 +91,7 @@ def folder_name(cls: str) -> str:
 # --------------------------------------------------------------------------- Fashion-MNIST
 
 
-def _fashion_subset(path: Path, per_class: int) -> Tuple[np.ndarray, np.ndarray, Tuple[str, ...]]:
+def _fashion_subset(path: Path, per_class: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     with np.load(path, allow_pickle=False) as npz:
         x, y, classes = npz["x"], npz["y"], tuple(npz["classes"].tolist())
     idx = np.concatenate([np.flatnonzero(y == k)[:per_class] for k in range(len(classes))])
@@ -424,7 +422,7 @@ class _FakeResponse(io.BytesIO):
 
     def read(self, size: int = -1) -> bytes:
         if 0 <= self.fail_after <= self.tell():
-            raise socket.timeout("timed out")
+            raise TimeoutError("timed out")
         return super().read(size if self.fail_after < 0 else min(size, self.fail_after - self.tell()))
 
 

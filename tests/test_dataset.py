@@ -219,7 +219,7 @@ def test_official_folder_missing_batch_is_named(tmp_path: Path) -> None:
 def test_locate_all_layouts(tmp_path: Path) -> None:
     make_official_folder(tmp_path / "a" / ds.OFFICIAL_FOLDER, n=2)
     make_official_folder(tmp_path / "b", n=2)
-    for d, sub in ((tmp_path / "c" / "cifar10", "c"), (tmp_path / "d", "d")):
+    for d, _sub in ((tmp_path / "c" / "cifar10", "c"), (tmp_path / "d", "d")):
         d.mkdir(parents=True)
         write_npz(d / "cifar10_train_x.npz")
         write_npz(d / "cifar10_test_x.npz")
@@ -259,7 +259,7 @@ def test_to_tensor_layout_and_normalisation() -> None:
     images[..., 0], images[..., 1], images[..., 2] = 255, 0, 128
     x = ds.to_tensor(images, "cpu")
     assert x.shape == (2, 3, 4, 5) and x.dtype == torch.float32
-    stats = zip((255, 0, 128), ds.CIFAR10_MEAN, ds.CIFAR10_STD)
+    stats = zip((255, 0, 128), ds.CIFAR10_MEAN, ds.CIFAR10_STD, strict=False)
     expected = [(v / 255 - m) / s for v, m, s in stats]
     assert torch.allclose(x[:, :, 1, 2], torch.tensor([expected, expected]), atol=1e-6)
     raw = ds.to_tensor(images, normalized=False)
@@ -355,7 +355,7 @@ def test_iterate_minibatches_covers_epoch_once() -> None:
     batches = list(ds.iterate_minibatches(split, 8, torch.Generator().manual_seed(0)))
     assert len(batches) == 6
     again = list(ds.iterate_minibatches(split, 8, torch.Generator().manual_seed(0)))
-    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again))
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, again, strict=False))
 
 
 def test_augment_batch_is_crop_and_flip() -> None:

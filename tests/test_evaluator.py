@@ -175,7 +175,7 @@ def _same(a, b) -> bool:
 
     return all(
         (math.isnan(u[k]) and math.isnan(v[k])) or u[k] == pytest.approx(v[k], rel=1e-5)
-        for u, v in zip(a, b)
+        for u, v in zip(a, b, strict=False)
         for k in u
     )
 

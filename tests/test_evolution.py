@@ -7,15 +7,16 @@ import copy
 import hashlib
 import json
 import zlib
-from typing import Any, List, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
-from fne.genotopheno import get_space
 from fne.evolution.evolution import Callback, Evolution, Snapshot
 from fne.evolution.tournament import TournamentResult
+from fne.genotopheno import get_space
 
 PROXIES = ("conv", "live")
 
@@ -27,9 +28,9 @@ class CountingScorer:
 
     def __init__(self, space: Any) -> None:
         self.space = space
-        self.keys: List[str] = []
+        self.keys: list[str] = []
 
-    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> list[dict]:
         self.keys += [self.space.canonical(g) for g in genotypes]
         return [
             {
@@ -202,7 +203,7 @@ def test_rates_adapt_within_bounds_or_stay_fixed() -> None:
 
 class Recorder(Callback):
     def __init__(self) -> None:
-        self.generations: List[int] = []
+        self.generations: list[int] = []
         self.ended = False
 
     def on_generation(self, snapshot: Snapshot) -> None:
@@ -226,11 +227,11 @@ def test_callbacks_observe_without_steering() -> None:
 def test_final_pick_rule() -> None:
     from fne.evolution.selection import pareto_front, rank_sum
 
-    scorer_log: List[Any] = []
+    scorer_log: list[Any] = []
     evo = make(seed=4, generations=4, tournament=RandomTournament(), tournament_every=2)
     original = evo.scorer.score_many
 
-    def logging_scorer(genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+    def logging_scorer(genotypes: Sequence[Any], progress: bool = True) -> list[dict]:
         scorer_log.extend(genotypes)
         return original(genotypes, progress)
 
@@ -268,7 +269,7 @@ class LastCandidateWins:
 class NoisyScorer(CountingScorer):
     """Two conflicting objectives drawn at random per cell, so the front reshapes when cells leave."""
 
-    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> list[dict]:
         out = []
         for g in genotypes:
             rng = np.random.default_rng(zlib.crc32(self.space.canonical(g).encode()))
@@ -310,7 +311,7 @@ class CountedObjectives:
     """The test objectives, remembering how many cells each call was given."""
 
     def __init__(self) -> None:
-        self.calls: List[int] = []
+        self.calls: list[int] = []
 
     def __call__(self, scores: Sequence[dict]) -> np.ndarray:
         self.calls.append(len(scores))
@@ -392,7 +393,7 @@ def without_reference(state: dict) -> dict:
     return {k: v for k, v in state.items() if k != "reference"}
 
 
-def make_v1_reference() -> List[str]:
+def make_v1_reference() -> list[str]:
     """The initial population of :func:`make_v1`'s search, as canonical keys."""
     evo = make_v1()
     evo.tell(evo.ask(), evo.scorer.score_many(evo.ask()))
@@ -464,11 +465,11 @@ class NoisyFailingScorer(NoisyScorer):
 
     proxies = ("naswot", "params")
 
-    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> list[dict]:
         rows = super().score_many(genotypes)
         return [
             {"naswot": float("nan") if "avg_pool_3x3" in g.ops else r["conv"], "params": r["live"]}
-            for r, g in zip(rows, genotypes)
+            for r, g in zip(rows, genotypes, strict=False)
         ]
 
 

@@ -166,7 +166,12 @@ def test_ntk_gram_matches_per_sample_loop(space, batch):
         for i in range(x.shape[0]):
             grads = torch.autograd.grad(net(x[i : i + 1]).sum(), weights, allow_unused=True)
             rows.append(
-                torch.cat([(g if g is not None else torch.zeros_like(w)).flatten() for g, w in zip(grads, weights)])
+                torch.cat(
+                    [
+                        (g if g is not None else torch.zeros_like(w)).flatten()
+                        for g, w in zip(grads, weights, strict=False)
+                    ]
+                )
             )
     jac = torch.stack(rows).double()
     assert torch.allclose(gram, jac @ jac.T, rtol=1e-4, atol=1e-6 * gram.abs().max().item())
@@ -182,7 +187,7 @@ def test_hamming_kernel_counts_agreements():
 
 def test_reinitialise_is_seeded_and_checks_the_scheme(space):
     nets = [tiny_net(space), tiny_net(space), tiny_net(space)]
-    for net, seed in zip(nets, (1, 1, 2)):
+    for net, seed in zip(nets, (1, 1, 2), strict=False):
         reinitialise(net, torch.Generator().manual_seed(seed), "default")
     weights = [net.classifier.weight for net in nets]
     assert torch.equal(weights[0], weights[1]) and not torch.equal(weights[0], weights[2])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import List
 
 import numpy as np
 import pytest
@@ -66,7 +65,7 @@ def cells_and_batch():
     return space, cells, torch.randn(8, 3, 16, 16, generator=gen), torch.arange(8) % 10
 
 
-def _score(space, cells, x, y, evaluator) -> List[dict]:
+def _score(space, cells, x, y, evaluator) -> list[dict]:
     scorer = Scorer(
         space,
         ("ntk", "naswot", "grad_corr", "synflow"),
@@ -79,7 +78,7 @@ def _score(space, cells, x, y, evaluator) -> List[dict]:
     return scorer.score_many(cells, progress=False)
 
 
-def _bits(scores: List[dict]) -> List[tuple]:
+def _bits(scores: list[dict]) -> list[tuple]:
     return [tuple(float(v).hex() for v in s.values()) for s in scores]
 
 

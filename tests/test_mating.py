@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, List
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,11 +19,11 @@ def mating(max_attempts: int = 100) -> Mating:
     return Mating(space, get_variation(space), max_attempts)
 
 
-def population(m: Mating, n: int = 6) -> List[Any]:
+def population(m: Mating, n: int = 6) -> list[Any]:
     return m.initial(n, set(), np.random.default_rng(0))
 
 
-def objectives(cells: List[Any]) -> np.ndarray:
+def objectives(cells: list[Any]) -> np.ndarray:
     return -np.array(
         [[sum(op == "nor_conv_3x3" for op in g.ops), sum(op != "none" for op in g.ops)] for g in cells], dtype=float
     )

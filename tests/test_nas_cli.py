@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
 
 import numpy as np
 import pytest
 import torch
+
 from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,11 +61,11 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def snapshot(folder: Path) -> Dict[str, bytes]:
+def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def run_cli_inprocess(argv: List[str], capsys: pytest.CaptureFixture) -> str:
+def run_cli_inprocess(argv: list[str], capsys: pytest.CaptureFixture) -> str:
     with pytest.raises(SystemExit) as exc:
         load_cli().main(argv)
     assert exc.value.code == 2
@@ -87,7 +87,7 @@ def run_cli_inprocess(argv: List[str], capsys: pytest.CaptureFixture) -> str:
         (["--final-tournament-steps", "0"], "--final-tournament-steps must be an integer >= 1"),
     ],
 )
-def test_bad_option_values(tmp_path: Path, capsys: pytest.CaptureFixture, argv: List[str], message: str) -> None:
+def test_bad_option_values(tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:
     out = tmp_path / "out"
     err = run_cli_inprocess(argv + ["--out", str(out)], capsys)
     assert message in err and not out.exists()

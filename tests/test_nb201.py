@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Dict, List
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ def space():
 
 
 @pytest.fixture(scope="module")
-def rows(nb201_csv: Path) -> List[Dict[str, str]]:
+def rows(nb201_csv: Path) -> list[dict[str, str]]:
     with open(nb201_csv, newline="") as fh:
         return list(csv.DictReader(fh))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import pytest
 
@@ -21,9 +21,9 @@ class Inner:
 @dataclass(frozen=True)
 class Outer:
     size: int = option(3, "a size", low=1)
-    name: Optional[str] = option(None, "a name", choices=("a", "b"))
-    tags: Tuple[str, ...] = option(("x", "y"), "tags", choices=("x", "y", "z"))
-    build: Optional[Dict[str, Any]] = option(None, "build args", flag="build-arg")
+    name: str | None = option(None, "a name", choices=("a", "b"))
+    tags: tuple[str, ...] = option(("x", "y"), "tags", choices=("x", "y", "z"))
+    build: dict[str, Any] | None = option(None, "build args", flag="build-arg")
     inner: Inner = option(help="inner things", default_factory=Inner)
     hidden: int = option(7, "not on the command line", cli=False)
 
@@ -89,7 +89,7 @@ def test_key_value_parsing() -> None:
         key_value("C8")
 
 
-def _declared(cls: type) -> Dict[str, dataclasses.Field]:
+def _declared(cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 

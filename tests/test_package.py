@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -52,9 +54,5 @@ def test_evolution_exports_resolve_lazily() -> None:
 def test_evolution_unknown_name_raises_attribute_error() -> None:
     import fne.evolution as fe
 
-    try:
-        fe.NoSuchThing
-    except AttributeError as err:
-        assert "NoSuchThing" in str(err)
-    else:
-        raise AssertionError("fe.NoSuchThing did not raise")
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        _ = fe.NoSuchThing

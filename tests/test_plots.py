@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,12 +21,12 @@ from fne.evolution.fitness.units import objectives_to_raw, pick_values, proxy_la
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _history(raw_best: List[List[float]], raw_mean: List[List[float]], names: List[str]) -> List[Dict[str, Any]]:
+def _history(raw_best: list[list[float]], raw_mean: list[list[float]], names: list[str]) -> list[dict[str, Any]]:
     """Records holding objectives (minimised) of the given raw values."""
     signs = np.array([-1.0 if n in ("params", "synflow", "naswot") else 1.0 for n in names])
     return [
         {"generation": g, "objectives_min": list(signs * np.array(b)), "objectives_mean": list(signs * np.array(m))}
-        for g, (b, m) in enumerate(zip(raw_best, raw_mean))
+        for g, (b, m) in enumerate(zip(raw_best, raw_mean, strict=False))
     ]
 
 
@@ -127,7 +127,7 @@ def test_plot_front_converts_objectives_and_takes_raw_pick(tmp_path: Path, monke
     assert ax.get_yscale() == "log" and "lower is better; log scale" in " ".join(ax.get_ylabel().split())
 
 
-def _overlaps(boxes: List[Any]) -> List[Any]:
+def _overlaps(boxes: list[Any]) -> list[Any]:
     return [(a, b) for a, b in itertools.combinations(boxes, 2) if a.overlaps(b)]
 
 
@@ -164,7 +164,7 @@ def test_non_finite_values_do_not_break_the_plots(tmp_path: Path) -> None:
 
 def test_plot_callback_stars_the_pick_from_its_scores(tmp_path: Path, monkeypatch) -> None:
     names = ["params", "synflow"]
-    figures: Dict[str, Any] = {}
+    figures: dict[str, Any] = {}
     saved = callbacks._save_figure
 
     def keep(fig: Any, path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, List
+from typing import Any
 
 import numpy as np
 import pytest
@@ -51,7 +51,7 @@ def test_reference_ranks_judge_cells_against_the_space_not_the_crowd() -> None:
     F = crowded_archive()
     by_cells = objective_ranking("mean_rank", scale="cells")(F)
     ranking = objective_ranking("mean_rank", scale="reference")
-    assert ranking.uses_reference and not getattr(objective_ranking("mean_rank"), "uses_reference")
+    assert ranking.uses_reference and not objective_ranking("mean_rank").uses_reference
     by_reference = ranking(F, reference=F[2:22])
     assert by_cells[0] == 0 and by_reference[0] == 1
     assert by_reference[0] == int(np.argmin(reference_ranks(F, F[2:22]).mean(axis=1)))
@@ -129,7 +129,7 @@ class TableScorer:
 
     proxies = ("params", "naswot")
 
-    def score_many(self, genotypes: List[Any], progress: bool = False) -> List[dict]:
+    def score_many(self, genotypes: list[Any], progress: bool = False) -> list[dict]:
         space = get_space("nb201")
         out = []
         for g in genotypes:

@@ -126,7 +126,7 @@ def test_a_benchmark_table_of_another_space_is_refused_before_searching(
 
     table = tmp_path / "nb201.csv"
     with open(nb201_csv, newline="") as fh:
-        rows = [row for _, row in zip(range(2), csv.DictReader(fh))]
+        rows = [row for _, row in zip(range(2), csv.DictReader(fh), strict=False)]
     table.write_text("arch_str,c10_test_200ep\n" + "".join(f"{r['arch_str']},{r['c10_test_200ep']}\n" for r in rows))
     with pytest.raises(ValueError, match=r"nb201.csv, row 2: arch_str '\|.*' is not a darts genotype"):
         run_search(config(data_dir, tmp_path / "run", space="darts", benchmark=str(table)), progress=False)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ class Fixed:
 
     def __init__(self, size: int, winners: Sequence[int], steps: int = 0) -> None:
         self.size, self.winners, self.steps = size, tuple(winners), steps
-        self.seen: List[List[Any]] = []
+        self.seen: list[list[Any]] = []
 
     def run(self, space: Any, genotypes: Sequence[Any], generator: torch.Generator) -> TournamentResult:
         self.seen.append(list(genotypes))
@@ -95,7 +96,7 @@ def test_no_tournament_when_none_is_due_or_too_few_cells_are_eligible() -> None:
 
 
 @pytest.mark.parametrize("final, expected", [(False, [0, 3, 4, 5]), (True, [0, 1, 2, 3])])
-def test_losers_leave_the_population_but_after_the_final_tournament(final: bool, expected: List[int]) -> None:
+def test_losers_leave_the_population_but_after_the_final_tournament(final: bool, expected: list[int]) -> None:
     keep, order = [0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6]
     keys = ["a", "b", "c", "d", "e", "f", "g"]
     outcome = TournamentOutcome(losers=frozenset({"b", "c"}), final=final, record={})
@@ -106,7 +107,7 @@ def test_losers_leave_the_population_but_after_the_final_tournament(final: bool,
 class Scorer:
     proxies = PROXIES
 
-    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[dict]:
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> list[dict]:
         return [score(g) for g in genotypes]
 
 
@@ -124,7 +125,7 @@ def test_evolution_records_what_the_schedule_decided() -> None:
         final_tournament=final,
     )
     result = evo.run(progress=False)
-    decided: List[Optional[bool]] = [h["tournament"] and h["tournament"]["final"] for h in result.history]
+    decided: list[bool | None] = [h["tournament"] and h["tournament"]["final"] for h in result.history]
     assert decided == [None, None, False, None, True]
     assert len(usual.seen) == len(final.seen) == 1
     assert result.best["arch"] == result.history[-1]["tournament"]["winners"][0]

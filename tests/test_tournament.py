@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
 import pytest
 import torch
 
+from fne.evolution.tournament import DartsTournament, Supernet, build_supernet
 from fne.genotopheno import get_space
 from fne.genotopheno.nb201 import NB201Genotype
-from fne.evolution.tournament import DartsTournament, Supernet, build_supernet
 
 TINY = {"C": 4, "N": 1}
 
@@ -18,7 +16,7 @@ TINY = {"C": 4, "N": 1}
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def colour_data(n: int, seed: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def colour_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """8x8 images whose class (0..2) is the brightest colour channel: easy to learn."""
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 3, (n,), generator=gen)
@@ -87,12 +85,12 @@ def test_alpha_step_moves_only_the_alphas_and_weight_step_only_the_weights() -> 
     before = [p.detach().clone() for p in net.weight_parameters()]
     t._alpha_step(net, torch.optim.Adam([net.alphas], lr=0.1), batch)
     assert net.alphas.abs().sum() > 0
-    assert all(torch.equal(a, p) for a, p in zip(before, net.weight_parameters()))
+    assert all(torch.equal(a, p) for a, p in zip(before, net.weight_parameters(), strict=False))
     alphas = net.alphas.detach().clone()
     opt = torch.optim.SGD(net.weight_parameters(), lr=0.1)
     t._weight_step(net, net.weight_parameters(), opt, batch)
     assert torch.equal(alphas, net.alphas)
-    assert any(not torch.equal(a, p) for a, p in zip(before, net.weight_parameters()))
+    assert any(not torch.equal(a, p) for a, p in zip(before, net.weight_parameters(), strict=False))
 
 
 def test_reproducible_and_leaves_global_rng_alone() -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fne.evolution.variation import darts as vdarts
+from fne.evolution.variation import fne as vfne
+from fne.evolution.variation import get_variation, list_variations, register_variation
+from fne.evolution.variation import nb201 as vnb201
 from fne.genotopheno import get_space
 from fne.genotopheno.darts import NUM_INPUTS, DartsSpace
 from fne.genotopheno.fne_space import FneGenotype, FneSpace
 from fne.genotopheno.nb201 import NB201Genotype
-from fne.evolution.variation import get_variation, list_variations, register_variation
-from fne.evolution.variation import darts as vdarts
-from fne.evolution.variation import fne as vfne
-from fne.evolution.variation import nb201 as vnb201
 
 SPACES = {"nb201": lambda: get_space("nb201"), "darts": DartsSpace, "fne": FneSpace}
 
@@ -69,7 +69,7 @@ def test_nb201_mutation_changes_exactly_one_edge() -> None:
     for _ in range(50):
         g = space.sample(rng)
         child = vnb201.mutate_op(space, g, rng)
-        assert sum(x != y for x, y in zip(g.ops, child.ops)) == 1
+        assert sum(x != y for x, y in zip(g.ops, child.ops, strict=False)) == 1
 
 
 def test_darts_mutations_change_one_pair() -> None:
@@ -80,10 +80,10 @@ def test_darts_mutations_change_one_pair() -> None:
         by_op = vdarts.mutate_op(space, g, rng)
         by_input = vdarts.mutate_input(space, g, rng)
         pairs = lambda x: list(x.normal) + list(x.reduce)  # noqa: E731
-        op_diff = [(p, q) for p, q in zip(pairs(g), pairs(by_op)) if p != q]
+        op_diff = [(p, q) for p, q in zip(pairs(g), pairs(by_op), strict=False) if p != q]
         assert len(op_diff) == 1 and op_diff[0][0][1] == op_diff[0][1][1]
         assert op_diff[0][1][0] != "none"
-        in_diff = [(i, p, q) for i, (p, q) in enumerate(zip(pairs(g), pairs(by_input))) if p != q]
+        in_diff = [(i, p, q) for i, (p, q) in enumerate(zip(pairs(g), pairs(by_input), strict=False)) if p != q]
         assert len(in_diff) == 1
         i, old, new = in_diff[0]
         assert old[0] == new[0] and new[1] < NUM_INPUTS + (i % 8) // 2

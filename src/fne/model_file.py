@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,7 +44,7 @@ __all__ = [
 EXPORT_FORMATS = ("torchscript", "program")
 MODEL_FORMAT = "fne-model"
 MODEL_VERSION = 1
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,12 @@ class ModelInfo:
 
     space: str
     genotype: str
-    build_kwargs: Dict[str, Any]
-    mean: Tuple[float, ...]
-    std: Tuple[float, ...]
-    classes: Tuple[str, ...]
-    image_size: Tuple[int, int]
-    extra: Dict[str, Any] = field(default_factory=dict)
+    build_kwargs: dict[str, Any]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    classes: tuple[str, ...]
+    image_size: tuple[int, int]
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def channels(self) -> int:
@@ -71,12 +72,12 @@ def save_model(
     *,
     space: str,
     genotype: str,
-    build_kwargs: Dict[str, Any],
+    build_kwargs: dict[str, Any],
     mean: Sequence[float],
     std: Sequence[float],
     classes: Sequence[str],
     image_size: Sequence[int],
-    extra: Optional[Dict[str, Any]] = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``net`` and how to rebuild it to ``path`` (atomically: a crash leaves no half file).
 
@@ -123,7 +124,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _read(path: PathLike) -> Dict[str, Any]:
+def _read(path: PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
@@ -163,7 +164,7 @@ def read_model_info(path: PathLike) -> ModelInfo:
         raise ValueError(f"{path}: model information is incomplete ({err})") from None
 
 
-def load_model(path: PathLike, device: Union[str, torch.device] = "cpu") -> nn.Module:
+def load_model(path: PathLike, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the network of a model file, with its weights, in eval mode on ``device``.
 
     The returned module has ``fne_info`` (:class:`ModelInfo`): space, genotype, normalisation,
@@ -199,7 +200,7 @@ class Normalized(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def _wrapped(model_path: PathLike) -> Tuple[nn.Module, ModelInfo]:
+def _wrapped(model_path: PathLike) -> tuple[nn.Module, ModelInfo]:
     net = load_model(model_path)
     info: ModelInfo = net.fne_info  # type: ignore[assignment]
     return Normalized(net, info.mean, info.std).eval(), info

@@ -23,9 +23,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import types
 import typing
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Any, TypeVar, Union
 
 __all__ = [
     "option",
@@ -41,7 +43,7 @@ __all__ = [
 
 T = TypeVar("T")
 _KEY = "fne_option"
-Choices = Union[Sequence[Any], Callable[[], Sequence[Any]], None]
+Choices = Sequence[Any] | Callable[[], Sequence[Any]] | None
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,14 @@ class OptionSpec:
     """How one configuration field appears on the command line and what values it takes."""
 
     help: str
-    flag: Optional[str] = None
+    flag: str | None = None
     choices: Choices = None
-    low: Optional[float] = None
-    high: Optional[float] = None
-    metavar: Optional[str] = None
+    low: float | None = None
+    high: float | None = None
+    metavar: str | None = None
     cli: bool = True
 
-    def allowed(self) -> Optional[Tuple[Any, ...]]:
+    def allowed(self) -> tuple[Any, ...] | None:
         """The choices, evaluated when they are given as a function (registries grow)."""
         if self.choices is None:
             return None
@@ -68,11 +70,11 @@ def option(
     help: str = "",
     *,
     default_factory: Any = dataclasses.MISSING,
-    flag: Optional[str] = None,
+    flag: str | None = None,
     choices: Choices = None,
-    low: Optional[float] = None,
-    high: Optional[float] = None,
-    metavar: Optional[str] = None,
+    low: float | None = None,
+    high: float | None = None,
+    metavar: str | None = None,
     cli: bool = True,
 ) -> Any:
     """A dataclass field that is also a command-line option.
@@ -89,7 +91,7 @@ def option(
         cli: False keeps the field out of the command line (still checked).
     """
     spec = OptionSpec(help, flag, choices, low, high, metavar, cli)
-    kwargs: Dict[str, Any] = {"metadata": {_KEY: spec}}
+    kwargs: dict[str, Any] = {"metadata": {_KEY: spec}}
     if default_factory is not dataclasses.MISSING:
         kwargs["default_factory"] = default_factory
     else:
@@ -97,12 +99,12 @@ def option(
     return dataclasses.field(**kwargs)
 
 
-def names(text: str) -> Tuple[str, ...]:
+def names(text: str) -> tuple[str, ...]:
     """Parse comma-separated names (``"a, b"`` -> ``("a", "b")``)."""
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def key_value(text: str) -> Tuple[str, Any]:
+def key_value(text: str) -> tuple[str, Any]:
     """Parse ``KEY=VALUE``; VALUE becomes an int, a float, a bool (true/false) or stays text."""
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -117,7 +119,7 @@ def key_value(text: str) -> Tuple[str, Any]:
     return key, value
 
 
-def json_fields(items: Sequence[str], fields: Sequence[str], flag: str = "--set") -> Dict[str, Any]:
+def json_fields(items: Sequence[str], fields: Sequence[str], flag: str = "--set") -> dict[str, Any]:
     """Parse ``["FIELD=JSON", ...]`` into ``{field: value}``.
 
     Args:
@@ -128,7 +130,7 @@ def json_fields(items: Sequence[str], fields: Sequence[str], flag: str = "--set"
     Raises:
         ValueError: an item without ``=``, a field not in ``fields``, or a value that is not JSON.
     """
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or name not in fields:
@@ -140,7 +142,7 @@ def json_fields(items: Sequence[str], fields: Sequence[str], flag: str = "--set"
     return values
 
 
-def _spec(f: dataclasses.Field) -> Optional[OptionSpec]:
+def _spec(f: dataclasses.Field) -> OptionSpec | None:
     return f.metadata.get(_KEY)
 
 
@@ -149,14 +151,14 @@ def _flag(f: dataclasses.Field) -> str:
     return spec.flag if spec and spec.flag else f.name.replace("_", "-")
 
 
-def _hints(cls: type) -> Dict[str, Any]:
+def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _unwrap_optional(tp: Any) -> Tuple[Any, bool]:
+def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     """``Optional[X]`` -> ``(X, True)``; anything else -> ``(tp, False)``."""
     args = typing.get_args(tp)
-    if typing.get_origin(tp) is Union and type(None) in args:
+    if typing.get_origin(tp) in (Union, types.UnionType) and type(None) in args:
         rest = [a for a in args if a is not type(None)]
         return rest[0], True
     return tp, False
@@ -166,7 +168,7 @@ def _is_config(tp: Any) -> bool:
     return isinstance(tp, type) and dataclasses.is_dataclass(tp)
 
 
-def _fields(cls: type) -> Iterator[Tuple[dataclasses.Field, Any]]:
+def _fields(cls: type) -> Iterator[tuple[dataclasses.Field, Any]]:
     hints = _hints(cls)
     for f in dataclasses.fields(cls):
         yield f, hints[f.name]
@@ -185,7 +187,7 @@ def _argument(parser: Any, f: dataclasses.Field, tp: Any, spec: OptionSpec) -> N
     base, _ = _unwrap_optional(tp)
     default, flag = _default(f), "--" + _flag(f)
     shown = f" (default: {_shown(default)})" if default not in (None, False) else ""
-    kwargs: Dict[str, Any] = {"dest": f.name, "default": default, "help": spec.help + shown}
+    kwargs: dict[str, Any] = {"dest": f.name, "default": default, "help": spec.help + shown}
     if spec.metavar:
         kwargs["metavar"] = spec.metavar
     if base is bool:
@@ -209,7 +211,7 @@ class _Names(argparse.Action):
         parser: argparse.ArgumentParser,
         namespace: argparse.Namespace,
         values: Any,
-        option_string: Optional[str] = None,
+        option_string: str | None = None,
     ) -> None:
         setattr(namespace, self.dest, tuple(name for part in values for name in part))
 
@@ -241,9 +243,9 @@ def add_options(parser: argparse.ArgumentParser, cls: type, *, group: Any = None
             _argument(target, f, tp, spec)
 
 
-def from_args(cls: Type[T], args: argparse.Namespace, **overrides: Any) -> T:
+def from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
     """Build ``cls`` from parsed options (fields absent from ``args`` keep their defaults)."""
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for f, tp in _fields(cls):
         if f.name in overrides:
             values[f.name] = overrides[f.name]
@@ -264,9 +266,9 @@ def _is_mapping(tp: Any) -> bool:
     return base is dict or typing.get_origin(base) is dict
 
 
-def option_flags(cls: type) -> List[str]:
+def option_flags(cls: type) -> list[str]:
     """Every command-line flag ``cls`` declares, nested configurations included."""
-    flags: List[str] = []
+    flags: list[str] = []
     for f, tp in _fields(cls):
         spec = _spec(f)
         if spec is None or not spec.cli:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -51,7 +51,7 @@ class PlainProgress:
     """
 
     def __init__(
-        self, total: int, desc: str, unit: str = "it", step: float = 0.1, interval: Optional[float] = None
+        self, total: int, desc: str, unit: str = "it", step: float = 0.1, interval: float | None = None
     ) -> None:
         self.total, self.desc, self.unit = int(total), desc, unit
         self.n, self.postfix = 0, ""
@@ -94,7 +94,7 @@ class PlainProgress:
     def close(self) -> None:
         """Nothing to release."""
 
-    def __enter__(self) -> "PlainProgress":
+    def __enter__(self) -> PlainProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -106,7 +106,7 @@ class _Silent(PlainProgress):
         return None
 
 
-def progress_bar(total: int, desc: str, *, unit: str = "it", enabled: bool = True, leave: Optional[bool] = None) -> Any:
+def progress_bar(total: int, desc: str, *, unit: str = "it", enabled: bool = True, leave: bool | None = None) -> Any:
     """A tqdm bar on a terminal, plain log lines elsewhere, nothing when not ``enabled``.
 
     Args:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Generic, List, Optional, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -21,14 +21,14 @@ class Registry(Generic[T]):
         ValueError: for an empty ``kind`` or ``plural``.
     """
 
-    def __init__(self, kind: str, plural: Optional[str] = None) -> None:
+    def __init__(self, kind: str, plural: str | None = None) -> None:
         if not isinstance(kind, str) or not kind:
             raise ValueError(f"registry kind must be a non-empty string, got {kind!r}")
         if plural is not None and (not isinstance(plural, str) or not plural):
             raise ValueError(f"registry plural must be a non-empty string or None, got {plural!r}")
         self.kind = kind
         self.plural = plural if plural is not None else f"{kind}s"
-        self._items: Dict[str, T] = {}
+        self._items: dict[str, T] = {}
 
     def add(self, name: str, value: T, *, replace: bool = False) -> T:
         """Register ``value`` under ``name`` (a taken name raises unless ``replace``)."""
@@ -52,7 +52,7 @@ class Registry(Generic[T]):
             known = ", ".join(self.names()) or "none"
             raise ValueError(f"unknown {self.kind} {name!r}; registered {self.plural}: {known}") from None
 
-    def names(self) -> List[str]:
+    def names(self) -> list[str]:
         """Registered names, in registration order."""
         return list(self._items)
 

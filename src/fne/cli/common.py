@@ -6,7 +6,8 @@ import argparse
 import logging
 import shlex
 import sys
-from typing import Callable, List, Optional, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from fne.data.download import DownloadError
 from fne.progress import configure_logging
@@ -18,15 +19,15 @@ USAGE_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
 """What a bad option, file or folder raises; each ends the command with exit status 2."""
 
 
-def resume_command(prog: str, argv: Optional[Sequence[str]]) -> str:
+def resume_command(prog: str, argv: Sequence[str] | None) -> str:
     """The command line that continues a run: the same options plus ``--resume``."""
-    args: List[str] = list(sys.argv[1:] if argv is None else argv)
+    args: list[str] = list(sys.argv[1:] if argv is None else argv)
     if "--resume" not in args:
         args.append("--resume")
     return shlex.join([*shlex.split(prog), *args])
 
 
-def run_guarded(parser: argparse.ArgumentParser, work: Callable[[], T], *, resume: Optional[str] = None) -> T:
+def run_guarded(parser: argparse.ArgumentParser, work: Callable[[], T], *, resume: str | None = None) -> T:
     """Run ``work`` with logging on; a usage error exits 2 with one line, Ctrl-C exits 130.
 
     Args:

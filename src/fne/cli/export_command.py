@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
 
 from fne.model_file import EXPORT_FORMATS, export_program, export_torchscript, read_model_info
 from fne.options import add_options, check_options, from_args, option
@@ -33,7 +33,7 @@ class ExportConfig:
     format: str = option(
         "torchscript", "torchscript (model.ts) or program (a torch.export program, model.pt2)", choices=EXPORT_FORMATS
     )
-    out: Optional[str] = option(None, "the file to write (default: model.ts or model.pt2 beside the model)")
+    out: str | None = option(None, "the file to write (default: model.ts or model.pt2 beside the model)")
 
 
 def export(config: ExportConfig) -> Path:
@@ -46,16 +46,14 @@ def export(config: ExportConfig) -> Path:
     return export_torchscript(config.model, Path(config.out) if config.out else Path(config.model).with_suffix(".ts"))
 
 
-def build_parser(
-    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-) -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of ``fne export``, generated from :class:`ExportConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, ExportConfig)
     return parser
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Export as the parsed options ask and print where."""
     config = from_args(ExportConfig, args)
     path = run_guarded(parser, lambda: export(config))
@@ -69,7 +67,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optiona
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` and export."""
     parser = build_parser(prog)
     return run(parser, parser.parse_args(argv), argv)

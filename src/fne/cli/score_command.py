@@ -28,9 +28,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -67,8 +68,8 @@ class ScoreConfig(DataOptions, ComputeOptions):
     n: int = option(200, "rows to sample", low=1)
     seed: int = option(0, "seed of the sample, batch and proxies", low=0)
     out: str = option("", "output folder (required)")
-    proxies: Tuple[str, ...] = option(DEFAULT_PROXIES, "proxies to score", choices=list_proxies)
-    combine: Tuple[str, ...] = option(
+    proxies: tuple[str, ...] = option(DEFAULT_PROXIES, "proxies to score", choices=list_proxies)
+    combine: tuple[str, ...] = option(
         SEARCH_PROXIES,
         "proxies of the combined ranking (scored too; default: the search's objectives)",
         choices=list_proxies,
@@ -80,17 +81,17 @@ class ScoreConfig(DataOptions, ComputeOptions):
         "search's --ranking choices)",
         choices=list_aggregators,
     )
-    combine_weights: Optional[Dict[str, Any]] = option(
+    combine_weights: dict[str, Any] | None = option(
         default_factory=lambda: dict(SEARCH_WEIGHTS),
         help="weight of a proxy in the combined ranking (repeatable PROXY=WEIGHT; proxies not named weigh 1; "
         "default: the search's ranking weights)",
         flag="combine-weight",
     )
     batch: int = option(64, "images in the scoring batch", low=2)
-    build_kwargs: Optional[Dict[str, Any]] = option(
+    build_kwargs: dict[str, Any] | None = option(
         None, "scoring network size (repeatable; default: the space's score preset)", flag="build-arg"
     )
-    cache: Optional[str] = option(None, "JSON score cache file")
+    cache: str | None = option(None, "JSON score cache file")
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
@@ -120,7 +121,7 @@ class ScoreConfig(DataOptions, ComputeOptions):
             return self.workers
         return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
 
-    def combine_weight_list(self) -> Optional[List[float]]:
+    def combine_weight_list(self) -> list[float] | None:
         """One weight per ``combine`` proxy, as the search weighs its objectives (None: equal).
 
         Raises:
@@ -128,7 +129,7 @@ class ScoreConfig(DataOptions, ComputeOptions):
         """
         return named_weights(self.combine_weights, self.combine, "--combine-weight")
 
-    def all_proxies(self) -> List[str]:
+    def all_proxies(self) -> list[str]:
         """The scored proxies: ``proxies`` then the ``combine`` ones not among them."""
         return list(dict.fromkeys(list(self.proxies) + list(self.combine)))
 
@@ -178,7 +179,7 @@ def check_header(path: Path, metric: str) -> None:
         )
 
 
-def _bad_rows(reader: csv.DictReader, space_name: str) -> List[str]:
+def _bad_rows(reader: csv.DictReader, space_name: str) -> list[str]:
     """Descriptions of the rows whose non-empty ``arch_str`` is not a genotype of the space."""
     space = get_space(space_name)
     bad = []
@@ -212,7 +213,7 @@ def check_genotypes(path: Path, space_name: str) -> None:
         raise ValueError(f"--ground-truth {path}: {bad[0]}{more}; is --space {space_name} right?")
 
 
-def load_rows(config: ScoreConfig) -> List[Dict[str, str]]:
+def load_rows(config: ScoreConfig) -> list[dict[str, str]]:
     """The ``--n`` sampled rows of ``--ground-truth``, after checking the whole table."""
     table = Path(config.ground_truth)
     check_header(table, config.metric)
@@ -226,7 +227,7 @@ def load_rows(config: ScoreConfig) -> List[Dict[str, str]]:
     return sample_rows(rows, config.n, config.seed)
 
 
-def load_batch(config: ScoreConfig) -> Tuple[torch.Tensor, torch.Tensor, Dict[str, int]]:
+def load_batch(config: ScoreConfig) -> tuple[torch.Tensor, torch.Tensor, dict[str, int]]:
     """The seeded ``--batch`` of training images from ``--data-dir``, and the network's data sizes.
 
     Raises:
@@ -253,7 +254,7 @@ def load_batch(config: ScoreConfig) -> Tuple[torch.Tensor, torch.Tensor, Dict[st
     return x, y, dataset_network_kwargs(data)
 
 
-def build_kwargs(config: ScoreConfig, probe: str, data_kwargs: Dict[str, int]) -> Dict[str, Any]:
+def build_kwargs(config: ScoreConfig, probe: str, data_kwargs: dict[str, int]) -> dict[str, Any]:
     """The scoring network's build arguments, checked by building the ``probe`` cell.
 
     Raises:
@@ -271,7 +272,7 @@ def build_kwargs(config: ScoreConfig, probe: str, data_kwargs: Dict[str, int]) -
     return {**build, **data_kwargs}
 
 
-def score_rows(config: ScoreConfig, rows: List[Dict[str, str]]) -> List[Dict[str, float]]:
+def score_rows(config: ScoreConfig, rows: list[dict[str, str]]) -> list[dict[str, float]]:
     """Scores of the rows' cells; everything is checked before the first cell is scored."""
     x, y, data_kwargs = load_batch(config)
     build = build_kwargs(config, rows[0]["arch_str"], data_kwargs)
@@ -304,17 +305,17 @@ def score_rows(config: ScoreConfig, rows: List[Dict[str, str]]) -> List[Dict[str
 
 def write_scores_csv(
     path: Path,
-    rows: List[Dict[str, str]],
-    scores: List[Dict[str, float]],
-    proxies: List[str],
+    rows: list[dict[str, str]],
+    scores: list[dict[str, float]],
+    proxies: list[str],
     metric: str,
-    combined: Optional[np.ndarray] = None,
+    combined: np.ndarray | None = None,
 ) -> None:
     """``arch_str``, one column per proxy (empty when failed), ``combined`` when given, the metric."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(["arch_str"] + proxies + (["combined"] if combined is not None else []) + [metric])
-        for i, (row, score) in enumerate(zip(rows, scores)):
+        for i, (row, score) in enumerate(zip(rows, scores, strict=False)):
             values = ["" if not math.isfinite(score[p]) else repr(score[p]) for p in proxies]
             extra = [repr(float(combined[i]))] if combined is not None else []
             writer.writerow([row["arch_str"]] + values + extra + [row[metric]])
@@ -327,12 +328,12 @@ def _log_x(name: str, values: np.ndarray) -> bool:
 
 def write_plots(
     out: Path,
-    scores: List[Dict[str, float]],
-    proxies: List[str],
+    scores: list[dict[str, float]],
+    proxies: list[str],
     truth: np.ndarray,
-    report: Dict[str, Dict[str, float]],
+    report: dict[str, dict[str, float]],
     metric: str,
-) -> List[Path]:
+) -> list[Path]:
     """One scatter plot per proxy against the metric, and NTK against grad_corr."""
     paths = []
     for name in proxies:
@@ -368,7 +369,7 @@ def write_plots(
     return paths
 
 
-def timing_entry(config: ScoreConfig, cells: int, seconds: float) -> Dict[str, Any]:
+def timing_entry(config: ScoreConfig, cells: int, seconds: float) -> dict[str, Any]:
     """``timing.json``: cells, seconds, cells per second, device, backend and workers."""
     workers = config.resolved_workers()
     timing = {
@@ -386,7 +387,7 @@ def timing_entry(config: ScoreConfig, cells: int, seconds: float) -> Dict[str, A
     return timing
 
 
-def run_scoring(config: ScoreConfig) -> Dict[str, Any]:
+def run_scoring(config: ScoreConfig) -> dict[str, Any]:
     """Check every option, sample, score, and write ``scores.csv``, ``correlations.json`` and the plots.
 
     Raises:
@@ -422,23 +423,19 @@ def run_scoring(config: ScoreConfig) -> Dict[str, Any]:
     return report
 
 
-def build_parser(
-    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-) -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of ``fne score``, generated from :class:`ScoreConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, ScoreConfig)
     return parser
 
 
-def run(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]] = None
-) -> Dict[str, Any]:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Score as the parsed options ask; return the correlation report."""
     return run_guarded(parser, lambda: run_scoring(from_args(ScoreConfig, args)))
 
 
-def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> Dict[str, Any]:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> dict[str, Any]:
     """Parse ``argv`` and score; returns the correlation report (exit status 2 on a usage error)."""
     parser = build_parser(prog)
     return run(parser, parser.parse_args(argv), argv)

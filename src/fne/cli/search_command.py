@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Dict, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from fne.evolution.search import SearchConfig, run_search
 from fne.options import add_options, from_args
@@ -23,16 +24,14 @@ __all__ = ["build_parser", "main", "summary"]
 DESCRIPTION = "Search a cell with fne: training-free Pareto evolution plus DARTS tournaments."
 
 
-def build_parser(
-    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-) -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of a search, generated from :class:`SearchConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, SearchConfig)
     return parser
 
 
-def summary(result: Dict[str, Any]) -> Dict[str, Any]:
+def summary(result: dict[str, Any]) -> dict[str, Any]:
     """What the command prints: the pick, evaluations, time, and the after-search steps."""
     out = {
         "best": result["best"]["arch"],
@@ -48,10 +47,10 @@ def summary(result: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Run the search the parsed options ask for and print its summary."""
 
-    def work() -> Dict[str, Any]:
+    def work() -> dict[str, Any]:
         return run_search(from_args(SearchConfig, args))
 
     result = run_guarded(parser, work, resume=resume_command(parser.prog, argv))
@@ -59,7 +58,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optiona
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv``, run the search, print the pick."""
     parser = build_parser(prog)
     return run(parser, parser.parse_args(argv), argv)

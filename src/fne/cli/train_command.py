@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any
 
 from fne.data import load_dataset
 from fne.evolution.checkpoint import atomic_write_json
-from fne.evolution.evaluator import torch_threads
+from fne.evolution.evaluator import ComputeOptions, torch_threads
 from fne.evolution.fitness import resolve_device
 from fne.evolution.search_config import DataOptions
-from fne.evolution.evaluator import ComputeOptions
 from fne.evolution.train_cell import MODEL, TRAIN_STATE, train_cell
 from fne.evolution.training import TrainConfig
 from fne.genotopheno import get_space, list_spaces
@@ -44,7 +44,7 @@ class TrainCommandConfig(DataOptions, ComputeOptions):
     out: str = option("runs/train", "output folder for model.pt and train.json")
     resume: bool = option(False, "continue an interrupted training in --out")
     training: TrainConfig = option(help="training recipe", default_factory=TrainConfig)
-    build_kwargs: Optional[Dict[str, Any]] = option(
+    build_kwargs: dict[str, Any] | None = option(
         None, "network size (repeatable; default: the space's full preset)", flag="build-arg"
     )
 
@@ -71,7 +71,7 @@ def _check_out(config: TrainCommandConfig) -> Path:
     return out
 
 
-def run_training(config: TrainCommandConfig, *, progress: bool = True) -> Dict[str, Any]:
+def run_training(config: TrainCommandConfig, *, progress: bool = True) -> dict[str, Any]:
     """Check the options, train, test and save; return what ``train.json`` holds."""
     config.validate()
     out = _check_out(config)
@@ -94,16 +94,14 @@ def run_training(config: TrainCommandConfig, *, progress: bool = True) -> Dict[s
     return report
 
 
-def build_parser(
-    prog: Optional[str] = None, parser: Optional[argparse.ArgumentParser] = None
-) -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of ``fne train``, generated from :class:`TrainCommandConfig`."""
     parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
     add_options(parser, TrainCommandConfig, skip=("workers", "backend", "ray_address"))
     return parser
 
 
-def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optional[Sequence[str]]) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Train as the parsed options ask and print the report."""
     report = run_guarded(
         parser, lambda: run_training(from_args(TrainCommandConfig, args)), resume=resume_command(parser.prog, argv)
@@ -112,7 +110,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Optiona
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     """Parse ``argv`` and train."""
     parser = build_parser(prog)
     return run(parser, parser.parse_args(argv), argv)

@@ -66,7 +66,7 @@ from .image_folder import IMAGE_EXTENSIONS, load_image_folder
 from .load import DATASET_KINDS, expected_layouts, load_dataset, locate_dataset
 from .npz import load_npz_folder, load_npz_split, read_npz
 from .sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
-from .split import CIFAR10Data, DataSource, Dataset, Split, dataset_network_kwargs
+from .split import CIFAR10Data, Dataset, DataSource, Split, dataset_network_kwargs
 from .stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, channel_stats
 from .transforms import Device, augment_batch, normalize, split_tensors, to_tensor
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple, Union
 
 import numpy as np
 
 from .download import extract_archive, fetch_file, file_md5
 from .safe_pickle import unpickle_dict
-from .split import DataSource, Dataset, Split, numbered_classes, read_split
+from .split import Dataset, DataSource, Split, numbered_classes, read_split
 from .stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 
 logger = logging.getLogger(__name__)
@@ -79,15 +78,15 @@ class CifarSpec:
     url: str
     md5: str
     folder: str
-    train_files: Tuple[str, ...]
+    train_files: tuple[str, ...]
     test_file: str
     meta_file: str
     label_key: bytes
     names_key: bytes
     num_classes: int
-    mean: Tuple[float, ...]
-    std: Tuple[float, ...]
-    default_classes: Optional[Tuple[str, ...]] = None
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    default_classes: tuple[str, ...] | None = None
 
     @property
     def archive_name(self) -> str:
@@ -148,7 +147,7 @@ def _batch_array(path: Path, value: object, key: str, spec: CifarSpec) -> np.nda
     return array
 
 
-def read_cifar_batch(path: Union[str, Path], spec: CifarSpec = CIFAR10, name: Optional[str] = None) -> Split:
+def read_cifar_batch(path: str | Path, spec: CifarSpec = CIFAR10, name: str | None = None) -> Split:
     """Read one official batch file (``b'data'`` N x 3072 uint8 CHW rows and the labels).
 
     Args:
@@ -175,7 +174,7 @@ def read_cifar_batch(path: Union[str, Path], spec: CifarSpec = CIFAR10, name: Op
     return read_split(path, images, labels, name or path.name, (spec.mean, spec.std), spec.num_classes)
 
 
-def _read_class_names(folder: Path, spec: CifarSpec) -> Tuple[str, ...]:
+def _read_class_names(folder: Path, spec: CifarSpec) -> tuple[str, ...]:
     meta_path = folder / spec.meta_file
     if not meta_path.is_file():
         logger.warning(
@@ -191,7 +190,7 @@ def _read_class_names(folder: Path, spec: CifarSpec) -> Tuple[str, ...]:
     return tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
 
 
-def _concat(parts: Tuple[Split, ...], name: str, source: Path) -> Split:
+def _concat(parts: tuple[Split, ...], name: str, source: Path) -> Split:
     if len(parts) == 1:
         return Split(parts[0].images, parts[0].labels, name, source, parts[0].mean, parts[0].std)
     return Split(
@@ -204,7 +203,7 @@ def _concat(parts: Tuple[Split, ...], name: str, source: Path) -> Split:
     )
 
 
-def load_cifar_folder(folder: Union[str, Path], spec: CifarSpec = CIFAR10) -> Dataset:
+def load_cifar_folder(folder: str | Path, spec: CifarSpec = CIFAR10) -> Dataset:
     """Load an official ``cifar-10-batches-py`` or ``cifar-100-python`` folder.
 
     Args:
@@ -240,13 +239,13 @@ def looks_like_cifar_folder(folder: Path, spec: CifarSpec) -> bool:
     return has_batch and (folder / spec.meta_file).is_file()
 
 
-def locate_cifar_folder(data_dir: Union[str, Path], spec: CifarSpec) -> Optional[Path]:
+def locate_cifar_folder(data_dir: str | Path, spec: CifarSpec) -> Path | None:
     """``<data_dir>/<spec.folder>`` or ``<data_dir>`` when it is an official folder, else None."""
     data_dir = Path(data_dir)
     return next((f for f in (data_dir / spec.folder, data_dir) if looks_like_cifar_folder(f, spec)), None)
 
 
-def cifar_layout(data_dir: Union[str, Path], spec: CifarSpec) -> str:
+def cifar_layout(data_dir: str | Path, spec: CifarSpec) -> str:
     """The official layout of ``spec`` under ``data_dir``, for messages."""
     d = Path(data_dir)
     files = (
@@ -258,13 +257,13 @@ def cifar_layout(data_dir: Union[str, Path], spec: CifarSpec) -> str:
 
 
 def download_cifar(
-    root: Union[str, Path],
+    root: str | Path,
     spec: CifarSpec = CIFAR10,
     *,
-    url: Optional[str] = None,
-    md5: Optional[str] = None,
+    url: str | None = None,
+    md5: str | None = None,
     timeout: float = 60.0,
-    hint: Optional[str] = None,
+    hint: str | None = None,
 ) -> Path:
     """Download and extract the official python archive of ``spec`` into ``root``.
 

@@ -16,8 +16,9 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, List, Sequence, Union
+from typing import BinaryIO
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class DownloadError(RuntimeError):
 _NETWORK_ERRORS = (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, http.client.HTTPException)
 
 
-def file_md5(path: Union[str, Path], chunk_size: int = 1 << 20) -> str:
+def file_md5(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """Hex md5 digest of a file."""
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
@@ -52,7 +53,7 @@ def _copy_url(url: str, out: BinaryIO, timeout: float) -> str:
 
 
 def fetch_file(
-    url: str, target: Union[str, Path], md5: str, *, timeout: float = 60.0, what: str = "the file", hint: str = ""
+    url: str, target: str | Path, md5: str, *, timeout: float = 60.0, what: str = "the file", hint: str = ""
 ) -> Path:
     """Download ``url`` to ``target``, keeping it only when its md5 is ``md5``.
 
@@ -116,7 +117,7 @@ def _move_into(child: Path, dest: Path) -> Path:
     return target
 
 
-def extract_archive(archive: Union[str, Path], dest: Union[str, Path]) -> List[Path]:
+def extract_archive(archive: str | Path, dest: str | Path) -> list[Path]:
     """Safely extract a tar archive into ``dest``; return the top-level paths created.
 
     Members are checked first (regular files and folders only, no absolute paths, no ``..``),

@@ -12,12 +12,12 @@ and then file-name order; the statistics come from the training images.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple, Union
 
 import numpy as np
 
-from .split import DataSource, Dataset, Split
+from .split import Dataset, DataSource, Split
 from .stats import channel_stats
 
 logger = logging.getLogger(__name__)
@@ -34,14 +34,14 @@ __all__ = [
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 GRAY_MODES = ("1", "L", "LA")
-ImageFile = Tuple[Path, int]
+ImageFile = tuple[Path, int]
 
 
-def _subfolders(folder: Path) -> List[Path]:
+def _subfolders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def image_class_names(train_dir: Union[str, Path]) -> Tuple[str, ...]:
+def image_class_names(train_dir: str | Path) -> tuple[str, ...]:
     """The sorted class folder names of ``train_dir``.
 
     Raises:
@@ -59,7 +59,7 @@ def image_class_names(train_dir: Union[str, Path]) -> Tuple[str, ...]:
     return classes
 
 
-def _image_files(folder: Path) -> List[Path]:
+def _image_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
     images = [p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS]
     if len(images) < len(files):
@@ -71,7 +71,7 @@ def _image_files(folder: Path) -> List[Path]:
     return images
 
 
-def list_image_files(split_dir: Union[str, Path], classes: Sequence[str]) -> List[ImageFile]:
+def list_image_files(split_dir: str | Path, classes: Sequence[str]) -> list[ImageFile]:
     """``(file, label)`` for every image of ``split_dir``, in class then file-name order.
 
     Raises:
@@ -85,7 +85,7 @@ def list_image_files(split_dir: Union[str, Path], classes: Sequence[str]) -> Lis
             f"{split_dir}/<class>/*.png with the class folders of train"
         )
     label_of = {name: k for k, name in enumerate(classes)}
-    files: List[ImageFile] = []
+    files: list[ImageFile] = []
     for folder in _subfolders(split_dir):
         if folder.name not in label_of:
             raise ValueError(
@@ -101,7 +101,7 @@ def _unreadable(path: Path, err: Exception) -> ValueError:
     return ValueError(f"{path}: not an image Pillow can read ({type(err).__name__}: {err}); replace or delete the file")
 
 
-def _probe(path: Path) -> Tuple[Tuple[int, int], str]:
+def _probe(path: Path) -> tuple[tuple[int, int], str]:
     """``((width, height), mode)`` of an image, from its header."""
     from PIL import Image
 
@@ -124,9 +124,9 @@ def _decode(path: Path, mode: str) -> np.ndarray:
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
-def _common_size(probes: Dict[Path, Tuple[Tuple[int, int], str]]) -> Tuple[int, int]:
+def _common_size(probes: dict[Path, tuple[tuple[int, int], str]]) -> tuple[int, int]:
     """The one ``(width, height)`` of all images; else a ValueError naming a file of each size."""
-    example: Dict[Tuple[int, int], Path] = {}
+    example: dict[tuple[int, int], Path] = {}
     for path, (size, _) in probes.items():
         example.setdefault(size, path)
     if len(example) > 1:
@@ -137,7 +137,7 @@ def _common_size(probes: Dict[Path, Tuple[Tuple[int, int], str]]) -> Tuple[int, 
     return next(iter(example))
 
 
-def _read_split(files: List[ImageFile], mode: str, size: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+def _read_split(files: list[ImageFile], mode: str, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     channels = 1 if mode == "L" else 3
     images = np.empty((len(files), size[1], size[0], channels), dtype=np.uint8)
     for i, (path, _) in enumerate(files):
@@ -145,13 +145,13 @@ def _read_split(files: List[ImageFile], mode: str, size: Tuple[int, int]) -> Tup
     return images, np.array([label for _, label in files], dtype=np.int64)
 
 
-def looks_like_image_folder(data_dir: Union[str, Path]) -> bool:
+def looks_like_image_folder(data_dir: str | Path) -> bool:
     """Whether ``<data_dir>/train`` is a folder with at least one class folder."""
     train_dir = Path(data_dir) / "train"
     return train_dir.is_dir() and bool(_subfolders(train_dir))
 
 
-def image_folder_layout(data_dir: Union[str, Path]) -> str:
+def image_folder_layout(data_dir: str | Path) -> str:
     """The image-folder layout under ``data_dir``, for messages."""
     d = Path(data_dir)
     return (
@@ -160,7 +160,7 @@ def image_folder_layout(data_dir: Union[str, Path]) -> str:
     )
 
 
-def load_image_folder(root: Union[str, Path]) -> Dataset:
+def load_image_folder(root: str | Path) -> Dataset:
     """Load ``<root>/train/<class>/*`` and ``<root>/test/<class>/*`` images.
 
     Returns:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional, Union
 
 from .cifar import CIFAR10, CIFAR_SPECS, cifar_layout, download_cifar, load_cifar_folder, locate_cifar_folder
 from .image_folder import image_folder_layout, load_image_folder, looks_like_image_folder
 from .npz import load_npz_folder, locate_npz_folder, npz_layout
-from .split import DataSource, Dataset
+from .split import Dataset, DataSource
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ DATASET_KINDS = ("cifar10", "cifar100", "npz", "folder")
 _DOWNLOADABLE = tuple(CIFAR_SPECS)
 
 
-def _check_kind(kind: Optional[str]) -> None:
+def _check_kind(kind: str | None) -> None:
     if kind is not None and kind not in DATASET_KINDS:
         raise ValueError(
             f"unknown dataset kind {kind!r}; choose one of {', '.join(DATASET_KINDS)} "
@@ -27,7 +26,7 @@ def _check_kind(kind: Optional[str]) -> None:
         )
 
 
-def locate_dataset(data_dir: Union[str, Path], kind: Optional[str] = None) -> Optional[DataSource]:
+def locate_dataset(data_dir: str | Path, kind: str | None = None) -> DataSource | None:
     """Find a dataset under ``data_dir`` without reading it.
 
     With ``kind`` None the layouts are tried in this order: the official CIFAR-10 folder
@@ -57,7 +56,7 @@ def locate_dataset(data_dir: Union[str, Path], kind: Optional[str] = None) -> Op
     return None
 
 
-def expected_layouts(data_dir: Union[str, Path], kind: Optional[str] = None) -> str:
+def expected_layouts(data_dir: str | Path, kind: str | None = None) -> str:
     """Describe the layouts :func:`locate_dataset` accepts for ``kind``, for error messages."""
     _check_kind(kind)
     if kind in CIFAR_SPECS:
@@ -74,14 +73,14 @@ def expected_layouts(data_dir: Union[str, Path], kind: Optional[str] = None) -> 
     return ", or ".join(layouts)
 
 
-def _headline(data_dir: Path, kind: Optional[str]) -> str:
+def _headline(data_dir: Path, kind: str | None) -> str:
     if kind in CIFAR_SPECS:
         return f"{CIFAR_SPECS[kind].title} not found in {data_dir}"
     what = {"npz": "npz dataset", "folder": "image-folder dataset"}.get(kind, "dataset")
     return f"No {what} found in {data_dir}"
 
 
-def missing_message(data_dir: Path, kind: Optional[str] = None) -> str:
+def missing_message(data_dir: Path, kind: str | None = None) -> str:
     """Why nothing was loaded from ``data_dir`` and what to do, naming the layouts."""
     if kind in CIFAR_SPECS:
         fetch = f", or pass --download to fetch {CIFAR_SPECS[kind].url} into it"
@@ -95,14 +94,14 @@ def missing_message(data_dir: Path, kind: Optional[str] = None) -> str:
     )
 
 
-def _check_data_dir(data_dir: Path, kind: Optional[str], download: bool) -> None:
+def _check_data_dir(data_dir: Path, kind: str | None, download: bool) -> None:
     if data_dir.exists() and not data_dir.is_dir():
         raise ValueError(f"data directory {data_dir} is a file, not a folder. " + missing_message(data_dir, kind))
     if not data_dir.exists() and not download:
         raise FileNotFoundError(f"data directory {data_dir} does not exist. " + missing_message(data_dir, kind))
 
 
-def _download(data_dir: Path, kind: Optional[str], timeout: float) -> DataSource:
+def _download(data_dir: Path, kind: str | None, timeout: float) -> DataSource:
     if kind not in _DOWNLOADABLE:
         given = "no kind was given" if kind is None else f"not {kind!r}"
         raise ValueError(
@@ -113,7 +112,7 @@ def _download(data_dir: Path, kind: Optional[str], timeout: float) -> DataSource
     return DataSource(kind, download_cifar(data_dir, CIFAR_SPECS[kind], timeout=timeout, hint=hint))
 
 
-def _read(source: DataSource, kind: Optional[str], test_file: Optional[str]) -> Dataset:
+def _read(source: DataSource, kind: str | None, test_file: str | None) -> Dataset:
     if source.kind in CIFAR_SPECS:
         return load_cifar_folder(source.path, CIFAR_SPECS[source.kind])
     if source.kind == "npz":
@@ -122,12 +121,12 @@ def _read(source: DataSource, kind: Optional[str], test_file: Optional[str]) -> 
 
 
 def load_dataset(
-    data_dir: Union[str, Path],
-    kind: Optional[str] = None,
+    data_dir: str | Path,
+    kind: str | None = None,
     *,
     download: bool = False,
     timeout: float = 60.0,
-    test_file: Optional[str] = None,
+    test_file: str | None = None,
 ) -> Dataset:
     """Find and load an image-classification dataset under ``data_dir``.
 

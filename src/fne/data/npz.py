@@ -16,14 +16,14 @@ import logging
 import re
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .cifar import CIFAR10, CIFAR10_CLASSES
-from .split import DataSource, Dataset, Split, read_split
+from .split import Dataset, DataSource, Split, read_split
 from .stats import channel_stats
 
 logger = logging.getLogger(__name__)
@@ -65,10 +65,10 @@ class NpzContents:
     path: Path
     images: np.ndarray
     labels: np.ndarray
-    classes: Optional[Tuple[str, ...]]
+    classes: tuple[str, ...] | None
 
 
-def _npz_holds_objects(npz: "np.lib.npyio.NpzFile", key: str) -> bool:
+def _npz_holds_objects(npz: np.lib.npyio.NpzFile, key: str) -> bool:
     """Whether the ``.npy`` header of ``key`` declares an object dtype (False if unreadable)."""
     fmt = np.lib.format
     try:
@@ -80,7 +80,7 @@ def _npz_holds_objects(npz: "np.lib.npyio.NpzFile", key: str) -> bool:
         return False
 
 
-def _npz_array(path: Path, npz: "np.lib.npyio.NpzFile", key: str) -> np.ndarray:
+def _npz_array(path: Path, npz: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
     """Array ``key`` of ``npz``, or a ValueError naming the file, the key and what is wrong."""
     if _npz_holds_objects(npz, key):
         raise ValueError(
@@ -97,7 +97,7 @@ def _npz_array(path: Path, npz: "np.lib.npyio.NpzFile", key: str) -> np.ndarray:
     return value
 
 
-def _read_arrays(path: Path) -> Tuple[Dict[str, np.ndarray], List[str]]:
+def _read_arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     """The image, label and class arrays of the npz file ``path``, and all its keys."""
     with open(path, "rb") as fh:
         is_zip = zipfile.is_zipfile(fh)
@@ -119,7 +119,7 @@ def _images(path: Path, x: np.ndarray) -> np.ndarray:
     return x[..., None] if x.ndim == 3 else x
 
 
-def _class_names(path: Path, value: Optional[np.ndarray]) -> Optional[Tuple[str, ...]]:
+def _class_names(path: Path, value: np.ndarray | None) -> tuple[str, ...] | None:
     if value is None:
         return None
     if value.ndim != 1 or value.dtype.kind not in "US":
@@ -129,7 +129,7 @@ def _class_names(path: Path, value: Optional[np.ndarray]) -> Optional[Tuple[str,
     return tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in value.tolist())
 
 
-def read_npz(path: Union[str, Path]) -> NpzContents:
+def read_npz(path: str | Path) -> NpzContents:
     """Read one npz file: ``x``, ``y`` (or ``y_first``) and optional ``classes``.
 
     Raises:
@@ -149,7 +149,7 @@ def read_npz(path: Union[str, Path]) -> NpzContents:
     )
 
 
-def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
+def load_npz_split(path: str | Path, name: str | None = None) -> Split:
     """One npz file as a :class:`Split` (default statistics; see :class:`Split`).
 
     Raises:
@@ -160,7 +160,7 @@ def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
     return read_split(contents.path, contents.images, contents.labels, name or contents.path.stem)
 
 
-def cifar10_mismatch(contents: NpzContents) -> Optional[str]:
+def cifar10_mismatch(contents: NpzContents) -> str | None:
     """Why ``contents`` cannot be CIFAR-10, or None when it fits (32 x 32 x 3, labels 0..9)."""
     if contents.images.shape[1:] != (32, 32, 3):
         return f"'x' must be uint8 (N, 32, 32, 3), got {contents.images.shape}"
@@ -172,7 +172,7 @@ def cifar10_mismatch(contents: NpzContents) -> Optional[str]:
     return None
 
 
-def _pick(folder: Path, pattern: str, preferred: Sequence[str]) -> Optional[Path]:
+def _pick(folder: Path, pattern: str, preferred: Sequence[str]) -> Path | None:
     for fname in preferred:
         if (folder / fname).is_file():
             return folder / fname
@@ -185,13 +185,13 @@ def has_npz_pair(folder: Path) -> bool:
     return folder.is_dir() and any(folder.glob("*train*.npz")) and any(folder.glob("*test*.npz"))
 
 
-def locate_npz_folder(data_dir: Union[str, Path]) -> Optional[Path]:
+def locate_npz_folder(data_dir: str | Path) -> Path | None:
     """``<data_dir>/cifar10`` or ``<data_dir>`` when it holds train and test npz files."""
     data_dir = Path(data_dir)
     return next((f for f in (data_dir / NPZ_SUBDIR, data_dir) if has_npz_pair(f)), None)
 
 
-def npz_layout(data_dir: Union[str, Path], cifar10_only: bool = False) -> str:
+def npz_layout(data_dir: str | Path, cifar10_only: bool = False) -> str:
     """The npz layouts under ``data_dir``, for messages."""
     d = Path(data_dir)
     images = "uint8 N x 32 x 32 x 3" if cifar10_only else "uint8 N x H x W or N x H x W x C"
@@ -201,7 +201,7 @@ def npz_layout(data_dir: Union[str, Path], cifar10_only: bool = False) -> str:
     )
 
 
-def _is_cifar10(folder: Path, train: NpzContents, test: NpzContents, cifar10: Optional[bool]) -> bool:
+def _is_cifar10(folder: Path, train: NpzContents, test: NpzContents, cifar10: bool | None) -> bool:
     """Decide whether the pair is CIFAR-10; ``cifar10=True`` makes a mismatch an error."""
     if cifar10 is False:
         return False
@@ -218,13 +218,13 @@ def _is_cifar10(folder: Path, train: NpzContents, test: NpzContents, cifar10: Op
     return True
 
 
-def _generic_classes(train: NpzContents, test: NpzContents) -> Tuple[str, ...]:
+def _generic_classes(train: NpzContents, test: NpzContents) -> tuple[str, ...]:
     if train.classes and test.classes and train.classes != test.classes:
         raise ValueError(f"the 'classes' of {train.path} {train.classes} and of {test.path} {test.classes} differ")
     return train.classes or test.classes or ()
 
 
-def _choose_files(folder: Path, train_file: Optional[str], test_file: Optional[str]) -> Tuple[Path, Path]:
+def _choose_files(folder: Path, train_file: str | None, test_file: str | None) -> tuple[Path, Path]:
     train_path = folder / train_file if train_file else _pick(folder, "*train*.npz", PREFERRED_TRAIN_NPZ)
     test_path = folder / test_file if test_file else _pick(folder, "*test*.npz", PREFERRED_TEST_NPZ)
     if train_path is None or test_path is None or not (train_path.is_file() and test_path.is_file()):
@@ -235,11 +235,11 @@ def _choose_files(folder: Path, train_file: Optional[str], test_file: Optional[s
 
 
 def load_npz_folder(
-    folder: Union[str, Path],
+    folder: str | Path,
     *,
-    train_file: Optional[str] = None,
-    test_file: Optional[str] = None,
-    cifar10: Optional[bool] = None,
+    train_file: str | None = None,
+    test_file: str | None = None,
+    cifar10: bool | None = None,
 ) -> Dataset:
     """Load the train and test ``.npz`` files of ``folder``.
 

@@ -3,7 +3,7 @@ splits and training epochs, for any number of classes and channels."""
 
 from __future__ import annotations
 
-from typing import Iterator, Tuple, Union
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ __all__ = [
     "iterate_minibatches",
 ]
 
-RandomSource = Union[torch.Generator, np.random.Generator]
+RandomSource = torch.Generator | np.random.Generator
 
 
 def permutation(n: int, generator: RandomSource) -> np.ndarray:
@@ -83,7 +83,7 @@ def sample_indices(
     classes = shuffled[np.sort(np.unique(shuffled, return_index=True)[1])]
     pools = [np.flatnonzero(shuffled == c) for c in classes]
     quotas = _balanced_quotas(np.array([p.size for p in pools]), batch_size)
-    positions = np.sort(np.concatenate([p[:q] for p, q in zip(pools, quotas)]))
+    positions = np.sort(np.concatenate([p[:q] for p, q in zip(pools, quotas, strict=False)]))
     return perm[positions]
 
 
@@ -95,7 +95,7 @@ def sample_batch(
     *,
     balanced: bool = False,
     normalized: bool = True,
-) -> Tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """A random fixed-size batch of ``split`` as tensors on ``device``.
 
     Args:
@@ -128,7 +128,7 @@ def _stratified_counts(counts: np.ndarray, total: int) -> np.ndarray:
     return base
 
 
-def train_val_split(split: Split, val_size: Union[int, float], generator: RandomSource) -> Tuple[Split, Split]:
+def train_val_split(split: Split, val_size: int | float, generator: RandomSource) -> tuple[Split, Split]:
     """Split ``split`` into seeded, class-stratified train and validation parts.
 
     Args:
@@ -171,7 +171,7 @@ def iterate_minibatches(
     augment: bool = False,
     flip: bool = True,
     drop_last: bool = True,
-) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of normalised ``(images, labels)`` minibatches for short training runs.
 
     Args:

@@ -4,9 +4,9 @@ and a train/test pair with its classes (:class:`Dataset`)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-def _looks_channels_first(shape: Tuple[int, ...]) -> bool:
+def _looks_channels_first(shape: tuple[int, ...]) -> bool:
     """``(N, C, H, W)`` with a small C and a larger last axis, e.g. ``(N, 3, 32, 32)``."""
     return shape[1] <= 4 < shape[3]
 
@@ -108,9 +108,9 @@ class Split:
     images: np.ndarray
     labels: np.ndarray
     name: str = "split"
-    source: Optional[Path] = None
-    mean: Optional[Tuple[float, ...]] = None
-    std: Optional[Tuple[float, ...]] = None
+    source: Path | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         labels = check_split_arrays(self.images, self.labels, self.name)
@@ -131,16 +131,16 @@ class Split:
         return int(self.images.shape[3])
 
     @property
-    def image_size(self) -> Tuple[int, int]:
+    def image_size(self) -> tuple[int, int]:
         """``(H, W)`` of every image."""
         return int(self.images.shape[1]), int(self.images.shape[2])
 
-    def subset(self, indices: Sequence[int], name: Optional[str] = None) -> "Split":
+    def subset(self, indices: Sequence[int], name: str | None = None) -> Split:
         """The split restricted to ``indices`` (in the given order), same source and statistics."""
         idx = np.asarray(indices, dtype=np.int64)
         return Split(self.images[idx], self.labels[idx], name or self.name, self.source, self.mean, self.std)
 
-    def with_stats(self, mean: Sequence[float], std: Sequence[float]) -> "Split":
+    def with_stats(self, mean: Sequence[float], std: Sequence[float]) -> Split:
         """The same images, to be normalised with ``mean`` and ``std``."""
         return dataclasses.replace(self, mean=tuple(mean), std=tuple(std))
 
@@ -149,7 +149,7 @@ class Split:
         where = f" (read from {self.source})" if self.source is not None else ""
         return f"split {self.name!r}{where}"
 
-    def class_counts(self, num_classes: Optional[int] = None) -> np.ndarray:
+    def class_counts(self, num_classes: int | None = None) -> np.ndarray:
         """Images per class, shape ``(num_classes,)`` (default: largest label + 1)."""
         return np.bincount(self.labels, minlength=num_classes or 0)
 
@@ -159,8 +159,8 @@ def read_split(
     images: np.ndarray,
     labels: np.ndarray,
     name: str,
-    stats: Optional[Stats] = None,
-    num_classes: Optional[int] = None,
+    stats: Stats | None = None,
+    num_classes: int | None = None,
 ) -> Split:
     """A :class:`Split` read from ``source``, whose errors name ``source``.
 
@@ -204,7 +204,7 @@ class DataSource:
     path: Path
 
 
-def numbered_classes(count: int) -> Tuple[str, ...]:
+def numbered_classes(count: int) -> tuple[str, ...]:
     """Class names ``"0" .. str(count - 1)`` for data without names."""
     return tuple(str(k) for k in range(count))
 
@@ -234,9 +234,9 @@ class Dataset:
     train: Split
     test: Split
     source: DataSource
-    classes: Tuple[str, ...] = ()
-    mean: Optional[Tuple[float, ...]] = None
-    std: Optional[Tuple[float, ...]] = None
+    classes: tuple[str, ...] = ()
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -289,7 +289,7 @@ class Dataset:
         return self.train.channels
 
     @property
-    def image_size(self) -> Tuple[int, int]:
+    def image_size(self) -> tuple[int, int]:
         """``(H, W)`` of every image."""
         return self.train.image_size
 
@@ -307,6 +307,6 @@ class Dataset:
 CIFAR10Data = Dataset
 
 
-def dataset_network_kwargs(dataset: Dataset) -> Dict[str, int]:
+def dataset_network_kwargs(dataset: Dataset) -> dict[str, int]:
     """Network build arguments that fit ``dataset``: ``{"in_channels": C, "num_classes": K}``."""
     return {"in_channels": dataset.channels, "num_classes": dataset.num_classes}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Tuple
 
 import numpy as np
 
@@ -11,7 +10,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Stats", "CIFAR10_MEAN", "CIFAR10_STD", "CIFAR100_MEAN", "CIFAR100_STD", "channel_stats"]
 
-Stats = Tuple[Tuple[float, ...], Tuple[float, ...]]
+Stats = tuple[tuple[float, ...], tuple[float, ...]]
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -21,7 +20,7 @@ CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 _LEVELS = np.arange(256, dtype=np.float64) / 255.0
 
 
-def _channel_moments(values: np.ndarray) -> Tuple[float, float]:
+def _channel_moments(values: np.ndarray) -> tuple[float, float]:
     """Mean and population std of ``values / 255`` (uint8), exact from a 256-bin histogram."""
     hist = np.bincount(values.ravel(), minlength=256).astype(np.float64)
     total = hist.sum()

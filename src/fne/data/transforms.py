@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -12,7 +12,7 @@ from .split import Split
 
 __all__ = ["Device", "normalize", "to_unit_float", "to_tensor", "split_tensors", "default_padding", "augment_batch"]
 
-Device = Union[str, torch.device]
+Device = str | torch.device
 
 
 def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
@@ -42,8 +42,8 @@ def to_tensor(
     images: np.ndarray,
     device: Device = "cpu",
     *,
-    mean: Optional[Sequence[float]] = None,
-    std: Optional[Sequence[float]] = None,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
 ) -> torch.Tensor:
     """Convert uint8 NHWC images to a float32 NCHW tensor on ``device``.
 
@@ -71,7 +71,7 @@ def to_tensor(
 
 def split_tensors(
     split: Split, device: Device = "cpu", *, normalized: bool = True
-) -> Tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """All of ``split`` as ``(images NCHW float32, labels int64)`` tensors on ``device``.
 
     With ``normalized`` the images are normalised with ``split.mean`` and ``split.std``.
@@ -88,7 +88,7 @@ def default_padding(height: int) -> int:
 
 
 def augment_batch(
-    x: torch.Tensor, generator: torch.Generator, *, padding: Optional[int] = None, flip: bool = True
+    x: torch.Tensor, generator: torch.Generator, *, padding: int | None = None, flip: bool = True
 ) -> torch.Tensor:
     """Random crop after zero padding, and optional random horizontal flip, of NCHW images.
 

@@ -16,9 +16,9 @@ evaluator that needs them is used::
 from __future__ import annotations
 
 import importlib
-from typing import Any, Dict, List
+from typing import Any
 
-_EXPORTS: Dict[str, List[str]] = {
+_EXPORTS: dict[str, list[str]] = {
     "evolution": ["Evolution", "EvolutionResult", "Snapshot", "Callback"],
     "fitness": [
         "Scorer",
@@ -52,5 +52,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> List[str]:
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))

@@ -32,7 +32,8 @@ eligible rows of the whole matrix exactly as it would order their own matrix.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,12 +68,12 @@ class Archive:
             raise ValueError(f"ranking must be callable (objective matrix -> indices), got {ranking!r}")
         self.space, self.proxies, self.ranking = space, tuple(proxies), ranking
         self._objectives = objectives
-        self._entries: Dict[str, Tuple[Any, Dict[str, float]]] = {}
-        self._eliminated: Dict[str, None] = {}
-        self._final_winners: List[str] = []
-        self._reference: List[str] = []
-        self._matrix: Optional[np.ndarray] = None
-        self._order: Optional[List[str]] = None
+        self._entries: dict[str, tuple[Any, dict[str, float]]] = {}
+        self._eliminated: dict[str, None] = {}
+        self._final_winners: list[str] = []
+        self._reference: list[str] = []
+        self._matrix: np.ndarray | None = None
+        self._order: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -95,18 +96,18 @@ class Archive:
         """The genotype archived under ``key``."""
         return self._entries[key][0]
 
-    def entry(self, key: str) -> Dict[str, Any]:
+    def entry(self, key: str) -> dict[str, Any]:
         """``{"arch": text, "scores": {...}}`` of the cell archived under ``key``."""
         genotype, scores = self._entries[key]
         return {"arch": self.space.format(genotype), "scores": dict(scores)}
 
     @property
-    def eliminated(self) -> Tuple[str, ...]:
+    def eliminated(self) -> tuple[str, ...]:
         """Keys of the eliminated cells, in order of elimination."""
         return tuple(self._eliminated)
 
     @property
-    def final_winners(self) -> Tuple[str, ...]:
+    def final_winners(self) -> tuple[str, ...]:
         """Keys of the final tournament's winners (empty before it)."""
         return tuple(self._final_winners)
 
@@ -116,7 +117,7 @@ class Archive:
         self._order = None
 
     @property
-    def reference(self) -> Tuple[str, ...]:
+    def reference(self) -> tuple[str, ...]:
         """Keys of the reference cells (random cells the ranking may compare against)."""
         return tuple(self._reference)
 
@@ -143,17 +144,17 @@ class Archive:
             self._matrix = np.asarray(self._objectives([s for _, s in self._entries.values()]), dtype=float)
         return self._matrix
 
-    def eligible(self) -> List[str]:
+    def eligible(self) -> list[str]:
         """Keys of the cells not eliminated, in evaluation order."""
         return [k for k in self._entries if k not in self._eliminated]
 
-    def pick_order(self) -> List[str]:
+    def pick_order(self) -> list[str]:
         """Keys of the eligible cells in final-pick order (see the module doc)."""
         if self._order is None:
             self._order = self._rank()
         return list(self._order)
 
-    def _rank(self) -> List[str]:
+    def _rank(self) -> list[str]:
         keys = list(self._entries)
         rows = [i for i, k in enumerate(keys) if k not in self._eliminated]
         if not rows:
@@ -170,7 +171,7 @@ class Archive:
         matrix = self.objective_matrix()
         return matrix[[index[k] for k in keys]] if keys else matrix[:0]
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """``archive`` (``[text, scores]`` pairs), ``eliminated``, ``final_winners`` and ``reference`` (keys)."""
         return {
             "archive": [[self.space.format(g), dict(sc)] for g, sc in self._entries.values()],
@@ -185,7 +186,7 @@ class Archive:
         Raises:
             ValueError, KeyError, TypeError: for a malformed state.
         """
-        entries: Dict[str, Tuple[Any, Dict[str, float]]] = {}
+        entries: dict[str, tuple[Any, dict[str, float]]] = {}
         for text, scores in state["archive"]:
             genotype = self.space.parse(text)
             entries[self.key(genotype)] = (genotype, clean_scores(scores, self.proxies))
@@ -199,7 +200,7 @@ class Archive:
         self._matrix = self._order = None
 
 
-def _checked_order(order: Any, n: int) -> List[int]:
+def _checked_order(order: Any, n: int) -> list[int]:
     """``order`` as a list of ints; ``ValueError`` unless it is a permutation of ``range(n)``."""
     flat = np.asarray(order).reshape(-1)
     if flat.dtype.kind not in "iu" or sorted(flat.tolist()) != list(range(n)):
@@ -207,7 +208,7 @@ def _checked_order(order: Any, n: int) -> List[int]:
     return [int(i) for i in flat]
 
 
-def clean_scores(scores: Scores, proxies: Sequence[str]) -> Dict[str, float]:
+def clean_scores(scores: Scores, proxies: Sequence[str]) -> dict[str, float]:
     """Scores as plain floats (None, as written for non-finite values in JSON, becomes NaN).
 
     Raises:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Dict, Optional, Union
 
 import numpy as np
 
@@ -27,11 +26,10 @@ def _rows(path: Path):
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         yield reader.fieldnames or []
-        for row in reader:
-            yield row
+        yield from reader
 
 
-def check_benchmark(path: Union[str, Path], space: SearchSpace, metric: str = BENCHMARK_METRIC) -> Path:
+def check_benchmark(path: str | Path, space: SearchSpace, metric: str = BENCHMARK_METRIC) -> Path:
     """Check that every row of the table holds a genotype of ``space`` and a number.
 
     Returns:
@@ -58,7 +56,7 @@ def check_benchmark(path: Union[str, Path], space: SearchSpace, metric: str = BE
     return path
 
 
-def _check_row(path: Path, line: int, row: Dict[str, str], space: SearchSpace, metric: str) -> None:
+def _check_row(path: Path, line: int, row: dict[str, str], space: SearchSpace, metric: str) -> None:
     try:
         space.parse(row["arch_str"] or "")
     except ValueError as err:
@@ -73,7 +71,7 @@ def _check_row(path: Path, line: int, row: Dict[str, str], space: SearchSpace, m
         raise ValueError(f"--benchmark file {path}, row {line}: {metric} {value!r} is not a number") from None
 
 
-def read_benchmark(path: Union[str, Path], metric: str = BENCHMARK_METRIC) -> Dict[str, float]:
+def read_benchmark(path: str | Path, metric: str = BENCHMARK_METRIC) -> dict[str, float]:
     """``arch_str -> metric`` of a benchmark CSV (rows with an empty value are left out)."""
     table = {}
     with open(path, newline="", encoding="utf-8") as fh:
@@ -84,7 +82,7 @@ def read_benchmark(path: Union[str, Path], metric: str = BENCHMARK_METRIC) -> Di
     return table
 
 
-def lookup_benchmark(table: Dict[str, float], space: SearchSpace, arch: str) -> Optional[float]:
+def lookup_benchmark(table: dict[str, float], space: SearchSpace, arch: str) -> float | None:
     """Accuracy of ``arch`` in ``table`` (see :func:`read_benchmark`): its own row, or else
     the mean over the rows of cells with the same canonical form; None if there is none."""
     if arch in table:

@@ -16,8 +16,9 @@ import logging
 import math
 import textwrap
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -44,13 +45,13 @@ __all__ = [
     "front_figure",
 ]
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 class LoggingCallback(Callback):
     """Logs one line per generation (evaluations, front size, current pick, rates)."""
 
-    def __init__(self, logger_: Optional[logging.Logger] = None, level: int = logging.INFO) -> None:
+    def __init__(self, logger_: logging.Logger | None = None, level: int = logging.INFO) -> None:
         self.logger, self.level = logger_ or logger, level
 
     def on_generation(self, snapshot: Snapshot) -> None:
@@ -75,7 +76,7 @@ class HistoryCallback(Callback):
     """Keeps a copy of every generation's record in :attr:`records`."""
 
     def __init__(self) -> None:
-        self.records: List[Dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = []
 
     def on_generation(self, snapshot: Snapshot) -> None:
         self.records.append(dict(snapshot.record))
@@ -96,7 +97,7 @@ class PopulationWriter(Callback):
                 "population": [
                     {"arch": arch, "scores": scores, "objectives": [float(v) for v in obj], "front": i in front}
                     for i, (arch, scores, obj) in enumerate(
-                        zip(snapshot.population, snapshot.scores, snapshot.objectives)
+                        zip(snapshot.population, snapshot.scores, snapshot.objectives, strict=False)
                     )
                 ],
             },
@@ -113,7 +114,7 @@ class CheckpointCallback(Callback):
     """
 
     def __init__(
-        self, path: PathLike, config: Mapping[str, Any], extra: Optional[Callable[[], Mapping[str, Any]]] = None
+        self, path: PathLike, config: Mapping[str, Any], extra: Callable[[], Mapping[str, Any]] | None = None
     ) -> None:
         self.path, self.config, self.extra = Path(path), dict(config), extra
 
@@ -212,7 +213,7 @@ def plot_history(history: Sequence[Mapping[str, Any]], names: Sequence[str], pat
 
 
 def _scatter_pair(
-    ax: Axes, V: np.ndarray, on_front: np.ndarray, pick: Optional[np.ndarray], names: Sequence[str], a: int, b: int
+    ax: Axes, V: np.ndarray, on_front: np.ndarray, pick: np.ndarray | None, names: Sequence[str], a: int, b: int
 ) -> None:
     shown = np.isfinite(V[:, a]) & np.isfinite(V[:, b])
     rest, front = shown & ~on_front, shown & on_front
@@ -231,7 +232,7 @@ def _scatter_pair(
     ax.grid(alpha=0.3)
 
 
-def _front_title(V: np.ndarray, front: Sequence[int], pick: Optional[np.ndarray], generation: Optional[int]) -> str:
+def _front_title(V: np.ndarray, front: Sequence[int], pick: np.ndarray | None, generation: int | None) -> str:
     head = "population" if generation is None else f"population of generation {generation}"
     text = f"{head}: {len(V)} cells, {len(set(front))} on the Pareto front"
     failed = int((~np.isfinite(V).all(axis=1)).sum()) if V.size else 0
@@ -246,8 +247,8 @@ def front_figure(
     values: np.ndarray,
     front: Sequence[int],
     names: Sequence[str],
-    pick: Optional[PickLike] = None,
-    generation: Optional[int] = None,
+    pick: PickLike | None = None,
+    generation: int | None = None,
 ) -> Figure:
     """Figure scattering raw proxy values for each pair of proxies, front and pick highlighted.
 
@@ -275,7 +276,7 @@ def front_figure(
     on_front[[int(i) for i in front]] = True
     for n, (a, b) in enumerate(pairs):
         _scatter_pair(fig.add_subplot(rows, cols, n + 1), V, on_front, pick_raw, names, a, b)
-    handles = {label: h for ax in fig.axes for h, label in zip(*ax.get_legend_handles_labels())}
+    handles = {label: h for ax in fig.axes for h, label in zip(*ax.get_legend_handles_labels(), strict=False)}
     fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=len(handles))
     fig.suptitle(_front_title(V, front, pick_raw, generation), fontsize=11)
     return fig
@@ -285,7 +286,7 @@ MAX_ALL_PAIRS = 4
 """Up to this many proxies the front plot shows every pair; beyond, each proxy against the next."""
 
 
-def front_pairs(k: int) -> List[Tuple[int, int]]:
+def front_pairs(k: int) -> list[tuple[int, int]]:
     """The proxy pairs of the front plot: all of them for a few proxies, else a chain, so that
     eight objectives give 7 legible panels instead of 28."""
     if k <= 1:
@@ -314,8 +315,8 @@ def plot_front(
     front: Sequence[int],
     names: Sequence[str],
     path: PathLike,
-    pick: Optional[PickLike] = None,
-    generation: Optional[int] = None,
+    pick: PickLike | None = None,
+    generation: int | None = None,
 ) -> None:
     """Write :func:`front_figure` of an objective matrix (minimised) to a PNG file.
 
@@ -348,11 +349,11 @@ class PlotCallback(Callback):
 
     def __init__(self, folder: PathLike, names: Sequence[str], every_s: float = 60.0) -> None:
         self.folder, self.names, self.every_s = Path(folder), list(names), float(every_s)
-        self.history: List[Dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []
         self._last_drawn = -math.inf
-        self._pending: Optional[Snapshot] = None
+        self._pending: Snapshot | None = None
 
-    def on_start(self, snapshot: Optional[Snapshot]) -> None:
+    def on_start(self, snapshot: Snapshot | None) -> None:
         self._last_drawn = time.monotonic()
         if snapshot is not None:
             self.history = list(snapshot.state_dict()["history"])

@@ -16,8 +16,9 @@ progress and can stop a tournament whose leader has settled.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +53,7 @@ class ChunkJob:
     """
 
     net: nn.Module
-    optimizer_state: Optional[Dict[str, Any]]
+    optimizer_state: dict[str, Any] | None
     train_x: torch.Tensor
     train_y: torch.Tensor
     val_x: torch.Tensor
@@ -71,11 +72,11 @@ class ChunkResult:
     validation logits ``(alpha steps, batch, classes)`` of the chunk's alpha steps."""
 
     net: nn.Module
-    optimizer_state: Dict[str, Any]
+    optimizer_state: dict[str, Any]
     val_logits: torch.Tensor
 
 
-def _optimizer(net: nn.Module, lr: float, weight_decay: float, state: Optional[Dict[str, Any]]) -> torch.optim.SGD:
+def _optimizer(net: nn.Module, lr: float, weight_decay: float, state: dict[str, Any] | None) -> torch.optim.SGD:
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     if state is not None:
         opt.load_state_dict(state)
@@ -91,7 +92,7 @@ def train_chunk(job: ChunkJob) -> ChunkResult:
     layout = torch.channels_last if job.channels_last else torch.contiguous_format
     net = job.net.to(device, memory_format=layout).train()
     opt = _optimizer(net, job.lr, job.weight_decay, job.optimizer_state)
-    logits: List[torch.Tensor] = []
+    logits: list[torch.Tensor] = []
     for s, use_alpha in enumerate(job.alpha_from):
         if use_alpha:
             with torch.no_grad():
@@ -131,7 +132,7 @@ class AlphaState:
 
     size: int
     lr: float
-    alive: List[bool] = field(default_factory=list)
+    alive: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.alphas = torch.zeros(self.size, requires_grad=True)
@@ -144,7 +145,7 @@ class AlphaState:
         if len(live) < 2:
             return
         weights = torch.softmax(self.alphas[live], dim=0)
-        mixed = sum(w * logits[k] for w, k in zip(weights, live))
+        mixed = sum(w * logits[k] for w, k in zip(weights, live, strict=False))
         loss = F.cross_entropy(mixed, labels)
         (self.alphas.grad,) = torch.autograd.grad(loss, [self.alphas])
         self.opt.step()

@@ -17,8 +17,9 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional, Union
+from typing import Any
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -35,7 +36,7 @@ __all__ = [
 CHECKPOINT_FORMAT = "fne-evolution-checkpoint"
 CHECKPOINT_VERSION = 1
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 def current_umask() -> int:
@@ -82,14 +83,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def atomic_write_json(path: PathLike, obj: Any, *, indent: Optional[int] = 2, sort_keys: bool = False) -> None:
+def atomic_write_json(path: PathLike, obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> None:
     """Write ``obj`` as strict JSON (non-finite floats become ``null``) atomically."""
     text = json.dumps(_jsonable(obj), indent=indent, allow_nan=False, sort_keys=sort_keys)
     atomic_write_text(path, text + "\n")
 
 
 def save_checkpoint(
-    path: PathLike, *, config: Mapping[str, Any], state: Mapping[str, Any], extra: Optional[Mapping[str, Any]] = None
+    path: PathLike, *, config: Mapping[str, Any], state: Mapping[str, Any], extra: Mapping[str, Any] | None = None
 ) -> None:
     """Write a checkpoint holding ``config``, ``state`` and ``extra`` keys atomically to ``path``."""
     doc = {
@@ -102,7 +103,7 @@ def save_checkpoint(
     atomic_write_json(path, doc, indent=None)
 
 
-def config_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any], ignore: Iterable[str] = ()) -> Dict[str, Any]:
+def config_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any], ignore: Iterable[str] = ()) -> dict[str, Any]:
     """``{key: (saved, current)}`` for every key whose value differs, ``ignore`` left out."""
     skip = set(ignore)
     keys = (set(saved) | set(current)) - skip
@@ -112,15 +113,15 @@ def config_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any], ignore
 
 
 def load_checkpoint(
-    path: PathLike, *, config: Optional[Mapping[str, Any]] = None, ignore: Iterable[str] = ()
-) -> Dict[str, Any]:
+    path: PathLike, *, config: Mapping[str, Any] | None = None, ignore: Iterable[str] = ()
+) -> dict[str, Any]:
     """Read a checkpoint and return its ``state`` (see :func:`read_checkpoint`)."""
     return read_checkpoint(path, config=config, ignore=ignore)["state"]
 
 
 def read_checkpoint(
-    path: PathLike, *, config: Optional[Mapping[str, Any]] = None, ignore: Iterable[str] = ()
-) -> Dict[str, Any]:
+    path: PathLike, *, config: Mapping[str, Any] | None = None, ignore: Iterable[str] = ()
+) -> dict[str, Any]:
     """Read a checkpoint and return the whole document (``config``, ``state``, extra keys).
 
     Args:

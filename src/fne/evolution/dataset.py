@@ -16,21 +16,27 @@ Nothing is read at import time, and the network is only used by :func:`download_
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from ..data.cifar import CIFAR10, CIFAR10_CLASSES, download_cifar, load_cifar_folder, locate_cifar_folder
-from ..data.cifar import read_cifar_batch
+from ..data.cifar import (
+    CIFAR10,
+    CIFAR10_CLASSES,
+    download_cifar,
+    load_cifar_folder,
+    locate_cifar_folder,
+    read_cifar_batch,
+)
 from ..data.download import extract_archive, file_md5
 from ..data.load import expected_layouts as _expected_layouts
 from ..data.load import missing_message
 from ..data.npz import NPZ_LABEL_KEYS, NPZ_SUBDIR, PREFERRED_TEST_NPZ, PREFERRED_TRAIN_NPZ, locate_npz_folder, read_npz
 from ..data.npz import load_npz_folder as _load_npz_folder
 from ..data.sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
-from ..data.split import CIFAR10Data, DataSource, Dataset, Split, check_split_arrays, read_split
+from ..data.split import CIFAR10Data, Dataset, DataSource, Split, check_split_arrays, read_split
 from ..data.stats import CIFAR10_MEAN, CIFAR10_STD
 from ..data.transforms import Device, augment_batch, split_tensors
 from ..data.transforms import normalize as _normalize
@@ -93,12 +99,12 @@ def _as_official(data: Dataset) -> Dataset:
     return dataclasses.replace(data, source=DataSource(_OFFICIAL, data.source.path))
 
 
-def read_official_batch(path: Union[str, Path], name: Optional[str] = None) -> Split:
+def read_official_batch(path: str | Path, name: str | None = None) -> Split:
     """Read one official CIFAR-10 batch file (see :func:`fne.data.read_cifar_batch`)."""
     return read_cifar_batch(path, CIFAR10, name)
 
 
-def load_official_folder(folder: Union[str, Path]) -> CIFAR10Data:
+def load_official_folder(folder: str | Path) -> CIFAR10Data:
     """Load an official ``cifar-10-batches-py`` folder; ``source.kind`` is ``"official"``.
 
     Raises:
@@ -108,7 +114,7 @@ def load_official_folder(folder: Union[str, Path]) -> CIFAR10Data:
     return _as_official(load_cifar_folder(folder, CIFAR10))
 
 
-def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
+def load_npz_split(path: str | Path, name: str | None = None) -> Split:
     """Load one CIFAR-10 ``.npz`` split: ``x`` uint8 ``(N, 32, 32, 3)`` and ``y`` (or ``y_first``).
 
     Raises:
@@ -131,7 +137,7 @@ def load_npz_split(path: Union[str, Path], name: Optional[str] = None) -> Split:
     )
 
 
-def load_npz_folder(folder: Union[str, Path], *, test_file: Optional[str] = None) -> CIFAR10Data:
+def load_npz_folder(folder: str | Path, *, test_file: str | None = None) -> CIFAR10Data:
     """Load the CIFAR-10 train and test ``.npz`` files of ``folder``
     (see :func:`fne.data.load_npz_folder`).
 
@@ -142,7 +148,7 @@ def load_npz_folder(folder: Union[str, Path], *, test_file: Optional[str] = None
     return _load_npz_folder(folder, test_file=test_file, cifar10=True)
 
 
-def locate_cifar10(data_dir: Union[str, Path]) -> Optional[DataSource]:
+def locate_cifar10(data_dir: str | Path) -> DataSource | None:
     """Find CIFAR-10 under ``data_dir`` without reading it.
 
     Looks, in order, at ``<dir>/cifar-10-batches-py``, ``<dir>`` as the official folder,
@@ -155,13 +161,13 @@ def locate_cifar10(data_dir: Union[str, Path]) -> Optional[DataSource]:
     return DataSource("npz", npz_folder) if npz_folder is not None else None
 
 
-def expected_layouts(data_dir: Union[str, Path]) -> str:
+def expected_layouts(data_dir: str | Path) -> str:
     """Describe the CIFAR-10 layouts :func:`locate_cifar10` accepts, for error messages."""
     return _expected_layouts(data_dir, CIFAR10.name)
 
 
 def download_cifar10(
-    root: Union[str, Path], *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, timeout: float = 60.0
+    root: str | Path, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, timeout: float = 60.0
 ) -> Path:
     """Download and extract the official CIFAR-10 python archive into ``root``
     (see :func:`fne.data.download_cifar`); returns ``root/cifar-10-batches-py``.
@@ -174,13 +180,13 @@ def download_cifar10(
 
 
 def load_cifar10(
-    data_dir: Union[str, Path],
+    data_dir: str | Path,
     *,
     download: bool = False,
     url: str = CIFAR10_URL,
     md5: str = CIFAR10_MD5,
     timeout: float = 60.0,
-    test_file: Optional[str] = None,
+    test_file: str | None = None,
 ) -> CIFAR10Data:
     """Find and load CIFAR-10 under ``data_dir``.
 

@@ -26,10 +26,11 @@ import multiprocessing
 import os
 import pickle
 import signal
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
+from typing import Any, Protocol
 
 from fne.options import add_options, option
 from fne.progress import progress_bar
@@ -52,7 +53,7 @@ class Failed:
     attempts: int
 
 
-Result = Union[Any, Failed]
+Result = Any | Failed
 
 
 class Evaluator(Protocol):
@@ -66,7 +67,7 @@ class Evaluator(Protocol):
 
     def map(
         self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "", progress: bool = True
-    ) -> List[Result]:
+    ) -> list[Result]:
         """All of :meth:`imap` as a list, with a progress bar."""
 
     def close(self) -> None:
@@ -81,7 +82,7 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def threads_per_worker(workers: int, cpus: Optional[int] = None) -> int:
+def threads_per_worker(workers: int, cpus: int | None = None) -> int:
     """Torch threads for each of ``workers`` processes that share ``cpus`` cores evenly."""
     cpus = cpus or usable_cpus()
     return max(1, cpus // max(1, workers))
@@ -128,7 +129,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _log_failures(results: List[Result], desc: str) -> None:
+def _log_failures(results: list[Result], desc: str) -> None:
     failed = sum(isinstance(r, Failed) for r in results)
     if failed:
         logger.warning("%s: %d of %d items failed after %d attempts", desc or "map", failed, len(results), MAX_ATTEMPTS)
@@ -142,8 +143,8 @@ class _MapMixin:
 
     def map(
         self, fn: Callable[[Any], Any], items: Sequence[Any], *, desc: str = "", progress: bool = True
-    ) -> List[Result]:
-        results: List[Result] = []
+    ) -> list[Result]:
+        results: list[Result] = []
         with progress_bar(len(items), desc or "map", enabled=progress, leave=False) as bar:
             for result in self.imap(fn, items):
                 results.append(result)
@@ -207,7 +208,7 @@ class ProcessEvaluator(_MapMixin):
         _check_workers(workers)
         self.workers = workers
         self.threads = _check_threads(threads)
-        self._pool: Optional[ProcessPoolExecutor] = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -229,7 +230,7 @@ class ProcessEvaluator(_MapMixin):
         return self._executor().submit(_run_packed, _pack(fn, item))
 
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
-        futures: Dict[int, Future] = {i: self._submit(fn, item) for i, item in enumerate(items)}
+        futures: dict[int, Future] = {i: self._submit(fn, item) for i, item in enumerate(items)}
         try:
             for i in range(len(items)):
                 yield self._collect(fn, items, i, futures)
@@ -237,7 +238,7 @@ class ProcessEvaluator(_MapMixin):
             for future in futures.values():
                 future.cancel()
 
-    def _collect(self, fn: Callable[[Any], Any], items: Sequence[Any], i: int, futures: Dict[int, Future]) -> Result:
+    def _collect(self, fn: Callable[[Any], Any], items: Sequence[Any], i: int, futures: dict[int, Future]) -> Result:
         """Item ``i``'s result; on failure it is tried once more, alone when its worker died."""
         try:
             return pickle.loads(futures[i].result())
@@ -283,7 +284,7 @@ class RayEvaluator(_MapMixin):
     """Runs items as Ray tasks (one CPU and ``threads`` torch threads each) on a local
     Ray instance or an existing cluster."""
 
-    def __init__(self, workers: int = 2, address: Optional[str] = None, threads: int = DEFAULT_THREADS) -> None:
+    def __init__(self, workers: int = 2, address: str | None = None, threads: int = DEFAULT_THREADS) -> None:
         _check_workers(workers)
         try:
             import ray
@@ -293,7 +294,7 @@ class RayEvaluator(_MapMixin):
         self.threads = _check_threads(threads)
         self._started = not ray.is_initialized()
         if self._started:
-            kwargs: Dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+            kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
             ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
 
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
@@ -317,7 +318,7 @@ def _ray_call(fn: Callable[[Any], Any], item: Any, threads: int) -> Any:
 
 
 def make_evaluator(
-    backend: str = "serial", workers: int = 1, ray_address: Optional[str] = None, threads: int = DEFAULT_THREADS
+    backend: str = "serial", workers: int = 1, ray_address: str | None = None, threads: int = DEFAULT_THREADS
 ) -> Evaluator:
     """Create the evaluator for ``backend`` (``serial``, ``process`` or ``ray``).
 
@@ -349,11 +350,11 @@ class ComputeOptions:
     configurations, so that every command declares these options once)."""
 
     device: str = option("auto", "auto (CUDA when available), cpu, cuda or cuda:N")
-    workers: Optional[int] = option(None, "parallel workers (default: the usable cores on a CPU, 1 on a GPU)", low=1)
-    backend: Optional[str] = option(
+    workers: int | None = option(None, "parallel workers (default: the usable cores on a CPU, 1 on a GPU)", low=1)
+    backend: str | None = option(
         None, "serial, process or ray (default: serial for one worker, else process)", choices=BACKENDS
     )
-    ray_address: Optional[str] = option(None, "address of a running Ray cluster (default: a local instance)")
+    ray_address: str | None = option(None, "address of a running Ray cluster (default: a local instance)")
     threads: int = option(DEFAULT_THREADS, "torch threads per worker", low=1)
 
 
@@ -367,7 +368,7 @@ def default_workers(device: str = "cpu") -> int:
     return 1 if str(device).startswith("cuda") else usable_cpus()
 
 
-def resolve_backend(backend: Optional[str], workers: int, ray_address: Optional[str] = None) -> str:
+def resolve_backend(backend: str | None, workers: int, ray_address: str | None = None) -> str:
     """The backend the options ask for (``None``: serial for one worker, else process).
 
     Raises:
@@ -386,9 +387,9 @@ def resolve_backend(backend: Optional[str], workers: int, ray_address: Optional[
 
 
 def evaluator_for(
-    backend: Optional[str],
-    workers: Optional[int],
-    ray_address: Optional[str] = None,
+    backend: str | None,
+    workers: int | None,
+    ray_address: str | None = None,
     threads: int = DEFAULT_THREADS,
     device: str = "cpu",
 ) -> Evaluator:

@@ -32,14 +32,15 @@ value of that matrix's column (:func:`fne.evolution.fitness.to_objectives`).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any
 
 import numpy as np
 import torch
-from fne.progress import is_terminal, progress_bar
 
 from fne.genotopheno.space import SearchSpace
+from fne.progress import is_terminal, progress_bar
 
 from .archive import Archive, Ranking, Scores, clean_scores
 from .fitness import to_objectives
@@ -69,14 +70,14 @@ class Snapshot:
     """
 
     generation: int
-    population: Tuple[str, ...]
-    scores: Tuple[Dict[str, float], ...]
+    population: tuple[str, ...]
+    scores: tuple[dict[str, float], ...]
     objectives: np.ndarray
-    front: Tuple[int, ...]
-    record: Dict[str, Any]
-    state: Callable[[], Dict[str, Any]] = field(repr=False)
+    front: tuple[int, ...]
+    record: dict[str, Any]
+    state: Callable[[], dict[str, Any]] = field(repr=False)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """The evolution's full state (a fresh copy), e.g. for a checkpoint."""
         return self.state()
 
@@ -84,13 +85,13 @@ class Snapshot:
 class Callback:
     """Observes the search; override any of the hooks. Callbacks cannot steer it."""
 
-    def on_start(self, snapshot: Optional[Snapshot]) -> None:
+    def on_start(self, snapshot: Snapshot | None) -> None:
         """Called by :meth:`Evolution.run` first; ``None`` before the initial population."""
 
     def on_generation(self, snapshot: Snapshot) -> None:
         """Called after every generation."""
 
-    def on_end(self, result: "EvolutionResult") -> None:
+    def on_end(self, result: EvolutionResult) -> None:
         """Called by :meth:`Evolution.run` with the result."""
 
 
@@ -106,13 +107,13 @@ class EvolutionResult:
         generations: generations completed (initial population excluded).
     """
 
-    best: Dict[str, Any]
-    front: List[Dict[str, Any]]
-    history: List[Dict[str, Any]]
+    best: dict[str, Any]
+    front: list[dict[str, Any]]
+    history: list[dict[str, Any]]
     evaluations: int
     generations: int
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready apart from non-finite scores)."""
         return {
             "best": self.best,
@@ -204,24 +205,24 @@ class Evolution:
         *,
         space: SearchSpace,
         scorer: Any = None,
-        proxies: Optional[Sequence[str]] = None,
-        objectives: Optional[Callable[[List[Scores]], np.ndarray]] = None,
+        proxies: Sequence[str] | None = None,
+        objectives: Callable[[list[Scores]], np.ndarray] | None = None,
         pop_size: int = 16,
-        offspring_size: Optional[int] = None,
+        offspring_size: int | None = None,
         generations: int = 10,
-        tournament: Optional[Tournament] = None,
+        tournament: Tournament | None = None,
         tournament_every: int = 3,
-        final_tournament: Optional[Tournament] = None,
+        final_tournament: Tournament | None = None,
         crossover_rate: float = 0.5,
         mutation_rate: float = 0.5,
         adapt_rates: bool = True,
         adapt_speed: float = 1.0,
-        rate_bounds: Tuple[float, float] = (0.1, 0.9),
+        rate_bounds: tuple[float, float] = (0.1, 0.9),
         seed: int = 0,
         callbacks: Sequence[Callback] = (),
         max_attempts: int = 100,
         ranking: Ranking = pick_order,
-        survival: Union[str, Survival] = "nsga2",
+        survival: str | Survival = "nsga2",
     ) -> None:
         _require(isinstance(space, SearchSpace), f"space must be a SearchSpace, got {type(space).__name__}")
         self.variation: VariationOperators = get_variation(space)
@@ -243,7 +244,7 @@ class Evolution:
 
     # ------------------------------------------------------------------ checks
     @staticmethod
-    def _check_proxies(proxies: Optional[Sequence[str]], scorer: Any) -> Tuple[str, ...]:
+    def _check_proxies(proxies: Sequence[str] | None, scorer: Any) -> tuple[str, ...]:
         if proxies is None:
             proxies = getattr(scorer, "proxies", None)
         _require(
@@ -295,14 +296,14 @@ class Evolution:
 
     def _reset(self) -> None:
         self.generation = -1
-        self.population: List[Any] = []
-        self.population_scores: List[Dict[str, float]] = []
-        self.history: List[Dict[str, Any]] = []
+        self.population: list[Any] = []
+        self.population_scores: list[dict[str, float]] = []
+        self.history: list[dict[str, Any]] = []
         self.num_evaluated = 0
         self.archive = Archive(self.space, self.proxies, self.objectives, self.ranking)
-        self._population_objectives: Optional[np.ndarray] = None
-        self._pending: Optional[List[Any]] = None
-        self._origins: List[Origin] = []
+        self._population_objectives: np.ndarray | None = None
+        self._pending: list[Any] | None = None
+        self._origins: list[Origin] = []
         self._rng = np.random.default_rng(self.seed)
         self._torch_rng = torch.Generator().manual_seed(self.seed)
 
@@ -325,7 +326,7 @@ class Evolution:
         )
         return F
 
-    def _population_keys(self) -> List[str]:
+    def _population_keys(self) -> list[str]:
         return [self.archive.key(g) for g in self.population]
 
     def _population_matrix(self) -> np.ndarray:
@@ -339,12 +340,12 @@ class Evolution:
         """Whether all generations have been run."""
         return self.generation >= self.generations
 
-    def pick_ranking(self) -> List[str]:
+    def pick_ranking(self) -> list[str]:
         """Canonical keys of the eligible archived cells in final-pick order (see :class:`Archive`)."""
         return self.archive.pick_order()
 
     # ------------------------------------------------------------------ ask / tell
-    def ask(self) -> List[Any]:
+    def ask(self) -> list[Any]:
         """Genotypes to score next: the initial population, then each generation's children.
 
         Every returned genotype is valid and new (its canonical key was never asked before).
@@ -363,7 +364,7 @@ class Evolution:
         self._origins = origins or [(False, False)] * len(batch)
         return list(batch)
 
-    def tell(self, genotypes: Sequence[Any], scores: Sequence[Scores]) -> Dict[str, Any]:
+    def tell(self, genotypes: Sequence[Any], scores: Sequence[Scores]) -> dict[str, Any]:
         """Hand back the scores of the genotypes from :meth:`ask`; run selection.
 
         Returns:
@@ -375,12 +376,12 @@ class Evolution:
         """
         if self._pending is None:
             raise ValueError("tell() without a pending ask(): call ask() first")
-        if len(genotypes) != len(self._pending) or any(g != p for g, p in zip(genotypes, self._pending)):
+        if len(genotypes) != len(self._pending) or any(g != p for g, p in zip(genotypes, self._pending, strict=False)):
             raise ValueError("tell() must receive exactly the genotypes of the last ask(), in order")
         if len(scores) != len(genotypes):
             raise ValueError(f"got {len(scores)} scores for {len(genotypes)} genotypes")
         scores = [clean_scores(s, self.proxies) for s in scores]
-        keys = [self.archive.add(g, sc) for g, sc in zip(genotypes, scores)]
+        keys = [self.archive.add(g, sc) for g, sc in zip(genotypes, scores, strict=False)]
         if self.generation < 0:
             self.archive.set_reference(keys)
         self.num_evaluated += len(genotypes)
@@ -389,7 +390,7 @@ class Evolution:
         self._notify(record)
         return record
 
-    def _select(self, children: List[Any], child_scores: List[Dict[str, float]]) -> Dict[str, Any]:
+    def _select(self, children: list[Any], child_scores: list[dict[str, float]]) -> dict[str, Any]:
         """Survival of parents and children, rate adaptation, then the tournament due."""
         pool = self.population + children
         pool_scores = self.population_scores + child_scores
@@ -410,8 +411,8 @@ class Evolution:
         return record
 
     def _record(
-        self, new: int, survived: np.ndarray, success: Dict[str, Optional[float]], tournament: Optional[Dict[str, Any]]
-    ) -> Dict[str, Any]:
+        self, new: int, survived: np.ndarray, success: dict[str, float | None], tournament: dict[str, Any] | None
+    ) -> dict[str, Any]:
         F = self._population_matrix()
         return {
             "generation": self.generation,
@@ -428,14 +429,14 @@ class Evolution:
             "tournament": tournament,
         }
 
-    def _notify(self, record: Dict[str, Any]) -> None:
+    def _notify(self, record: dict[str, Any]) -> None:
         if self.callbacks:
             snap = self.snapshot(record)
             for cb in self.callbacks:
                 cb.on_generation(snap)
 
     # ------------------------------------------------------------------ results
-    def snapshot(self, record: Optional[Dict[str, Any]] = None) -> Snapshot:
+    def snapshot(self, record: dict[str, Any] | None = None) -> Snapshot:
         """A read-only view of the current population for observers."""
         F = self._population_matrix().copy()
         F.setflags(write=False)
@@ -494,7 +495,7 @@ class Evolution:
         return result
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the search, as JSON-ready values.
 
         Holds the population (as text) with its scores, the archive (cells, eliminated
@@ -553,7 +554,7 @@ class Evolution:
         self._population_objectives = None
         self._pending, self._origins = None, []
 
-    def _parse_state(self, state: Mapping[str, Any]) -> Dict[str, Any]:
+    def _parse_state(self, state: Mapping[str, Any]) -> dict[str, Any]:
         """The state's values by attribute name (the archive restores its own part)."""
         population = [self.space.parse(text) for text in state["population"]]
         scores = [clean_scores(s, self.proxies) for s in state["population_scores"]]

@@ -20,8 +20,9 @@ An operator that produces survivors more often than the rest is used more.
 from __future__ import annotations
 
 import math
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from typing import Any, Container, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from .variation import VariationOperators
 
 __all__ = ["AdaptiveRates", "Mating", "Origin"]
 
-Origin = Tuple[bool, bool]
+Origin = tuple[bool, bool]
 """How a child was made: ``(crossed, mutated)``; ``(False, False)`` for a random cell."""
 
 _OPERATORS = ("crossover", "mutation")
@@ -54,16 +55,16 @@ class AdaptiveRates:
     mutation: float
     adapt: bool = True
     speed: float = 1.0
-    bounds: Tuple[float, float] = (0.1, 0.9)
+    bounds: tuple[float, float] = (0.1, 0.9)
 
-    def update(self, origins: Sequence[Origin], survived: np.ndarray) -> Dict[str, Optional[float]]:
+    def update(self, origins: Sequence[Origin], survived: np.ndarray) -> dict[str, float | None]:
         """Adapt the rates (see the module doc); returns each operator's success fraction.
 
         Args:
             origins: per child, whether crossover / mutation made it.
             survived: per child, whether it survived selection.
         """
-        success: Dict[str, Optional[float]] = dict.fromkeys(_OPERATORS)
+        success: dict[str, float | None] = dict.fromkeys(_OPERATORS)
         if not origins or survived.size == 0:
             return success
         used = np.array(origins, dtype=bool).reshape(-1, 2)
@@ -89,14 +90,14 @@ class Mating:
     def __init__(self, space: SearchSpace, variation: VariationOperators, max_attempts: int) -> None:
         self.space, self.variation, self.max_attempts = space, variation, int(max_attempts)
 
-    def _fresh(self, genotype: Any, seen: Container[str], taken: Dict[str, None]) -> bool:
+    def _fresh(self, genotype: Any, seen: Container[str], taken: dict[str, None]) -> bool:
         key = self.space.canonical(genotype)
         return key not in seen and key not in taken
 
-    def initial(self, size: int, seen: Container[str], rng: np.random.Generator) -> List[Any]:
+    def initial(self, size: int, seen: Container[str], rng: np.random.Generator) -> list[Any]:
         """Up to ``size`` random cells whose keys are neither in ``seen`` nor repeated."""
-        batch: List[Any] = []
-        taken: Dict[str, None] = {}
+        batch: list[Any] = []
+        taken: dict[str, None] = {}
         for _ in range(size * self.max_attempts):
             if len(batch) == size:
                 break
@@ -109,12 +110,12 @@ class Mating:
     def offspring(
         self,
         parents: Sequence[Any],
-        fitness: Tuple[np.ndarray, np.ndarray],
+        fitness: tuple[np.ndarray, np.ndarray],
         size: int,
         rates: AdaptiveRates,
         seen: Container[str],
         rng: np.random.Generator,
-    ) -> Tuple[List[Any], List[Origin]]:
+    ) -> tuple[list[Any], list[Origin]]:
         """Up to ``size`` new children of ``parents`` (fewer when no new cell can be found).
 
         Args:
@@ -130,9 +131,9 @@ class Mating:
             The children and, per child, whether crossover / mutation made it.
         """
         rank, crowd = (np.asarray(part, dtype=float) for part in fitness)
-        batch: List[Any] = []
-        origins: List[Origin] = []
-        taken: Dict[str, None] = {}
+        batch: list[Any] = []
+        origins: list[Origin] = []
+        taken: dict[str, None] = {}
         for _ in range(size):
             child, origin = self._child(parents, rank, crowd, rates, (seen, taken), rng)
             if child is None:
@@ -148,9 +149,9 @@ class Mating:
         rank: np.ndarray,
         crowd: np.ndarray,
         rates: AdaptiveRates,
-        known: Tuple[Container[str], Dict[str, None]],
+        known: tuple[Container[str], dict[str, None]],
         rng: np.random.Generator,
-    ) -> Tuple[Any, Origin]:
+    ) -> tuple[Any, Origin]:
         """One new child and how it was made (``None`` when no new cell was found)."""
         for _ in range(self.max_attempts):
             a, b = binary_tournament(rank, crowd, 2, rng)
@@ -167,7 +168,7 @@ class Mating:
                 child, mutated = self.variation.mutate(self.space, child, rng), True
         return self._random(known, rng), (False, False)
 
-    def _random(self, known: Tuple[Container[str], Dict[str, None]], rng: np.random.Generator) -> Any:
+    def _random(self, known: tuple[Container[str], dict[str, None]], rng: np.random.Generator) -> Any:
         for _ in range(self.max_attempts):
             child = self.space.sample(rng)
             if self._fresh(child, *known):

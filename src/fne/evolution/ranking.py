@@ -27,7 +27,7 @@ The per-objective ranks come from one of two *scales* (:data:`RANK_SCALES`):
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
@@ -46,7 +46,7 @@ RANK_SCALES = ("cells", "reference")
 
 
 def objective_ranking(
-    method: str = DEFAULT_RANKING, weights: Optional[Sequence[float]] = None, scale: str = "cells"
+    method: str = DEFAULT_RANKING, weights: Sequence[float] | None = None, scale: str = "cells"
 ) -> Ranking:
     """A ranking ``(objective matrix) -> row indices, best first`` from the aggregator ``method``.
 
@@ -66,7 +66,7 @@ def objective_ranking(
         return pick_order
     aggregator = get_aggregator(method)
 
-    def ranking(F: np.ndarray, reference: Optional[np.ndarray] = None) -> np.ndarray:
+    def ranking(F: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
         F = check_objectives(F)
         if len(F) == 0:
             return np.zeros(0, dtype=np.int64)
@@ -82,7 +82,7 @@ def objective_ranking(
     return ranking
 
 
-def rank_rows(ranking: Ranking, F: np.ndarray, reference: Optional[np.ndarray] = None) -> np.ndarray:
+def rank_rows(ranking: Ranking, F: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """``ranking(F)``, handing ``reference`` (objective rows of random cells) to a ranking that
     uses one (``uses_reference = True``); other rankings never see it."""
     if getattr(ranking, "uses_reference", False):

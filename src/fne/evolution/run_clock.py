@@ -13,7 +13,8 @@ cost of a run however often it was resumed::
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["RunClock", "PARTS"]
 
@@ -28,23 +29,23 @@ class RunClock:
         start: ``time.perf_counter()`` at the start of this segment (default: now).
     """
 
-    def __init__(self, previous: Optional[Mapping[str, Any]] = None, start: Optional[float] = None) -> None:
+    def __init__(self, previous: Mapping[str, Any] | None = None, start: float | None = None) -> None:
         self.start = time.perf_counter() if start is None else float(start)
         self.previous = _clean(previous or {})
-        self.parts: Dict[str, float] = {part: 0.0 for part in PARTS}
+        self.parts: dict[str, float] = {part: 0.0 for part in PARTS}
 
     def add(self, part: str, seconds: float) -> None:
         """Count ``seconds`` more of ``part`` in this segment."""
         self.parts[part] += float(seconds)
 
-    def snapshot(self, **current: float) -> Dict[str, Any]:
+    def snapshot(self, **current: float) -> dict[str, Any]:
         """The totals so far: ``wall_s``, ``<part>_s`` and ``segments`` (this one included).
 
         Args:
             **current: this segment's seconds of parts counted elsewhere (e.g. ``scoring=``),
                 added to what :meth:`add` counted.
         """
-        record: Dict[str, Any] = {"wall_s": self.previous["wall_s"] + time.perf_counter() - self.start}
+        record: dict[str, Any] = {"wall_s": self.previous["wall_s"] + time.perf_counter() - self.start}
         for part in PARTS:
             mine = self.parts[part] + float(current.get(part, 0.0))
             record[f"{part}_s"] = self.previous[f"{part}_s"] + mine
@@ -53,9 +54,9 @@ class RunClock:
         return record
 
 
-def _clean(previous: Mapping[str, Any]) -> Dict[str, float]:
+def _clean(previous: Mapping[str, Any]) -> dict[str, float]:
     keys = ["wall_s", "segments"] + [f"{p}_s" for p in PARTS]
-    out: Dict[str, float] = {}
+    out: dict[str, float] = {}
     for key in keys:
         value = previous.get(key, 0.0)
         out[key] = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0

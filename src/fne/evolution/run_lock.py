@@ -22,7 +22,7 @@ import socket
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Dict, Optional, Type, Union
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_holder(path: Path) -> Dict[str, Any]:
+def _read_holder(path: Path) -> dict[str, Any]:
     try:
         holder = json.loads(path.read_text(encoding="utf-8"))
         return holder if isinstance(holder, dict) else {}
@@ -71,12 +71,12 @@ class FolderLock:
         FolderBusyError: another live process holds the lock (the message names it).
     """
 
-    def __init__(self, folder: Union[str, Path]) -> None:
+    def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.path = self.folder / LOCK_NAME
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
 
-    def acquire(self) -> "FolderLock":
+    def acquire(self) -> FolderLock:
         """Take the lock, or raise :class:`FolderBusyError` at once if it is held."""
         self.folder.mkdir(parents=True, exist_ok=True)
         while self._fd is None:
@@ -101,7 +101,7 @@ class FolderLock:
             raise
         return fd
 
-    def _busy_message(self, holder: Dict[str, Any]) -> str:
+    def _busy_message(self, holder: dict[str, Any]) -> str:
         who = f"process {holder.get('pid', '?')} on {holder.get('host', '?')}"
         since = holder.get("started")
         when = f" since {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(since))}" if since else ""
@@ -110,7 +110,7 @@ class FolderLock:
             "or choose another --out (nothing was changed)"
         )
 
-    def _note_stale(self, previous: Dict[str, Any]) -> None:
+    def _note_stale(self, previous: dict[str, Any]) -> None:
         pid = previous.get("pid")
         if isinstance(pid, int) and pid != os.getpid() and previous.get("host") == socket.gethostname():
             state = "still running but not holding it" if _pid_alive(pid) else "no longer running"
@@ -134,10 +134,10 @@ class FolderLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         return self.acquire()
 
     def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()

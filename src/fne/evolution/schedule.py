@@ -19,8 +19,9 @@ with one winner, that winner is the final pick::
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -43,9 +44,9 @@ class TournamentOutcome:
             ``steps`` / ``trace`` when the tournament reports them).
     """
 
-    losers: FrozenSet[str]
+    losers: frozenset[str]
     final: bool
-    record: Dict[str, Any]
+    record: dict[str, Any]
 
 
 class TournamentSchedule:
@@ -59,7 +60,7 @@ class TournamentSchedule:
     """
 
     def __init__(
-        self, tournament: Optional[Tournament], every: int, final_tournament: Optional[Tournament], generations: int
+        self, tournament: Tournament | None, every: int, final_tournament: Tournament | None, generations: int
     ) -> None:
         self.tournament, self.every = tournament, int(every)
         self.final_tournament, self.generations = final_tournament, int(generations)
@@ -68,7 +69,7 @@ class TournamentSchedule:
         """Whether the final tournament replaces the usual one after ``generation``."""
         return self.final_tournament is not None and generation == self.generations
 
-    def due(self, generation: int) -> Optional[Tournament]:
+    def due(self, generation: int) -> Tournament | None:
         """The tournament to run after ``generation``, if any."""
         if self.is_final(generation):
             return self.final_tournament
@@ -76,7 +77,7 @@ class TournamentSchedule:
             return self.tournament
         return None
 
-    def run(self, generation: int, archive: Archive, generator: torch.Generator) -> Optional[TournamentOutcome]:
+    def run(self, generation: int, archive: Archive, generator: torch.Generator) -> TournamentOutcome | None:
         """Run the tournament due after ``generation`` and apply it to ``archive``.
 
         The first ``size`` cells of the pick order compete; the losers are eliminated and,
@@ -102,7 +103,7 @@ class TournamentSchedule:
         return TournamentOutcome(losers, final, _record(archive, candidates, result, final))
 
 
-def _record(archive: Archive, candidates: Sequence[str], result: Any, final: bool) -> Dict[str, Any]:
+def _record(archive: Archive, candidates: Sequence[str], result: Any, final: bool) -> dict[str, Any]:
     texts = [archive.entry(k)["arch"] for k in candidates]
     record = {
         "candidates": texts,
@@ -118,8 +119,8 @@ def _record(archive: Archive, candidates: Sequence[str], result: Any, final: boo
 
 
 def surviving(
-    keep: List[int], order: Sequence[int], pool_keys: Sequence[str], outcome: Optional[TournamentOutcome]
-) -> List[int]:
+    keep: list[int], order: Sequence[int], pool_keys: Sequence[str], outcome: TournamentOutcome | None
+) -> list[int]:
     """The population after a tournament, as indices into the pool of parents and children.
 
     Args:

@@ -45,28 +45,28 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 import torch
 
+from fne.data import Dataset, dataset_network_kwargs, load_dataset
 from fne.genotopheno import get_space
 from fne.genotopheno.space import SearchSpace
 
 from .benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
 from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
 from .checkpoint import atomic_write_json, read_checkpoint, save_checkpoint
-from fne.data import Dataset, dataset_network_kwargs, load_dataset
-
 from .dataset import Split, sample_batch, split_tensors, train_val_split
 from .evaluator import Evaluator, evaluator_for, torch_threads
 from .evolution import Evolution
 from .fitness import Scorer, resolve_device
+from .ranking import objective_ranking
 from .run_clock import RunClock
 from .run_lock import FolderLock
-from .ranking import objective_ranking
 from .search_config import SearchConfig
 from .tournament import DartsTournament
 from .train_cell import train_cell
@@ -123,7 +123,7 @@ def _check_out(config: SearchConfig) -> None:
         raise FileNotFoundError(f"--resume: no checkpoint {out / CHECKPOINT}; run without --resume to start")
 
 
-def _prepare_out(config: SearchConfig) -> Optional[Dict[str, Any]]:
+def _prepare_out(config: SearchConfig) -> dict[str, Any] | None:
     """With the folder locked: the checkpoint document when resuming, None for a new run."""
     out = Path(config.out)
     if not config.resume:
@@ -136,7 +136,7 @@ def _prepare_out(config: SearchConfig) -> Optional[Dict[str, Any]]:
     return read_checkpoint(out / CHECKPOINT, config=config.to_dict(), ignore=RESUME_IGNORED)
 
 
-def _finished_result(config: SearchConfig) -> Optional[Dict[str, Any]]:
+def _finished_result(config: SearchConfig) -> dict[str, Any] | None:
     """The ``result.json`` of a finished run in ``out`` when resuming it, else None."""
     path = Path(config.out) / RESULT
     if not (config.resume and path.is_file()):
@@ -150,7 +150,7 @@ def _finished_result(config: SearchConfig) -> Optional[Dict[str, Any]]:
     return result
 
 
-def search_splits(config: SearchConfig, data: Dataset) -> Tuple[Split, Split]:
+def search_splits(config: SearchConfig, data: Dataset) -> tuple[Split, Split]:
     """The seeded, stratified split of the training images into search-train and validation."""
     return train_val_split(data.train, config.val_fraction, np.random.default_rng(config.seed))
 
@@ -159,8 +159,8 @@ def build_scorer(
     config: SearchConfig,
     data: Dataset,
     space: SearchSpace,
-    cache_file: Optional[Path] = None,
-    evaluator: Optional[Evaluator] = None,
+    cache_file: Path | None = None,
+    evaluator: Evaluator | None = None,
 ) -> Scorer:
     """The search's scorer: a fixed, class-balanced batch of search-train images, seeded by ``seed``."""
     train, _ = search_splits(config, data)
@@ -179,8 +179,8 @@ def build_scorer(
 
 
 def build_tournaments(
-    config: SearchConfig, data: Dataset, evaluator: Optional[Evaluator]
-) -> Tuple[Optional[DartsTournament], Optional[DartsTournament]]:
+    config: SearchConfig, data: Dataset, evaluator: Evaluator | None
+) -> tuple[DartsTournament | None, DartsTournament | None]:
     """The usual and the final tournament of a search (None when switched off)."""
     if config.tournament_every <= 0 and config.final_tournament_size <= 0:
         return None, None
@@ -222,14 +222,14 @@ class _Run:
     data: Dataset
     evaluator: Evaluator
     clock: RunClock
-    scorer: Optional[Scorer] = None
-    tournaments: Tuple[Optional[DartsTournament], ...] = ()
+    scorer: Scorer | None = None
+    tournaments: tuple[DartsTournament | None, ...] = ()
 
     def evaluator_threads(self) -> contextlib.AbstractContextManager:
         """Run a block in this process with the workers' torch thread count."""
         return torch_threads(self.evaluator.threads)
 
-    def timing(self) -> Dict[str, Any]:
+    def timing(self) -> dict[str, Any]:
         """The run's time so far, this segment included."""
         return self.clock.snapshot(
             scoring=self.scorer.seconds if self.scorer else 0.0,
@@ -279,7 +279,7 @@ def _evaluator(config: SearchConfig) -> Iterator[Evaluator]:
     evaluator.close()
 
 
-def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]:
+def run_search(config: SearchConfig, *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) a search and write its files; return the ``result.json`` content.
 
     Raises:
@@ -305,7 +305,7 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> Dict[str, Any]
     return result
 
 
-def _evolve(run: _Run, state: Optional[Dict[str, Any]], progress: bool) -> Dict[str, Any]:
+def _evolve(run: _Run, state: dict[str, Any] | None, progress: bool) -> dict[str, Any]:
     """Build the parts, restore or start the evolution, run it and write ``result.json``."""
     config = run.config
     run.scorer = build_scorer(config, run.data, run.space, Path(config.out) / SCORES_CACHE, run.evaluator)
@@ -341,7 +341,7 @@ def _evolve(run: _Run, state: Optional[Dict[str, Any]], progress: bool) -> Dict[
     return result
 
 
-def _restore(evo: Evolution, state: Dict[str, Any], path: Path) -> None:
+def _restore(evo: Evolution, state: dict[str, Any], path: Path) -> None:
     try:
         evo.load_state_dict(state)
     except ValueError as err:
@@ -351,13 +351,13 @@ def _restore(evo: Evolution, state: Dict[str, Any], path: Path) -> None:
         ) from None
 
 
-def _write_result(run: _Run, result: Dict[str, Any]) -> None:
+def _write_result(run: _Run, result: dict[str, Any]) -> None:
     timing = run.timing()
     result.update(wall_time_s=timing["wall_s"], timing=timing)
     atomic_write_json(Path(run.config.out) / RESULT, result)
 
 
-def _pending_steps(config: SearchConfig, bench: Optional[Path], result: Dict[str, Any]) -> List[str]:
+def _pending_steps(config: SearchConfig, bench: Path | None, result: dict[str, Any]) -> list[str]:
     """The after-search steps ``config`` asks for that ``result`` lacks or recorded as failed."""
     wanted = (["train"] if config.train_epochs > 0 else []) + (["benchmark"] if bench is not None else [])
     done = {key for key in wanted if isinstance(result.get(key), dict) and "error" not in result[key]}
@@ -367,8 +367,8 @@ def _pending_steps(config: SearchConfig, bench: Optional[Path], result: Dict[str
 
 
 def _complete(
-    config: SearchConfig, space: SearchSpace, data: Dataset, bench: Optional[Path], result: Dict[str, Any], start: float
-) -> Dict[str, Any]:
+    config: SearchConfig, space: SearchSpace, data: Dataset, bench: Path | None, result: dict[str, Any], start: float
+) -> dict[str, Any]:
     """A finished search resumed: run the after-search steps still to do (an interrupted
     training continues by epoch), or change nothing when there are none."""
     steps = _pending_steps(config, bench, result)
@@ -382,7 +382,7 @@ def _complete(
     return result
 
 
-def _finish(run: _Run, bench: Optional[Path], result: Dict[str, Any], only: Optional[List[str]] = None) -> None:
+def _finish(run: _Run, bench: Path | None, result: dict[str, Any], only: list[str] | None = None) -> None:
     """Train/test the pick and look it up in the benchmark, when asked (``only``: these steps);
     each step that fails is recorded in ``result.json`` and logged, and the search result stays."""
     steps = []
@@ -399,7 +399,7 @@ def _finish(run: _Run, bench: Optional[Path], result: Dict[str, Any], only: Opti
         _write_result(run, result)
 
 
-def _train_pick(run: _Run, arch: str) -> Dict[str, Any]:
+def _train_pick(run: _Run, arch: str) -> dict[str, Any]:
     """Train the pick's full-size network, test it and save it as ``out/model.pt``."""
     config = run.config
     with run.evaluator_threads():
@@ -416,7 +416,7 @@ def _train_pick(run: _Run, arch: str) -> Dict[str, Any]:
         )
 
 
-def _look_up(run: _Run, bench: Path, arch: str) -> Dict[str, Any]:
+def _look_up(run: _Run, bench: Path, arch: str) -> dict[str, Any]:
     acc = lookup_benchmark(read_benchmark(bench), run.space, arch)
     logger.info("benchmark accuracy of the pick: %s", acc)
     return {"csv": str(bench), "c10_test_200ep": acc}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from fne.genotopheno import list_spaces
 from fne.genotopheno.space import space_preset
@@ -22,20 +22,20 @@ from .training import TrainConfig
 __all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS", "SEARCH_PROXIES", "SEARCH_WEIGHTS", "PREVIOUS_DEFAULTS"]
 
 DATASET_KINDS = ("cifar10", "cifar100", "npz", "folder")
-SEARCH_PROXIES: Tuple[str, ...] = tuple(dict.fromkeys(RANKING_PROXIES + DEFAULT_PROXIES))
+SEARCH_PROXIES: tuple[str, ...] = tuple(dict.fromkeys(RANKING_PROXIES + DEFAULT_PROXIES))
 """The default objectives: the training-free ranking chosen by ``benchmarks/bench_proxies.py``
 on seed-0 NB201 samples (:data:`fne.evolution.fitness.RANKING_PROXIES`), with fne's three
 heuristics (NTK condition number, NASWOT, gradient correlation) added where it lacks them."""
 
-_RANKING_WEIGHTS: Dict[str, float] = dict(RANKING_WEIGHTS or {})
-SEARCH_WEIGHTS: Dict[str, float] = {
+_RANKING_WEIGHTS: dict[str, float] = dict(RANKING_WEIGHTS or {})
+SEARCH_WEIGHTS: dict[str, float] = {
     p: _RANKING_WEIGHTS.get(p, statistics.median(_RANKING_WEIGHTS.values()) if _RANKING_WEIGHTS else 1.0)
     for p in SEARCH_PROXIES
 }
 """The default ranking weights of :data:`SEARCH_PROXIES`: the ranking's own weights, and a
 heuristic the ranking lacks weighs as much as its typical member (the median weight)."""
 
-PREVIOUS_DEFAULTS: Dict[str, Any] = {
+PREVIOUS_DEFAULTS: dict[str, Any] = {
     "proxies": ("params", "synflow"),
     "ranking": "nondominated",
     "ranking_weights": None,
@@ -57,7 +57,7 @@ class DataOptions:
     data_dir: str = option(
         "../shared/data", "folder holding the images (CIFAR-10/100 archives, npz files or train/<class>/ image folders)"
     )
-    dataset: Optional[str] = option(None, "cifar10, cifar100, npz or folder (default: detected)", choices=DATASET_KINDS)
+    dataset: str | None = option(None, "cifar10, cifar100, npz or folder (default: detected)", choices=DATASET_KINDS)
     download: bool = option(False, "download CIFAR-10 or CIFAR-100 into --data-dir when it is not there")
 
 
@@ -107,8 +107,8 @@ class SearchConfig(DataOptions, ComputeOptions):
     resume: bool = option(False, "continue the run in --out from its checkpoint")
     train_epochs: int = option(0, "train the pick N epochs, test it and save out/model.pt (0: no training)", low=0)
     training: TrainConfig = option(help="training of the pick", default_factory=TrainConfig)
-    benchmark: Optional[str] = option(None, "look the pick's c10_test_200ep up in this CSV", metavar="CSV")
-    proxies: Tuple[str, ...] = option(SEARCH_PROXIES, "comma-separated proxies used as objectives")
+    benchmark: str | None = option(None, "look the pick's c10_test_200ep up in this CSV", metavar="CSV")
+    proxies: tuple[str, ...] = option(SEARCH_PROXIES, "comma-separated proxies used as objectives")
     ranking: str = option(
         RANKING_AGGREGATOR,
         "how the scored cells are ordered for the tournaments and the pick: "
@@ -116,7 +116,7 @@ class SearchConfig(DataOptions, ComputeOptions):
         "(sum of log ranks) over the proxies",
         choices=list_aggregators,
     )
-    ranking_weights: Optional[Dict[str, Any]] = option(
+    ranking_weights: dict[str, Any] | None = option(
         default_factory=lambda: dict(SEARCH_WEIGHTS),
         help="weight of a proxy in --ranking (repeatable PROXY=WEIGHT; objectives not named weigh 1)",
         flag="ranking-weight",
@@ -159,10 +159,10 @@ class SearchConfig(DataOptions, ComputeOptions):
     final_tournament_loss: str = option(
         "each", "how the final tournament trains the candidates' weights", choices=WEIGHT_LOSSES
     )
-    build_kwargs: Optional[Dict[str, Any]] = option(
+    build_kwargs: dict[str, Any] | None = option(
         None, "scoring network size (repeatable; default: the space's score preset)", flag="build-arg"
     )
-    tournament_build_kwargs: Optional[Dict[str, Any]] = option(
+    tournament_build_kwargs: dict[str, Any] | None = option(
         None,
         "tournament network size (repeatable; default: the space's tournament preset)",
         flag="tournament-build-arg",
@@ -190,7 +190,7 @@ class SearchConfig(DataOptions, ComputeOptions):
         if not self.out:
             raise ValueError("--out must name a folder")
 
-    def objective_weights(self) -> Optional[List[float]]:
+    def objective_weights(self) -> list[float] | None:
         """The ranking weight of each objective, in ``proxies`` order (None: all equal).
 
         An objective that ``ranking_weights`` does not name weighs 1; a named proxy that is
@@ -207,7 +207,7 @@ class SearchConfig(DataOptions, ComputeOptions):
             raise ValueError(f"--ranking-weight names {unknown}, which are not registered proxies")
         return named_weights(self.ranking_weights, self.proxies, "--ranking-weight")
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
         d = asdict(self)
         d["proxies"] = list(self.proxies)
@@ -219,13 +219,13 @@ class SearchConfig(DataOptions, ComputeOptions):
             return self.workers
         return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
 
-    def network_kwargs(self) -> Dict[str, Any]:
+    def network_kwargs(self) -> dict[str, Any]:
         """Build arguments used for scoring (without the data's channels and classes)."""
         if self.build_kwargs is not None:
             return dict(self.build_kwargs)
         return space_preset(self.space, "score")
 
-    def tournament_network_kwargs(self) -> Dict[str, Any]:
+    def tournament_network_kwargs(self) -> dict[str, Any]:
         """Build arguments used for tournaments (without the data's channels and classes)."""
         if self.tournament_build_kwargs is not None:
             return dict(self.tournament_build_kwargs)

@@ -8,8 +8,6 @@ crowding distance inside a front, then by index (so ties are reproducible).
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import numpy as np
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
@@ -39,7 +37,7 @@ def check_objectives(F: np.ndarray) -> np.ndarray:
     return F
 
 
-def nondominated_fronts(F: np.ndarray) -> List[np.ndarray]:
+def nondominated_fronts(F: np.ndarray) -> list[np.ndarray]:
     """Indices of each non-dominated front, best front first (pymoo ``NonDominatedSorting``)."""
     F = check_objectives(F)
     if len(F) == 0:
@@ -54,7 +52,7 @@ def _crowding(F: np.ndarray) -> np.ndarray:
     return np.asarray(calc_crowding_distance(F), dtype=float)
 
 
-def rank_and_crowding(F: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def rank_and_crowding(F: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row: its front number (0 = non-dominated) and its crowding distance in that front."""
     F = check_objectives(F)
     rank = np.zeros(len(F), dtype=int)

@@ -20,7 +20,8 @@ the archive's objective matrix, which is computed once per generation:
 
 from __future__ import annotations
 
-from typing import Dict, Protocol, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Survival(Protocol):
     def order(self, keys: Sequence[str], archive: Archive) -> np.ndarray:
         """Indices of ``keys`` (archived cells), best first."""
 
-    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> Tuple[np.ndarray, np.ndarray]:
+    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> tuple[np.ndarray, np.ndarray]:
         """Per cell of ``keys``: ``(rank, crowding)`` for the binary tournament."""
 
 
@@ -51,7 +52,7 @@ class ParetoSurvival:
         """Pool indices by front, crowding distance and index."""
         return survival_order(archive.objectives_of(keys))
 
-    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> Tuple[np.ndarray, np.ndarray]:
+    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> tuple[np.ndarray, np.ndarray]:
         """Front number and crowding distance of each cell among ``keys``."""
         return rank_and_crowding(archive.objectives_of(keys))
 
@@ -63,14 +64,14 @@ class RankingSurvival:
 
     @staticmethod
     def _positions(keys: Sequence[str], archive: Archive) -> np.ndarray:
-        position: Dict[str, int] = {k: i for i, k in enumerate(archive.pick_order())}
+        position: dict[str, int] = {k: i for i, k in enumerate(archive.pick_order())}
         return np.array([position.get(k, len(position)) for k in keys], dtype=float)
 
     def order(self, keys: Sequence[str], archive: Archive) -> np.ndarray:
         """Pool indices by position in the pick order, then index."""
         return np.lexsort((np.arange(len(keys)), self._positions(keys, archive)))
 
-    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> Tuple[np.ndarray, np.ndarray]:
+    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> tuple[np.ndarray, np.ndarray]:
         """Position in the pick order as the rank; no crowding."""
         return self._positions(keys, archive), np.zeros(len(keys))
 
@@ -79,7 +80,7 @@ SURVIVALS = {"nsga2": ParetoSurvival, "ranking": RankingSurvival}
 """The built-in strategies by name."""
 
 
-def get_survival(survival: Union[str, Survival]) -> Survival:
+def get_survival(survival: str | Survival) -> Survival:
     """The strategy named ``survival`` (or ``survival`` itself when it is a strategy).
 
     Raises:

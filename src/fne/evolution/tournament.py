@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Tournament", "TournamentResult", "DartsTournament", "Supernet", "build_supernet", "WEIGHT_LOSSES"]
 
-Device = Union[str, torch.device]
+Device = str | torch.device
 
 WEIGHT_LOSSES = ("each", "mixture")
 
@@ -67,9 +68,9 @@ class TournamentResult:
     """
 
     weights: np.ndarray
-    winners: Tuple[int, ...]
+    winners: tuple[int, ...]
     steps: int = 0
-    trace: Tuple[Tuple[float, ...], ...] = ()
+    trace: tuple[tuple[float, ...], ...] = ()
 
 
 class Tournament(Protocol):
@@ -99,16 +100,16 @@ class Supernet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mix(self.candidate_logits(x))
 
-    def candidate_logits(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def candidate_logits(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Every candidate's logits for ``x``."""
         return [net(x) for net in self.candidates]
 
     def mix(self, logits: Sequence[torch.Tensor]) -> torch.Tensor:
         """``sum_k softmax(alphas)_k * logits[k]``."""
         weights = torch.softmax(self.alphas, dim=0)
-        return sum(w * z for w, z in zip(weights, logits))
+        return sum(w * z for w, z in zip(weights, logits, strict=False))
 
-    def weight_parameters(self) -> List[nn.Parameter]:
+    def weight_parameters(self) -> list[nn.Parameter]:
         """Every parameter except the alphas."""
         return [p for name, p in self.named_parameters() if name != "alphas"]
 
@@ -118,7 +119,7 @@ def build_supernet(
     genotypes: Sequence[Any],
     *,
     seed: int,
-    build_kwargs: Optional[Mapping[str, Any]] = None,
+    build_kwargs: Mapping[str, Any] | None = None,
     device: Device = "cpu",
 ) -> Supernet:
     """Build the candidates' networks (initialised from ``seed``) and join them.
@@ -131,7 +132,7 @@ def build_supernet(
     return Supernet(nets).to(device)
 
 
-def _check_data(name: str, data: Any) -> Tuple[torch.Tensor, torch.Tensor]:
+def _check_data(name: str, data: Any) -> tuple[torch.Tensor, torch.Tensor]:
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise ValueError(f"{name} must be an (images, labels) pair of tensors")
     x, y = data
@@ -178,8 +179,8 @@ class DartsTournament:
     def __init__(
         self,
         *,
-        train: Tuple[torch.Tensor, torch.Tensor],
-        val: Tuple[torch.Tensor, torch.Tensor],
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor],
         size: int = 4,
         keep: int = 2,
         steps: int = 60,
@@ -189,9 +190,9 @@ class DartsTournament:
         alpha_lr: float = 0.05,
         weight_decay: float = 3e-4,
         weight_loss: str = "mixture",
-        build_kwargs: Optional[Mapping[str, Any]] = None,
+        build_kwargs: Mapping[str, Any] | None = None,
         device: Device = "cpu",
-        evaluator: Optional[Evaluator] = None,
+        evaluator: Evaluator | None = None,
         chunk: int = 25,
         settle: int = 0,
         settle_weight: float = 0.5,
@@ -260,7 +261,7 @@ class DartsTournament:
             trace=tuple(trace),
         )
 
-    def _batch_indices(self, generator: torch.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _batch_indices(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Every step's training and validation batch indices, drawn up front."""
         n_tr, n_va = len(self.train[0]), len(self.val[0])
         train_idx = torch.randint(0, n_tr, (self.steps, self.batch_size), generator=generator)
@@ -269,10 +270,10 @@ class DartsTournament:
 
     # ------------------------------------------------------------------ each: candidates apart
     def _run_each(
-        self, nets: List[nn.Module], train_idx: torch.Tensor, val_idx: torch.Tensor, trace: List[Tuple[float, ...]]
+        self, nets: list[nn.Module], train_idx: torch.Tensor, val_idx: torch.Tensor, trace: list[tuple[float, ...]]
     ) -> np.ndarray:
         alphas = AlphaState(len(nets), self.alpha_lr)
-        states: List[Optional[Dict[str, Any]]] = [None] * len(nets)
+        states: list[dict[str, Any] | None] = [None] * len(nets)
         evaluator = self.evaluator or SerialEvaluator()
         settled, leader = 0, -1
         with progress_bar(self.steps, f"tournament of {len(nets)}", unit="step", enabled=self.progress) as bar:
@@ -281,7 +282,7 @@ class DartsTournament:
                 live = [k for k in range(len(nets)) if alphas.alive[k]]
                 batches = self._chunk_batches(train_idx, val_idx, lo, hi)
                 jobs = [self._chunk_job(nets[k], states[k], batches, lo, hi) for k in live]
-                results = dict(zip(live, evaluator.map(train_chunk, jobs, progress=False)))
+                results = dict(zip(live, evaluator.map(train_chunk, jobs, progress=False), strict=False))
                 self._absorb(results, nets, states, alphas)
                 self._replay(alphas, results, val_idx, lo, hi)
                 self.steps_run += hi - lo
@@ -299,7 +300,7 @@ class DartsTournament:
 
     def _chunk_batches(
         self, train_idx: torch.Tensor, val_idx: torch.Tensor, lo: int, hi: int
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The images of steps ``lo .. hi - 1``: training batches, their labels, validation batches."""
         idx = train_idx[lo:hi]
         return self.train[0][idx], self.train[1][idx], self.val[0][val_idx[lo:hi]]
@@ -307,8 +308,8 @@ class DartsTournament:
     def _chunk_job(
         self,
         net: nn.Module,
-        state: Optional[Dict[str, Any]],
-        batches: Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        state: dict[str, Any] | None,
+        batches: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
         lo: int,
         hi: int,
     ) -> ChunkJob:
@@ -328,7 +329,7 @@ class DartsTournament:
 
     @staticmethod
     def _absorb(
-        results: Dict[int, Any], nets: List[nn.Module], states: List[Optional[Dict[str, Any]]], alphas: AlphaState
+        results: dict[int, Any], nets: list[nn.Module], states: list[dict[str, Any] | None], alphas: AlphaState
     ) -> None:
         """Keep each candidate's trained network; a failed candidate leaves the tournament."""
         for k, result in results.items():
@@ -338,7 +339,7 @@ class DartsTournament:
             else:
                 nets[k], states[k] = result.net, result.optimizer_state
 
-    def _replay(self, alphas: AlphaState, results: Dict[int, Any], val_idx: torch.Tensor, lo: int, hi: int) -> None:
+    def _replay(self, alphas: AlphaState, results: dict[int, Any], val_idx: torch.Tensor, lo: int, hi: int) -> None:
         """The chunk's alpha steps, from the candidates' recorded validation logits."""
         steps = [s for s in range(lo, hi) if s >= self.first_alpha_step]
         logits = {k: r.val_logits for k, r in results.items() if not isinstance(r, Failed)}
@@ -380,11 +381,11 @@ class DartsTournament:
         bar.set_postfix_str(f"leader {top} weight {float(weights[top]):.2f}", refresh=False)
         bar.update(1)
 
-    def _batch(self, data: Tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _batch(self, data: tuple[torch.Tensor, torch.Tensor], idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return data[0][idx].to(self.device), data[1][idx].to(self.device)
 
     @staticmethod
-    def _alpha_step(net: Supernet, opt: torch.optim.Optimizer, batch: Tuple[torch.Tensor, torch.Tensor]) -> None:
+    def _alpha_step(net: Supernet, opt: torch.optim.Optimizer, batch: tuple[torch.Tensor, torch.Tensor]) -> None:
         """One Adam step on the alphas; the candidates' logits are computed without a graph."""
         with torch.no_grad():
             logits = net.candidate_logits(batch[0])
@@ -395,9 +396,9 @@ class DartsTournament:
     def _weight_step(
         self,
         net: Supernet,
-        params: List[nn.Parameter],
+        params: list[nn.Parameter],
         opt: torch.optim.Optimizer,
-        batch: Tuple[torch.Tensor, torch.Tensor],
+        batch: tuple[torch.Tensor, torch.Tensor],
     ) -> None:
         """One SGD step on the weights for the mixed logits' loss (the alphas get no gradient).
 
@@ -405,7 +406,7 @@ class DartsTournament:
         """
         loss = F.cross_entropy(net.mix(net.candidate_logits(batch[0])), batch[1])
         grads = torch.autograd.grad(loss, params, allow_unused=True)
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads, strict=False):
             p.grad = g
         opt.step()
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Dict, Iterator, Mapping, Optional, Union
+from typing import Any
 
 import torch
 
@@ -42,12 +43,12 @@ def train_cell(
     out: Path,
     epochs: int,
     seed: int = 0,
-    config: Optional[TrainConfig] = None,
-    build_kwargs: Optional[Mapping[str, Any]] = None,
-    device: Union[str, torch.device] = "cpu",
+    config: TrainConfig | None = None,
+    build_kwargs: Mapping[str, Any] | None = None,
+    device: str | torch.device = "cpu",
     progress: bool = True,
     clock: Any = None,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """Train ``arch``'s network on ``data.train``, test it on ``data.test``, save ``out/model.pt``.
 
     Args:

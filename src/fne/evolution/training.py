@@ -28,7 +28,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +52,7 @@ __all__ = [
     "augmentation_for",
 ]
 
-Device = Union[str, torch.device]
+Device = str | torch.device
 AUGMENTATIONS = ("auto", "crop+flip", "crop", "none")
 TRAIN_STATE_FORMAT = "fne-train-state"
 AUGMENT_MIN_EPOCHS = 10
@@ -79,7 +79,7 @@ class TrainConfig:
         choices=AUGMENTATIONS,
     )
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields."""
         return asdict(self)
 
@@ -134,7 +134,7 @@ class _Training:
     batch: int
     epoch: int = 0
 
-    def state(self, config: TrainConfig, epochs: int) -> Dict[str, Any]:
+    def state(self, config: TrainConfig, epochs: int) -> dict[str, Any]:
         return {
             "format": TRAIN_STATE_FORMAT,
             "epoch": self.epoch,
@@ -217,10 +217,10 @@ def train_network(
     *,
     epochs: int,
     generator: torch.Generator,
-    config: Optional[TrainConfig] = None,
+    config: TrainConfig | None = None,
     device: Device = "cpu",
     progress: bool = True,
-    checkpoint: Optional[Path] = None,
+    checkpoint: Path | None = None,
 ) -> float:
     """Train ``net`` on ``train`` with the recipe ``config``.
 
@@ -280,7 +280,7 @@ def train_and_test(
     *,
     epochs: int,
     generator: torch.Generator,
-    config: Optional[TrainConfig] = None,
+    config: TrainConfig | None = None,
     device: Device = "cpu",
     progress: bool = True,
 ) -> float:

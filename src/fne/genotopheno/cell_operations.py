@@ -14,7 +14,7 @@ A registered op can then be named in ``darts`` and ``fne`` genotypes. An op must
 
 from __future__ import annotations
 
-from typing import Callable, List
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -73,7 +73,7 @@ def get_op(name: str) -> OpFactory:
     return _REGISTRY.get(name)
 
 
-def list_ops() -> List[str]:
+def list_ops() -> list[str]:
     """Names of all registered ops, in registration order."""
     return _REGISTRY.names()
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -33,7 +34,7 @@ from .space import SearchSpace, check_ops_known, register_space
 
 logger = logging.getLogger(__name__)
 
-Pair = Tuple[str, int]
+Pair = tuple[str, int]
 NUM_INPUTS = 2
 NUM_NODES = 4
 NUM_PAIRS = 2 * NUM_NODES
@@ -52,10 +53,10 @@ class DartsGenotype(NamedTuple):
         reduce_concat: the nodes concatenated into the reduction cell's output.
     """
 
-    normal: Tuple[Pair, ...]
-    normal_concat: Tuple[int, ...]
-    reduce: Tuple[Pair, ...]
-    reduce_concat: Tuple[int, ...]
+    normal: tuple[Pair, ...]
+    normal_concat: tuple[int, ...]
+    reduce: tuple[Pair, ...]
+    reduce_concat: tuple[int, ...]
 
     def __str__(self) -> str:
         return format_genotype(self)
@@ -154,8 +155,8 @@ def _describe(tok: _Token) -> str:
     return "end of text" if tok.kind == "end" else repr(tok.text)
 
 
-def _tokenize(text: str) -> List[_Token]:
-    tokens: List[_Token] = []
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
     pos = 0
     while True:
         while pos < len(text) and text[pos].isspace():
@@ -207,7 +208,7 @@ class _Parser:
             return tok.text == close
         raise ValueError(f"expected ',' or {close!r} at position {tok.pos}, got {_describe(tok)}")
 
-    def items(self, item: Any, close: str) -> Tuple[list, _Token]:
+    def items(self, item: Any, close: str) -> tuple[list, _Token]:
         values = []
         if self.peek().text != close:
             while True:
@@ -226,11 +227,11 @@ class _Parser:
         self.expect(")")
         return _RawPair(op.text[1:-1], op.pos, int(idx.text), idx.pos)
 
-    def int_item(self) -> Tuple[int, int]:
+    def int_item(self) -> tuple[int, int]:
         tok = self.expect_kind("int", "a node index")
         return int(tok.text), tok.pos
 
-    def concat(self) -> Tuple[List[Tuple[int, int]], _Token]:
+    def concat(self) -> tuple[list[tuple[int, int]], _Token]:
         if self.peek().text == "range":
             start = self.take()
             self.expect("(")
@@ -242,7 +243,7 @@ class _Parser:
         self.expect("[")
         return self.items(self.int_item, "]")
 
-    def field(self, seen: Dict[str, Any]) -> None:
+    def field(self, seen: dict[str, Any]) -> None:
         name = self.expect_kind("name", "a field name")
         if name.text not in FIELDS or name.text in seen:
             what = "duplicate" if name.text in seen else "unknown"
@@ -256,10 +257,10 @@ class _Parser:
         else:
             seen[name.text] = self.concat()
 
-    def genotype(self) -> Dict[str, Any]:
+    def genotype(self) -> dict[str, Any]:
         self.expect("Genotype")
         self.expect("(")
-        fields: Dict[str, Any] = {}
+        fields: dict[str, Any] = {}
         _, close = self.items(lambda: self.field(fields), ")")
         end = self.take()
         if end.kind != "end":
@@ -273,13 +274,13 @@ class _Parser:
 # ----------------------------------------------------------------------------- checks
 
 
-def _op_error(op: str, ops: Sequence[str], where: str) -> Optional[str]:
+def _op_error(op: str, ops: Sequence[str], where: str) -> str | None:
     if op in ops:
         return None
     return f"unknown op {op!r} {where}; this space allows: {', '.join(ops)}"
 
 
-def _index_error(index: int, node: int, where: str) -> Optional[str]:
+def _index_error(index: int, node: int, where: str) -> str | None:
     if index < 0:
         return f"negative input index {index} {where}"
     if index >= node:
@@ -287,10 +288,10 @@ def _index_error(index: int, node: int, where: str) -> Optional[str]:
     return None
 
 
-def _concat_errors(values: Sequence[int], wheres: Sequence[str], name: str) -> Optional[str]:
+def _concat_errors(values: Sequence[int], wheres: Sequence[str], name: str) -> str | None:
     if not values:
         return f"{name} is empty; it must list nodes from {NODE_IDS}"
-    for j, (value, where) in enumerate(zip(values, wheres)):
+    for j, (value, where) in enumerate(zip(values, wheres, strict=False)):
         if value not in NODE_IDS:
             return f"{name} node {value} {where} out of range {NODE_IDS[0]}..{NODE_IDS[-1]}"
         if value in values[:j]:
@@ -298,7 +299,7 @@ def _concat_errors(values: Sequence[int], wheres: Sequence[str], name: str) -> O
     return None
 
 
-def _repeat_error(pairs: Sequence[Tuple[str, int]], i: int, where: str) -> Optional[str]:
+def _repeat_error(pairs: Sequence[tuple[str, int]], i: int, where: str) -> str | None:
     """Error if pair ``i`` (the second of its node) reads the same input as the first, both real."""
     (op_a, index_a), (op_b, index_b) = pairs[i - 1], pairs[i]
     if index_a != index_b or "none" in (op_a, op_b):
@@ -309,10 +310,8 @@ def _repeat_error(pairs: Sequence[Tuple[str, int]], i: int, where: str) -> Optio
     )
 
 
-def _pair_errors(
-    pairs: Sequence[Tuple[str, int]], wheres: Sequence[Tuple[str, str]], ops: Sequence[str]
-) -> Optional[str]:
-    for i, ((op, index), (op_where, index_where)) in enumerate(zip(pairs, wheres)):
+def _pair_errors(pairs: Sequence[tuple[str, int]], wheres: Sequence[tuple[str, str]], ops: Sequence[str]) -> str | None:
+    for i, ((op, index), (op_where, index_where)) in enumerate(zip(pairs, wheres, strict=False)):
         node = NODE_IDS[i // 2]
         error = _op_error(op, ops, op_where) or _index_error(index, node, index_where)
         if not error and i % 2:
@@ -340,16 +339,14 @@ def _check_concat_types(name: str, concat: Any) -> None:
 
 # ----------------------------------------------------------------------------- canonical form
 
-_Nodes = Tuple[Tuple[Pair, ...], ...]
+_Nodes = tuple[tuple[Pair, ...], ...]
 
 
-def _relabel(
-    nodes: _Nodes, concat: Tuple[int, ...], order: Tuple[int, ...]
-) -> Optional[Tuple[_Nodes, Tuple[int, ...]]]:
+def _relabel(nodes: _Nodes, concat: tuple[int, ...], order: tuple[int, ...]) -> tuple[_Nodes, tuple[int, ...]] | None:
     """Give old node ``NODE_IDS[j]`` the label ``order[j]``; None if that breaks input < node."""
-    label = {0: 0, 1: 1, **dict(zip(NODE_IDS, order))}
-    new_nodes: List[Tuple[Pair, ...]] = [()] * NUM_NODES
-    for old, edges in zip(NODE_IDS, nodes):
+    label = {0: 0, 1: 1, **dict(zip(NODE_IDS, order, strict=False))}
+    new_nodes: list[tuple[Pair, ...]] = [()] * NUM_NODES
+    for old, edges in zip(NODE_IDS, nodes, strict=False):
         new = label[old]
         if any(label[idx] >= new for _, idx in edges):
             return None
@@ -357,7 +354,7 @@ def _relabel(
     return tuple(new_nodes), tuple(sorted(label[n] for n in concat))
 
 
-def canonical_cell(pairs: Sequence[Pair], concat: Sequence[int]) -> Tuple[Tuple[Pair, ...], Tuple[int, ...]]:
+def canonical_cell(pairs: Sequence[Pair], concat: Sequence[int]) -> tuple[tuple[Pair, ...], tuple[int, ...]]:
     """Canonical ``(pairs, concat)`` of one cell (see :meth:`DartsSpace.canonical`).
 
     The 4! orders of the intermediate nodes are few enough to try them all.
@@ -394,7 +391,7 @@ class DartsSpace(SearchSpace):
     at about the same cost; tournaments on three cells (normal, reduction, reduction) at C=8,
     fast on a CPU; full is the DARTS CIFAR evaluation network (C=36, 20 cells)."""
 
-    def __init__(self, ops: Optional[Sequence[str]] = None) -> None:
+    def __init__(self, ops: Sequence[str] | None = None) -> None:
         ops = tuple(DARTS_OPS if ops is None else ops)
         if not ops or len(set(ops)) != len(ops):
             raise ValueError(f"ops must be a non-empty list of distinct names, got {list(ops)}")
@@ -402,7 +399,7 @@ class DartsSpace(SearchSpace):
         self._ops = ops
 
     @property
-    def ops(self) -> Tuple[str, ...]:
+    def ops(self) -> tuple[str, ...]:
         """The op names genotypes of this space may use."""
         return self._ops
 
@@ -422,7 +419,7 @@ class DartsSpace(SearchSpace):
         self.validate(genotype)
         return genotype
 
-    def _check_raw_cell(self, name: str, pairs: List[_RawPair], close: _Token) -> None:
+    def _check_raw_cell(self, name: str, pairs: list[_RawPair], close: _Token) -> None:
         if len(pairs) != NUM_PAIRS:
             raise ValueError(
                 f"{name} has {len(pairs)} pairs, expected {NUM_PAIRS} (2 per node 2..5); "
@@ -462,14 +459,14 @@ class DartsSpace(SearchSpace):
             if error:
                 raise ValueError(error)
 
-    def canonical_genotype(self, genotype: Union[DartsGenotype, str]) -> DartsGenotype:
+    def canonical_genotype(self, genotype: DartsGenotype | str) -> DartsGenotype:
         """The genotype (or text) in canonical form (see :meth:`canonical`); itself a valid genotype."""
         genotype = self.coerce(genotype)
         normal, normal_concat = canonical_cell(genotype.normal, genotype.normal_concat)
         reduce, reduce_concat = canonical_cell(genotype.reduce, genotype.reduce_concat)
         return DartsGenotype(normal, normal_concat, reduce, reduce_concat)
 
-    def canonical(self, genotype: Union[DartsGenotype, str]) -> str:
+    def canonical(self, genotype: DartsGenotype | str) -> str:
         """A key equal for genotypes (or their texts) that build the same network up to relabelling.
 
         Rule, applied to each cell: (1) a ``none`` edge outputs zeros whatever its input, so its
@@ -500,19 +497,19 @@ class DartsSpace(SearchSpace):
 
     def build(
         self,
-        genotype: Union[DartsGenotype, str],
+        genotype: DartsGenotype | str,
         *,
         num_classes: int = 10,
-        C: Optional[int] = None,
-        layers: Optional[int] = None,
+        C: int | None = None,
+        layers: int | None = None,
         auxiliary: bool = False,
         drop_path_prob: float = 0.0,
         small: bool = False,
         stem_multiplier: int = 3,
         in_channels: int = 3,
-        device: Union[torch.device, str, None] = None,
-        generator: Optional[torch.Generator] = None,
-    ) -> "DartsNetwork":
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> DartsNetwork:
         """Build the DARTS CIFAR evaluation network for ``genotype``.
 
         Args:
@@ -554,12 +551,12 @@ class DartsSpace(SearchSpace):
         )
         return net if device is None else net.to(device)
 
-    def build_small(self, genotype: Union[DartsGenotype, str], **kwargs: Any) -> "DartsNetwork":
+    def build_small(self, genotype: DartsGenotype | str, **kwargs: Any) -> DartsNetwork:
         """``build(genotype, small=True, **kwargs)``: C=16, 5 cells."""
         return self.build(genotype, small=True, **kwargs)
 
 
-def _check_raw_concat(name: str, items: List[Tuple[int, int]], close: _Token) -> None:
+def _check_raw_concat(name: str, items: list[tuple[int, int]], close: _Token) -> None:
     wheres = [f"at position {pos}" for _, pos in items]
     error = _concat_errors([v for v, _ in items], wheres, name)
     if error:
@@ -572,8 +569,8 @@ def _raw_value(items: list) -> tuple:
     return tuple(v for v, _ in items)
 
 
-def _sample_cell(rng: np.random.Generator, ops: Sequence[str]) -> Tuple[Pair, ...]:
-    pairs: List[Pair] = []
+def _sample_cell(rng: np.random.Generator, ops: Sequence[str]) -> tuple[Pair, ...]:
+    pairs: list[Pair] = []
     for node in NODE_IDS:
         for idx in rng.choice(node, size=2, replace=False):
             pairs.append((ops[int(rng.integers(len(ops)))], int(idx)))
@@ -583,7 +580,7 @@ def _sample_cell(rng: np.random.Generator, ops: Sequence[str]) -> Tuple[Pair, ..
 # ----------------------------------------------------------------------------- network
 
 
-def drop_path(x: torch.Tensor, drop_prob: float, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+def drop_path(x: torch.Tensor, drop_prob: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Zero whole samples with probability ``drop_prob`` and rescale the rest."""
     keep = 1.0 - drop_prob
     mask = torch.rand((x.shape[0], 1, 1, 1), generator=generator, device=x.device) < keep
@@ -617,7 +614,7 @@ class DartsCell(nn.Module):
         self.multiplier = len(self.concat)
 
     def forward(
-        self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0, generator: Optional[torch.Generator] = None
+        self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for node in range(len(self.edges) // 2):
@@ -669,7 +666,7 @@ class DartsNetwork(nn.Module):
         drop_path_prob: float = 0.0,
         stem_multiplier: int = 3,
         in_channels: int = 3,
-        generator: Optional[torch.Generator] = None,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         _check_network_args(C, num_classes, layers, drop_path_prob, stem_multiplier)
@@ -677,7 +674,7 @@ class DartsNetwork(nn.Module):
             raise ValueError(f"in_channels must be a positive integer, got {in_channels!r}")
         self.genotype, self.C, self.layers, self.num_classes = genotype, C, layers, num_classes
         self.drop_path_prob, self.generator = drop_path_prob, generator
-        self.aux_logits: Optional[torch.Tensor] = None
+        self.aux_logits: torch.Tensor | None = None
         C_curr = stem_multiplier * C
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
         self.aux_index = 2 * layers // 3
@@ -686,7 +683,7 @@ class DartsNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
 
-    def _make_cells(self, genotype: DartsGenotype, C_stem: int, C: int, layers: int) -> Tuple[nn.ModuleList, int, int]:
+    def _make_cells(self, genotype: DartsGenotype, C_stem: int, C: int, layers: int) -> tuple[nn.ModuleList, int, int]:
         cells = nn.ModuleList()
         C_prev_prev, C_prev, C_curr, C_aux = C_stem, C_stem, C, C_stem
         reduction_prev = False

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -51,13 +51,13 @@ def edge_index(i: int, j: int) -> int:
     return i * (i - 1) // 2 + j
 
 
-def edge_of_index(index: int) -> Tuple[int, int]:
+def edge_of_index(index: int) -> tuple[int, int]:
     """Inverse of :func:`edge_index`: the ``(i, j)`` of the edge ``j -> i`` at ``index``."""
     i = (1 + math.isqrt(1 + 8 * index)) // 2
     return i, index - edge_index(i, 0)
 
 
-def nodes_for_blocks(num_blocks: int) -> Optional[int]:
+def nodes_for_blocks(num_blocks: int) -> int | None:
     """Number of nodes ``n`` with ``n (n - 1) / 2 == num_blocks``, or ``None`` if none."""
     if num_blocks < 1:
         return None
@@ -65,7 +65,7 @@ def nodes_for_blocks(num_blocks: int) -> Optional[int]:
     return n if edge_index(n, 0) == num_blocks else None
 
 
-def _where(block: int, position: Optional[int] = None, ops: Sequence[str] = ()) -> str:
+def _where(block: int, position: int | None = None, ops: Sequence[str] = ()) -> str:
     """Human-readable location of a block (and a count inside it) for error messages."""
     i, j = edge_of_index(block)
     text = f"block {block + 1} (edge {j}->{i})"
@@ -85,7 +85,7 @@ class FneGenotype:
             :meth:`FneSpace.validate`, not here.
     """
 
-    edges: Tuple[Tuple[int, ...], ...]
+    edges: tuple[tuple[int, ...], ...]
 
     def __post_init__(self) -> None:
         try:
@@ -102,20 +102,20 @@ class FneGenotype:
             raise ValueError(f"{len(self.edges)} edge blocks is not a triangular number (1, 3, 6, 10, ...)")
         return n
 
-    def edge(self, i: int, j: int) -> Tuple[int, ...]:
+    def edge(self, i: int, j: int) -> tuple[int, ...]:
         """Counts on the edge ``j -> i`` (into node ``i`` from node ``j``, ``0 <= j < i``)."""
         if not 0 <= j < i < self.num_nodes:
             raise ValueError(f"no edge {j}->{i} in a cell of {self.num_nodes} nodes")
         return self.edges[edge_index(i, j)]
 
-    def fed_nodes(self) -> Tuple[bool, ...]:
+    def fed_nodes(self) -> tuple[bool, ...]:
         """Per node, whether it is fed (node 0, or a nonzero edge from a fed node)."""
         fed = [True]
         for i in range(1, self.num_nodes):
             fed.append(any(fed[j] and any(self.edge(i, j)) for j in range(i)))
         return tuple(fed)
 
-    def live_nodes(self) -> Tuple[bool, ...]:
+    def live_nodes(self) -> tuple[bool, ...]:
         """Per node, whether it is fed and reaches the output through nonzero edges."""
         n, fed = self.num_nodes, self.fed_nodes()
         live = [False] * n
@@ -133,7 +133,7 @@ class FneGenotype:
             return 0
         return sum(sum(self.edge(i, j)) for j in range(i) if fed[j])
 
-    def pruned(self) -> "FneGenotype":
+    def pruned(self) -> FneGenotype:
         """The same cell with unfed and dead nodes removed (live nodes keep their order)."""
         keep = [k for k, alive in enumerate(self.live_nodes()) if alive]
         width = len(self.edges[0])
@@ -155,12 +155,12 @@ def _induced(g: FneGenotype, order: Sequence[int]) -> FneGenotype:
     return FneGenotype(tuple(edges))
 
 
-Block = Tuple[int, ...]
-Prefix = Tuple[int, ...]
-StateKey = Tuple[Tuple[Tuple[Block, ...], ...], ...]
+Block = tuple[int, ...]
+Prefix = tuple[int, ...]
+StateKey = tuple[tuple[tuple[Block, ...], ...], ...]
 
 
-def _colours(into: List[List[Block]]) -> List[int]:
+def _colours(into: list[list[Block]]) -> list[int]:
     """Isomorphism-invariant node colours: depth, refined by the coloured edges around each node.
 
     ``into[v][u]`` is the block of edge ``u -> v``. Colours start as the longest-path depth from
@@ -222,22 +222,22 @@ class _OrderSearch:
         self.into = [[g.edge(v, u) if u < v else zero for u in range(n)] for v in range(n)]
         self.colour = _colours(self.into)
         self.inner = sorted(range(1, n - 1), key=lambda v: self.colour[v])
-        self._classes: Dict[FrozenSet[int], List[List[int]]] = {}
+        self._classes: dict[frozenset[int], list[list[int]]] = {}
 
-    def best_order(self) -> List[int]:
+    def best_order(self) -> list[int]:
         """Node 0, the intermediate nodes in the order of the smallest tuple, the output."""
-        states: List[Prefix] = [(0,)]
+        states: list[Prefix] = [(0,)]
         for _ in self.inner:
             states = self._prune(self._extend(states))
         return list(states[0]) + [self.out]
 
-    def _row(self, v: int, prefix: Prefix) -> Tuple[Block, ...]:
+    def _row(self, v: int, prefix: Prefix) -> tuple[Block, ...]:
         return tuple(self.into[v][p] for p in prefix)
 
-    def _extend(self, states: List[Prefix]) -> List[Prefix]:
+    def _extend(self, states: list[Prefix]) -> list[Prefix]:
         """Every one-node extension of ``states`` whose new row is the smallest."""
-        best: Optional[Tuple[Block, ...]] = None
-        kept: List[Prefix] = []
+        best: tuple[Block, ...] | None = None
+        kept: list[Prefix] = []
         for prefix in states:
             for v in self._choices(prefix):
                 row = self._row(v, prefix)
@@ -247,7 +247,7 @@ class _OrderSearch:
                     kept.append(prefix + (v,))
         return kept
 
-    def _choices(self, prefix: Prefix) -> List[int]:
+    def _choices(self, prefix: Prefix) -> list[int]:
         """The unplaced nodes of the first colour not yet placed, one per class of twins."""
         placed = set(prefix)
         targets = [v for v in self.inner if v not in placed] + [self.out]
@@ -262,29 +262,29 @@ class _OrderSearch:
                 choices.append(v)
         return choices
 
-    def _prune(self, prefixes: List[Prefix]) -> List[Prefix]:
+    def _prune(self, prefixes: list[Prefix]) -> list[Prefix]:
         """Drop the prefixes dominated by another prefix that placed the same nodes."""
-        groups: Dict[FrozenSet[int], List[Prefix]] = {}
+        groups: dict[frozenset[int], list[Prefix]] = {}
         for prefix in prefixes:
             groups.setdefault(frozenset(prefix), []).append(prefix)
-        kept: List[Prefix] = []
+        kept: list[Prefix] = []
         for placed, members in groups.items():
-            keyed: Dict[StateKey, Prefix] = {}
+            keyed: dict[StateKey, Prefix] = {}
             for prefix in members:
                 keyed.setdefault(self._state_key(placed, prefix), prefix)
             keys = list(keyed)
             kept.extend(keyed[k] for k in keys if not any(o != k and _dominates(o, k) for o in keys))
         return kept
 
-    def _state_key(self, placed: FrozenSet[int], prefix: Prefix) -> StateKey:
+    def _state_key(self, placed: frozenset[int], prefix: Prefix) -> StateKey:
         """Per class of twins of the unplaced part, the sorted rows its nodes would get now."""
         return tuple(tuple(sorted(self._row(u, prefix) for u in members)) for members in self._twin_classes(placed))
 
-    def _twin_classes(self, placed: FrozenSet[int]) -> List[List[int]]:
+    def _twin_classes(self, placed: frozenset[int]) -> list[list[int]]:
         """Unplaced nodes grouped by colour and edges from and to the unplaced part; output alone."""
         if placed not in self._classes:
             rest = [v for v in self.inner if v not in placed]
-            classes: Dict[tuple, List[int]] = {}
+            classes: dict[tuple, list[int]] = {}
             for u in rest:
                 signature = (
                     self.colour[u],
@@ -298,7 +298,7 @@ class _OrderSearch:
 
 def _dominates(a: StateKey, b: StateKey) -> bool:
     """Whether every row of ``a`` is at most the matching row of ``b``."""
-    return all(x <= y for ca, cb in zip(a, b) for x, y in zip(ca, cb))
+    return all(x <= y for ca, cb in zip(a, b, strict=False) for x, y in zip(ca, cb, strict=False))
 
 
 @register_space("fne")
@@ -322,7 +322,7 @@ class FneSpace(SearchSpace):
     """Scoring and tournaments on one cell a stage at half the width; full is the default
     network (C=16, three cells a stage, width multiplier 4)."""
 
-    def __init__(self, ops: Optional[Sequence[str]] = None, max_nodes: int = 6, max_channels: int = 8) -> None:
+    def __init__(self, ops: Sequence[str] | None = None, max_nodes: int = 6, max_channels: int = 8) -> None:
         ops = tuple(DARTS_OPS if ops is None else ops)
         if not ops:
             raise ValueError("ops must name at least one op")
@@ -342,7 +342,7 @@ class FneSpace(SearchSpace):
         self._ops, self.max_nodes, self.max_channels = ops, max_nodes, max_channels
 
     @property
-    def ops(self) -> Tuple[str, ...]:
+    def ops(self) -> tuple[str, ...]:
         """The op names, in the order of the counts inside a block."""
         return self._ops
 
@@ -372,7 +372,7 @@ class FneSpace(SearchSpace):
         self.validate(genotype)
         return genotype
 
-    def _parse_block(self, block: str, b: int) -> Tuple[int, ...]:
+    def _parse_block(self, block: str, b: int) -> tuple[int, ...]:
         """Parse block ``b`` (0-based) into its counts."""
         if not block:
             raise ValueError(f"{_where(b)} is empty: blocks are separated by exactly two spaces")
@@ -428,7 +428,7 @@ class FneSpace(SearchSpace):
         if not genotype.fed_nodes()[-1]:
             raise ValueError(f"output node {n - 1} receives nothing: no nonzero edge from a fed node")
 
-    def _validate_block(self, block: Tuple[int, ...], b: int) -> None:
+    def _validate_block(self, block: tuple[int, ...], b: int) -> None:
         """Check the counts of block ``b``."""
         if len(block) != len(self.ops):
             raise ValueError(f"{_where(b)} has {len(block)} counts, expected {len(self.ops)}")
@@ -439,7 +439,7 @@ class FneSpace(SearchSpace):
                 raise ValueError(f"{_where(b, k, self.ops)}: count {count} outside 0..max_channels={self.max_channels}")
 
     # ------------------------------------------------------------- canonical
-    def canonical_genotype(self, genotype: Union[FneGenotype, str]) -> FneGenotype:
+    def canonical_genotype(self, genotype: FneGenotype | str) -> FneGenotype:
         """The canonical representative of ``genotype``'s isomorphism class.
 
         Unfed and dead nodes are dropped, then the intermediate nodes are relabelled in
@@ -452,7 +452,7 @@ class FneSpace(SearchSpace):
         pruned = self.coerce(genotype).pruned()
         return _induced(pruned, _OrderSearch(pruned).best_order())
 
-    def canonical(self, genotype: Union[FneGenotype, str]) -> str:
+    def canonical(self, genotype: FneGenotype | str) -> str:
         """Text of :meth:`canonical_genotype`; equal for isomorphic cells.
 
         Merged: relabellings of intermediate nodes consistent with a topological
@@ -497,7 +497,7 @@ class FneSpace(SearchSpace):
     # ---------------------------------------------------------------- build
     def build(
         self,
-        genotype: Union[FneGenotype, str],
+        genotype: FneGenotype | str,
         *,
         num_classes: int = 10,
         C: int = 16,
@@ -505,10 +505,10 @@ class FneSpace(SearchSpace):
         num_stages: int = 3,
         channel_scale: int = 4,
         in_channels: int = 3,
-        stem: Optional[nn.Module] = None,
+        stem: nn.Module | None = None,
         affine: bool = True,
-        device: Optional[Union[str, torch.device]] = None,
-    ) -> "FneNetwork":
+        device: str | torch.device | None = None,
+    ) -> FneNetwork:
         """Build the network of ``genotype`` (the same cell everywhere).
 
         Args:
@@ -566,7 +566,7 @@ class FneCell(nn.Module):
         self.C_in, self.C_out, self.reduction = C_in, C_out, reduction
         self.node_widths = [C_in] + [channel_scale * g.node_channels(i) for i in range(1, g.num_nodes)]
         self.nodes = nn.ModuleList()
-        self.sources: List[List[int]] = []
+        self.sources: list[list[int]] = []
         for i in range(1, g.num_nodes):
             self._add_node(g, ops, i, channel_scale, affine)
         self.project = ReLUConvBN(self.node_widths[-1], C_out, 1, 1, 0, 1, affine)
@@ -576,7 +576,7 @@ class FneCell(nn.Module):
         modules, sources = nn.ModuleList(), []
         for j in range(i):
             stride = 2 if self.reduction and j == 0 else 1
-            for op, count in zip(ops, g.edge(i, j)):
+            for op, count in zip(ops, g.edge(i, j), strict=False):
                 if count:
                     modules.append(create_op(op, self.node_widths[j], count * scale, stride, affine))
                     sources.append(j)
@@ -585,8 +585,8 @@ class FneCell(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states = [x]
-        for modules, sources in zip(self.nodes, self.sources):
-            states.append(torch.cat([op(states[j]) for op, j in zip(modules, sources)], dim=1))
+        for modules, sources in zip(self.nodes, self.sources, strict=False):
+            states.append(torch.cat([op(states[j]) for op, j in zip(modules, sources, strict=False)], dim=1))
         return self.project(states[-1])
 
     def extra_repr(self) -> str:
@@ -612,7 +612,7 @@ class FneNetwork(nn.Module):
         num_stages: int,
         channel_scale: int,
         in_channels: int,
-        stem: Optional[nn.Module] = None,
+        stem: nn.Module | None = None,
         affine: bool = True,
     ) -> None:
         super().__init__()

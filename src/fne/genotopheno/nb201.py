@@ -7,8 +7,9 @@ Text form: ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, List, Sequence, Tuple, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,7 +18,7 @@ from torch import nn
 from .cell_operations import NB201_OPS, ReLUConvBN, create_op
 from .space import SearchSpace, is_ascii_digits, register_space
 
-Edge = Tuple[str, int]
+Edge = tuple[str, int]
 NUM_NODES = 4
 
 
@@ -25,15 +26,15 @@ NUM_NODES = 4
 class NB201Genotype:
     """An NB201 cell: ``nodes[i - 1]`` holds the ``(op, input)`` edges into node ``i``."""
 
-    nodes: Tuple[Tuple[Edge, ...], ...]
+    nodes: tuple[tuple[Edge, ...], ...]
 
     @property
-    def ops(self) -> Tuple[str, ...]:
+    def ops(self) -> tuple[str, ...]:
         """The six edge ops in text order."""
         return tuple(op for node in self.nodes for op, _ in node)
 
     @classmethod
-    def from_ops(cls, ops: Sequence[str]) -> "NB201Genotype":
+    def from_ops(cls, ops: Sequence[str]) -> NB201Genotype:
         """Build a genotype from six ops in text order (edges 0->1, 0->2, 1->2, 0->3, 1->3, 2->3)."""
         if len(ops) != 6:
             raise ValueError(f"an NB201 cell has 6 edges, got {len(ops)} ops")
@@ -55,7 +56,7 @@ def _parse_edge(token: str, pos: int, ops: Sequence[str]) -> Edge:
     return op, int(src)
 
 
-def _parse_node(segment: str, pos: int, ops: Sequence[str]) -> Tuple[Edge, ...]:
+def _parse_node(segment: str, pos: int, ops: Sequence[str]) -> tuple[Edge, ...]:
     if len(segment) < 2 or segment[0] != "|" or segment[-1] != "|":
         raise ValueError(f"malformed node {segment!r} at position {pos}: expected '|op~i|...|'")
     edges, offset = [], pos + 1
@@ -65,7 +66,7 @@ def _parse_node(segment: str, pos: int, ops: Sequence[str]) -> Tuple[Edge, ...]:
     return tuple(edges)
 
 
-def _node_expr(edges: Tuple[Edge, ...], exprs: List[str]) -> str:
+def _node_expr(edges: tuple[Edge, ...], exprs: list[str]) -> str:
     """Symbolic sum of a node's input terms, sorted; ``#`` marks a zero term."""
     terms = []
     for op, src in edges:
@@ -96,7 +97,7 @@ class NB201Space(SearchSpace):
         self._ops = tuple(ops)
 
     @property
-    def ops(self) -> Tuple[str, ...]:
+    def ops(self) -> tuple[str, ...]:
         return self._ops
 
     def parse(self, text: str) -> NB201Genotype:
@@ -128,7 +129,7 @@ class NB201Space(SearchSpace):
                 if op not in self._ops:
                     raise ValueError(f"unknown op {op!r} at node {i}; ops: {', '.join(self._ops)}")
 
-    def canonical(self, genotype: Union[NB201Genotype, str]) -> str:
+    def canonical(self, genotype: NB201Genotype | str) -> str:
         """Key shared by isomorphic cells, the benchmark's notion of a unique cell.
 
         ``genotype`` is a genotype or its text.
@@ -147,13 +148,13 @@ class NB201Space(SearchSpace):
     def sample(self, rng: np.random.Generator) -> NB201Genotype:
         return NB201Genotype.from_ops([self._ops[i] for i in rng.integers(len(self._ops), size=6)])
 
-    def all_genotypes(self) -> List[NB201Genotype]:
+    def all_genotypes(self) -> list[NB201Genotype]:
         """Every cell of the space, in lexicographic op order."""
         return [NB201Genotype.from_ops(ops) for ops in itertools.product(self._ops, repeat=6)]
 
     def build(
         self,
-        genotype: Union[NB201Genotype, str],
+        genotype: NB201Genotype | str,
         *,
         num_classes: int = 10,
         C: int = 16,
@@ -222,7 +223,7 @@ class NB201Network(nn.Module):
         super().__init__()
         self.genotype = genotype
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        cells: List[nn.Module] = []
+        cells: list[nn.Module] = []
         for stage, width in enumerate((C, 2 * C, 4 * C)):
             if stage:
                 cells.append(ResidualReduction(width // 2, width))

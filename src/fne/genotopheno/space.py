@@ -14,14 +14,15 @@ names isomorphic cells alike (``canonical``), samples them and builds networks::
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Tuple, Type
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 import numpy as np
 from torch import nn
 
 from fne.registry import Registry
 
-_SPACES: Registry[Callable[..., "SearchSpace"]] = Registry("search space")
+_SPACES: Registry[Callable[..., SearchSpace]] = Registry("search space")
 
 
 PRESETS = ("score", "tournament", "full")
@@ -43,7 +44,7 @@ class SearchSpace(abc.ABC):
     presets: Mapping[str, Mapping[str, Any]] = {"score": {}, "tournament": {}, "full": {}}
 
     @classmethod
-    def preset(cls, size: str) -> Dict[str, Any]:
+    def preset(cls, size: str) -> dict[str, Any]:
         """A copy of the build arguments of the network size ``size`` (see :data:`PRESETS`).
 
         Raises:
@@ -55,7 +56,7 @@ class SearchSpace(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def ops(self) -> Tuple[str, ...]:
+    def ops(self) -> tuple[str, ...]:
         """The op names a genotype of this space may use."""
 
     @abc.abstractmethod
@@ -97,10 +98,10 @@ class SearchSpace(abc.ABC):
         return f"{type(self).__name__}(name={self.name!r}, ops={list(self.ops)})"
 
 
-def register_space(name: str) -> Callable[[Type[SearchSpace]], Type[SearchSpace]]:
+def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]]:
     """Class decorator registering a :class:`SearchSpace` subclass under ``name``."""
 
-    def decorator(cls: Type[SearchSpace]) -> Type[SearchSpace]:
+    def decorator(cls: type[SearchSpace]) -> type[SearchSpace]:
         _SPACES.add(name, cls)
         cls.name = name
         return cls
@@ -121,12 +122,12 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
     return _SPACES.get(name)(**kwargs)
 
 
-def space_preset(name: str, size: str) -> Dict[str, Any]:
+def space_preset(name: str, size: str) -> dict[str, Any]:
     """The build arguments of network size ``size`` of the space registered as ``name``."""
     return _SPACES.get(name).preset(size)
 
 
-def list_spaces() -> List[str]:
+def list_spaces() -> list[str]:
     """Names of the registered search spaces."""
     return _SPACES.names()
 
@@ -136,7 +137,7 @@ def is_ascii_digits(text: str) -> bool:
     return bool(text) and text.isascii() and text.isdigit()
 
 
-def check_ops_known(ops: Tuple[str, ...], registered: List[str]) -> None:
+def check_ops_known(ops: tuple[str, ...], registered: list[str]) -> None:
     """Raise ``ValueError`` if any name in ``ops`` is not a registered op."""
     for op in ops:
         if op not in registered:

@@ -11,8 +11,12 @@ rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
 :data:`RANKING_PROXIES` with :data:`RANKING_AGGREGATOR`).
 """
 
-from . import proxies  # noqa: F401  (registers the built-in proxies)
-from . import az_scores, feature_correlation, gradient_statistics  # noqa: F401  (and the block-wise ones)
+from . import (  # noqa: F401  (and the block-wise ones)
+    az_scores,
+    feature_correlation,
+    gradient_statistics,
+    proxies,  # noqa: F401  (registers the built-in proxies)
+)
 from .aggregate import (
     DARTS_RANKING_AGGREGATOR,
     DARTS_RANKING_PROXIES,

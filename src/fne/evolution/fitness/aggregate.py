@@ -21,8 +21,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from .reference_ranks import reference_ranks
 Aggregator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``(ranks (n, k), weights (k,)) -> values (n,)``, higher is better; ranks 1 = best."""
 
-WeightsLike = Union[None, Sequence[float], Mapping[str, float]]
+WeightsLike = Sequence[float] | Mapping[str, float] | None
 """Per-proxy weights: None (all 1), one weight per proxy in order, or ``{proxy: weight}``
 (proxies not named get 0)."""
 
@@ -51,7 +52,7 @@ forward+backward passes per cell; see ``report/results/bench_proxies_nb201_selec
 RANKING_AGGREGATOR = "mean_rank"
 """The aggregator of the default training-free ranking."""
 
-RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType(
+RANKING_WEIGHTS: Mapping[str, float] | None = MappingProxyType(
     {"expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5}
 )
 """Per-proxy weights of the default ranking (None would weigh all equally)."""
@@ -65,7 +66,7 @@ target 0.60 (odds 0.84; seed-0 Spearman 0.630, about 2.1 forward+backward passes
 DARTS_RANKING_AGGREGATOR = "nondominated"
 """The aggregator of the training-free ranking in the DARTS space."""
 
-DARTS_RANKING_WEIGHTS: Optional[Mapping[str, float]] = MappingProxyType(
+DARTS_RANKING_WEIGHTS: Mapping[str, float] | None = MappingProxyType(
     {"expressivity": 0.5, "naswot": 1.0, "linear_regions": 0.5}
 )
 """Per-proxy weights of the DARTS ranking (under ``nondominated`` they order the cells of a front)."""
@@ -90,7 +91,7 @@ def get_aggregator(name: str) -> Aggregator:
     return _AGGREGATORS.get(name)
 
 
-def list_aggregators() -> List[str]:
+def list_aggregators() -> list[str]:
     """Names of the registered aggregators, in registration order."""
     return _AGGREGATORS.names()
 
@@ -135,7 +136,7 @@ def _weight_vector(weights: WeightsLike, proxies: Sequence[str]) -> np.ndarray:
     return vector
 
 
-def named_weights(weights: Optional[Mapping[str, Any]], proxies: Sequence[str], flag: str) -> Optional[List[float]]:
+def named_weights(weights: Mapping[str, Any] | None, proxies: Sequence[str], flag: str) -> list[float] | None:
     """One weight per proxy of ``proxies`` from ``{proxy: weight}`` (a proxy not named weighs 1).
 
     Args:
@@ -162,7 +163,7 @@ def aggregate(
     proxies: Sequence[str],
     method: str = RANKING_AGGREGATOR,
     weights: WeightsLike = None,
-    reference: Optional[Sequence[Mapping[str, float]]] = None,
+    reference: Sequence[Mapping[str, float]] | None = None,
 ) -> np.ndarray:
     """One value per cell, higher meaning ranked better, from the ranks on ``proxies``.
 

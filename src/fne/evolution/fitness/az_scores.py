@@ -28,7 +28,7 @@ the seed-0 NB201 sample of ``benchmarks/bench_proxies.py``.
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -51,7 +51,7 @@ TRAINABILITY_INPUT_SCALE = 5.0
 """Factor on every block's input (the stem's excepted) when its gain is measured; 5 put the
 best cells of the seed-0 NB201 samples first more often than 1, 2 or 3."""
 
-KindValues = List[Tuple[str, float]]
+KindValues = list[tuple[str, float]]
 """``(block kind, value)`` per block call, in execution order."""
 
 
@@ -108,7 +108,7 @@ def progressivity_score(entropies: KindValues) -> float:
     values = [value for _, value in entropies]
     if len(values) < 2:
         return math.nan
-    return float(min(b - a for a, b in zip(values[:-1], values[1:])))
+    return float(min(b - a for a, b in zip(values[:-1], values[1:], strict=False)))
 
 
 def _call_gain(call: BlockCall, generator: torch.Generator) -> float:

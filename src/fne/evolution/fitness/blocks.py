@@ -14,9 +14,9 @@ and one backward pass serves every block.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Tuple
 
 import torch
 from torch import nn
@@ -32,7 +32,7 @@ class BlockCall:
     """
 
     kind: str
-    inputs: Tuple[torch.Tensor, ...]
+    inputs: tuple[torch.Tensor, ...]
     output: torch.Tensor
 
 
@@ -40,18 +40,18 @@ class BlockCall:
 class BlockRecord:
     """The calls recorded by :func:`recorded_blocks`, in execution order."""
 
-    calls: List[BlockCall] = field(default_factory=list)
+    calls: list[BlockCall] = field(default_factory=list)
 
-    def outputs(self) -> List[torch.Tensor]:
+    def outputs(self) -> list[torch.Tensor]:
         """The output of every call, in order."""
         return [call.output for call in self.calls]
 
-    def kinds(self) -> List[str]:
+    def kinds(self) -> list[str]:
         """The kind of every call, in order."""
         return [call.kind for call in self.calls]
 
 
-def feature_blocks(net: nn.Module) -> List[nn.Module]:
+def feature_blocks(net: nn.Module) -> list[nn.Module]:
     """The blocks of ``net``: its ``stem`` (if any) and each of its ``cells``.
 
     Without a ``cells`` container the blocks are the direct children holding parameters,
@@ -65,7 +65,7 @@ def feature_blocks(net: nn.Module) -> List[nn.Module]:
     return children[:-1] if len(children) > 1 else children
 
 
-def block_kinds(net: nn.Module) -> Dict[nn.Module, str]:
+def block_kinds(net: nn.Module) -> dict[nn.Module, str]:
     """The kind (see :class:`BlockCall`) of every block of :func:`feature_blocks`."""
     blocks = feature_blocks(net)
     cells = getattr(net, "cells", None)
@@ -97,7 +97,7 @@ def recorded_blocks(net: nn.Module, detach: bool = False, input_scale: float = 1
         The :class:`BlockRecord` the forward passes fill.
     """
     record = BlockRecord()
-    pending: List[Tuple[torch.Tensor, ...]] = []
+    pending: list[tuple[torch.Tensor, ...]] = []
     kinds = block_kinds(net)
 
     def pre_hook(module: nn.Module, args: tuple) -> tuple:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -30,17 +31,17 @@ logger = logging.getLogger(__name__)
 MIN_OOM_BATCH = 2
 """Smallest batch tried after CUDA out-of-memory errors before a proxy is marked failed."""
 
-Scores = Dict[str, float]
-SpaceLike = Union[str, SearchSpace]
+Scores = dict[str, float]
+SpaceLike = str | SearchSpace
 
 
-def proxy_build_kwargs(space_name: str) -> Dict[str, Any]:
+def proxy_build_kwargs(space_name: str) -> dict[str, Any]:
     """The build arguments of the network proxies are computed on: the ``score`` preset of
     the space registered as ``space_name`` (see :meth:`fne.genotopheno.SearchSpace.preset`)."""
     return space_preset(space_name, "score")
 
 
-def resolve_device(device: Union[str, torch.device] = "auto") -> torch.device:
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) into a ``torch.device``.
 
     ``"auto"`` is CUDA when available, else CPU.
@@ -98,7 +99,7 @@ def run_proxy(
             return math.nan
 
 
-def _rng_devices(device: torch.device) -> List[int]:
+def _rng_devices(device: torch.device) -> list[int]:
     if device.type != "cuda":
         return []
     return [device.index if device.index is not None else torch.cuda.current_device()]
@@ -110,9 +111,9 @@ def score_genotype(
     proxies: Sequence[str],
     inputs: torch.Tensor,
     targets: torch.Tensor,
-    device: Union[str, torch.device],
+    device: str | torch.device,
     seed: int,
-    build_kwargs: Optional[Mapping[str, Any]] = None,
+    build_kwargs: Mapping[str, Any] | None = None,
 ) -> Scores:
     """Build one cell's network and score it with each proxy.
 

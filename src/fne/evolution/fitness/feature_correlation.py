@@ -11,7 +11,6 @@ wider and deeper networks of independent channels score higher.
 from __future__ import annotations
 
 import math
-from typing import List
 
 import torch
 from torch import nn
@@ -50,9 +49,9 @@ def min_correlation_eigenvalues(features: torch.Tensor) -> torch.Tensor:
     return torch.where(finite, smallest, torch.full_like(smallest, math.nan))
 
 
-def conv_features(net: nn.Module, inputs: torch.Tensor) -> List[torch.Tensor]:
+def conv_features(net: nn.Module, inputs: torch.Tensor) -> list[torch.Tensor]:
     """Outputs of every convolution for ``inputs`` (train mode; state restored; hooks removed)."""
-    features: List[torch.Tensor] = []
+    features: list[torch.Tensor] = []
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
         features.append(output.detach())

@@ -10,7 +10,6 @@ over layers of the log of that mean.
 from __future__ import annotations
 
 import math
-from typing import List
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +25,7 @@ ZICO_REDUCE = "mean"
 """How a layer's per-weight ratios are combined before the log: ``"mean"`` or ``"sum"``."""
 
 
-def _weights(net: nn.Module) -> List[torch.Tensor]:
+def _weights(net: nn.Module) -> list[torch.Tensor]:
     return [
         m.weight
         for m in net.modules()
@@ -36,7 +35,7 @@ def _weights(net: nn.Module) -> List[torch.Tensor]:
 
 def split_gradients(
     net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, splits: int = ZICO_SPLITS
-) -> List[torch.Tensor]:
+) -> list[torch.Tensor]:
     """Per weight tensor, the stacked ``(splits, ...)`` cross-entropy gradients of each part.
 
     The network runs in train mode; its state (``.grad`` included) is restored afterwards.
@@ -47,14 +46,16 @@ def split_gradients(
     if not 2 <= splits <= inputs.shape[0]:
         raise ValueError(f"splits must be in 2..{inputs.shape[0]} (the batch size), got {splits}")
     weights = _weights(net)
-    per_part: List[List[torch.Tensor]] = []
+    per_part: list[list[torch.Tensor]] = []
     with preserved(net):
         net.train()
-        for x, y in zip(inputs.chunk(splits), targets.chunk(splits)):
+        for x, y in zip(inputs.chunk(splits), targets.chunk(splits), strict=False):
             loss = F.cross_entropy(net(x), y)
             grads = torch.autograd.grad(loss, weights, allow_unused=True)
-            per_part.append([torch.zeros_like(w) if g is None else g.detach() for g, w in zip(grads, weights)])
-    return [torch.stack(parts) for parts in zip(*per_part)]
+            per_part.append(
+                [torch.zeros_like(w) if g is None else g.detach() for g, w in zip(grads, weights, strict=False)]
+            )
+    return [torch.stack(parts) for parts in zip(*per_part, strict=False)]
 
 
 def layer_log_ratio(grads: torch.Tensor, reduce: str = ZICO_REDUCE) -> float:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
@@ -17,10 +17,10 @@ from scipy.stats import kendalltau, spearmanr
 from .objectives import combined_score, to_objectives
 from .registry import get_proxy
 
-Row = Dict[str, str]
+Row = dict[str, str]
 
 
-def read_rows(path: Union[str, Path], required: Sequence[str] = ("arch_str",)) -> List[Row]:
+def read_rows(path: str | Path, required: Sequence[str] = ("arch_str",)) -> list[Row]:
     """Rows of a CSV file with a value in every ``required`` column (numbers must be finite).
 
     Raises:
@@ -39,7 +39,7 @@ def read_rows(path: Union[str, Path], required: Sequence[str] = ("arch_str",)) -
         return [row for row in reader if all(_present(row[c]) for c in required)]
 
 
-def _present(value: Optional[str]) -> bool:
+def _present(value: str | None) -> bool:
     if value is None or not value.strip():
         return False
     try:
@@ -48,7 +48,7 @@ def _present(value: Optional[str]) -> bool:
         return True
 
 
-def sample_rows(rows: Sequence[Row], n: int, seed: int) -> List[Row]:
+def sample_rows(rows: Sequence[Row], n: int, seed: int) -> list[Row]:
     """``n`` distinct rows drawn with ``numpy.random.default_rng(seed)`` (in draw order).
 
     Raises:
@@ -72,7 +72,7 @@ def filled_values(scores: Sequence[Mapping[str, float]], proxy: str) -> np.ndarr
     return -objective if get_proxy(proxy).higher_is_better else objective
 
 
-def rank_correlations(values: np.ndarray, truth: np.ndarray) -> Dict[str, float]:
+def rank_correlations(values: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Spearman rho and Kendall tau (tau-b) between ``values`` and ``truth``."""
     rho = spearmanr(values, truth)[0]
     tau = kendalltau(values, truth)[0]
@@ -81,7 +81,7 @@ def rank_correlations(values: np.ndarray, truth: np.ndarray) -> Dict[str, float]
 
 def correlation_report(
     scores: Sequence[Mapping[str, float]], proxies: Sequence[str], truth: np.ndarray, combine: Sequence[str]
-) -> Dict[str, Dict[str, float]]:
+) -> dict[str, dict[str, float]]:
     """Rank correlations of every proxy and of the combined ranking with the truth.
 
     Args:
@@ -94,7 +94,7 @@ def correlation_report(
     Returns:
         ``{name: {"spearman", "kendall", "failed"}}``; failed cells count as the worst.
     """
-    report: Dict[str, Dict[str, float]] = {}
+    report: dict[str, dict[str, float]] = {}
     for name in proxies:
         entry = rank_correlations(filled_values(scores, name), truth)
         entry["failed"] = int(sum(not math.isfinite(s[name]) for s in scores))

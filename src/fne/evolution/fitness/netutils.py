@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, List
 
 import torch
 import torch.nn.functional as F
@@ -53,13 +53,13 @@ def preserved(net: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextmanager
-def relu_codes(net: nn.Module) -> Iterator[List[torch.Tensor]]:
+def relu_codes(net: nn.Module) -> Iterator[list[torch.Tensor]]:
     """Collect, per ``nn.ReLU`` call, the boolean code ``output > 0`` flattened per sample.
 
     Yields the list that the forward passes run inside the block fill; the hooks are
     removed when the block ends, also on error.
     """
-    codes: List[torch.Tensor] = []
+    codes: list[torch.Tensor] = []
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
         codes.append((output.detach() > 0).flatten(1))

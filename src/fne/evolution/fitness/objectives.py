@@ -9,7 +9,7 @@ ranking it is the last rank.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
@@ -71,7 +71,7 @@ def rank_matrix(scores: Sequence[Mapping[str, float]], proxies: Sequence[str]) -
     return np.column_stack([rankdata(objectives[:, j]) for j in range(objectives.shape[1])])
 
 
-def combined_score(scores: Sequence[Mapping[str, float]], proxies: Optional[Sequence[str]] = None) -> np.ndarray:
+def combined_score(scores: Sequence[Mapping[str, float]], proxies: Sequence[str] | None = None) -> np.ndarray:
     """Rank aggregation: minus the mean rank over ``proxies`` (higher is better).
 
     Args:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 
@@ -18,14 +17,14 @@ def _pyplot():
 
 
 def scatter_png(
-    path: Union[str, Path],
+    path: str | Path,
     x: np.ndarray,
     y: np.ndarray,
     *,
     title: str,
     xlabel: str,
     ylabel: str,
-    color: Optional[np.ndarray] = None,
+    color: np.ndarray | None = None,
     color_label: str = "",
     log_x: bool = False,
 ) -> Path:

@@ -11,7 +11,6 @@ seeded from torch's global generator, which
 from __future__ import annotations
 
 import math
-from typing import Dict, List
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +53,7 @@ REGION_PATCH = 4
 # --------------------------------------------------------------------------- NTK
 
 
-def _weight_layers(net: nn.Module) -> List[nn.Module]:
+def _weight_layers(net: nn.Module) -> list[nn.Module]:
     return [
         m
         for m in net.modules()
@@ -97,7 +96,7 @@ def ntk_gram(net: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     backward pass then gives every layer's per-sample output gradients, from which
     the per-sample weight gradients follow exactly.
     """
-    records: List[tuple] = []
+    records: list[tuple] = []
 
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
         records.append((module, args[0].detach(), output))
@@ -109,8 +108,8 @@ def ntk_gram(net: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
         for handle in handles:
             handle.remove()
     grads = torch.autograd.grad(logits.sum(), [out for _, _, out in records], allow_unused=True)
-    per_layer: Dict[nn.Module, torch.Tensor] = {}
-    for (layer, x_in, _), g in zip(records, grads):
+    per_layer: dict[nn.Module, torch.Tensor] = {}
+    for (layer, x_in, _), g in zip(records, grads, strict=False):
         if g is not None:  # a layer called twice adds up its per-sample gradients
             rows = _sample_grads(layer, x_in, g.detach())
             per_layer[layer] = per_layer[layer] + rows if layer in per_layer else rows
@@ -163,7 +162,7 @@ def ntk_score(
     seed = int(torch.randint(0, 2**62, (1,)).item())
     generator = torch.Generator(device=inputs.device).manual_seed(seed)
     inputs = downsampled(inputs[:batch], resolution)
-    values: List[float] = []
+    values: list[float] = []
     with preserved(net):
         for rep in range(reinits):
             if rep:
@@ -184,7 +183,7 @@ def ntk(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
 # --------------------------------------------------------------------------- ReLU codes
 
 
-def hamming_kernel(codes: List[torch.Tensor]) -> torch.Tensor:
+def hamming_kernel(codes: list[torch.Tensor]) -> torch.Tensor:
     """``K[i, j]`` = number of ReLU units on which samples ``i`` and ``j`` agree (float64)."""
     n = codes[0].shape[0]
     kernel = torch.zeros(n, n, dtype=torch.float64, device=codes[0].device)
@@ -277,7 +276,7 @@ def grad_corr_score(
     seed = int(torch.randint(0, 2**62, (1,)).item())
     generator = torch.Generator(device=inputs.device).manual_seed(seed)
     inputs = downsampled(inputs, resolution)
-    values: List[float] = []
+    values: list[float] = []
     with preserved(net):
         for rep in range(inits):
             if rep:
@@ -348,6 +347,6 @@ def synflow(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> floa
     ones = torch.ones((1,) + tuple(inputs.shape[1:]), dtype=torch.float64, device=inputs.device)
     weights = [p for p in work.parameters() if p.requires_grad]
     grads = torch.autograd.grad(work(ones).sum(), weights, allow_unused=True)
-    total = sum((p * g).abs().sum() for p, g in zip(weights, grads) if g is not None)
+    total = sum((p * g).abs().sum() for p, g in zip(weights, grads, strict=False) if g is not None)
     total = float(total.detach()) if torch.is_tensor(total) else float(total)
     return math.log(total) if total > 0 else -math.inf

@@ -15,8 +15,8 @@ train/eval mode, hooks) and may return a non-finite value for a cell it cannot s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, List
 
 import torch
 from torch import nn
@@ -25,7 +25,7 @@ from fne.registry import Registry
 
 ProxyFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], float]
 
-_PROXIES: Registry["Proxy"] = Registry("proxy", plural="proxies")
+_PROXIES: Registry[Proxy] = Registry("proxy", plural="proxies")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,6 @@ def get_proxy(name: str) -> Proxy:
     return _PROXIES.get(name)
 
 
-def list_proxies() -> List[str]:
+def list_proxies() -> list[str]:
     """Names of all registered proxies, in registration order."""
     return _PROXIES.names()

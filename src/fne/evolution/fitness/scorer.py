@@ -22,8 +22,9 @@ import json
 import logging
 import math
 import time
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Dict, Hashable, List, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import torch
 
@@ -54,15 +55,15 @@ def batch_fingerprint(inputs: torch.Tensor, targets: torch.Tensor) -> str:
     return digest.hexdigest()[:16]
 
 
-def _to_json_value(value: float) -> Optional[float]:
+def _to_json_value(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _from_json_value(value: Optional[float]) -> float:
+def _from_json_value(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
-def read_cache_file(path: Path) -> Dict[str, Scores]:
+def read_cache_file(path: Path) -> dict[str, Scores]:
     """Entries of a JSON score cache (``{}`` when the file does not exist).
 
     Raises:
@@ -79,7 +80,7 @@ def read_cache_file(path: Path) -> Dict[str, Scores]:
         raise ValueError(f"{path}: not a fitness score cache ({err})") from err
 
 
-def read_or_set_aside(path: Path) -> Dict[str, Scores]:
+def read_or_set_aside(path: Path) -> dict[str, Scores]:
     """Entries of the cache at ``path``; a corrupt file is renamed aside (not deleted) with a
     warning and an empty cache is returned, since the scores can always be computed again."""
     try:
@@ -141,17 +142,17 @@ class Scorer:
 
     def __init__(
         self,
-        space: Union[str, SearchSpace],
+        space: str | SearchSpace,
         proxies: Sequence[str] = DEFAULT_PROXIES,
         *,
         inputs: torch.Tensor,
         targets: torch.Tensor,
         device: str = "auto",
         seed: int = 0,
-        cache_file: Union[str, Path, None] = None,
-        build_kwargs: Optional[Mapping[str, Any]] = None,
+        cache_file: str | Path | None = None,
+        build_kwargs: Mapping[str, Any] | None = None,
         flush_every: int = 100,
-        evaluator: Optional[Evaluator] = None,
+        evaluator: Evaluator | None = None,
     ) -> None:
         """Set up a scorer.
 
@@ -188,11 +189,11 @@ class Scorer:
         self.num_evaluated = 0
         self.num_cache_hits = 0
         self.num_failed = 0
-        self.failed: List[str] = []
+        self.failed: list[str] = []
         self.seconds = 0.0
         self.evaluator: Evaluator = evaluator if evaluator is not None else SerialEvaluator()
         self._settings = self._settings_digest()
-        self._cache: Dict[str, Scores] = read_or_set_aside(self.cache_file) if self.cache_file else {}
+        self._cache: dict[str, Scores] = read_or_set_aside(self.cache_file) if self.cache_file else {}
         self._unsaved = 0
 
     def _settings_digest(self) -> str:
@@ -215,7 +216,7 @@ class Scorer:
         """The cache key of ``genotype`` (genotype value or text) under this scorer's settings."""
         return f"{self._settings}|{self.space.canonical(self._as_genotype(genotype))}"
 
-    def _missing(self, key: str) -> List[str]:
+    def _missing(self, key: str) -> list[str]:
         cached = self._cache.get(key, {})
         return [p for p in self.proxies if p not in cached]
 
@@ -223,7 +224,7 @@ class Scorer:
         """Scores of one cell (genotype value or text): ``{proxy: value}``, NaN when failed."""
         return self.score_many([genotype], progress=False)[0]
 
-    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> List[Scores]:
+    def score_many(self, genotypes: Sequence[Any], progress: bool = True) -> list[Scores]:
         """Scores of many cells, in order; cached cells are not evaluated again.
 
         Args:
@@ -232,8 +233,8 @@ class Scorer:
         """
         cells = [self._as_genotype(g) for g in genotypes]
         keys = [self.cache_key(g) for g in cells]
-        todo: Dict[str, Hashable] = {}
-        for key, cell in zip(keys, cells):
+        todo: dict[str, Hashable] = {}
+        for key, cell in zip(keys, cells, strict=False):
             if self._missing(key):
                 todo.setdefault(key, cell)
         self.num_cache_hits += len(keys) - len(todo)
@@ -261,11 +262,11 @@ class Scorer:
             build_kwargs=self.build_kwargs,
         )
         with progress_bar(len(jobs), "scoring", unit="cell", enabled=progress, leave=False) as bar:
-            for key, (text, missing), result in zip(keys, jobs, self.evaluator.imap(task, jobs)):
+            for key, (text, missing), result in zip(keys, jobs, self.evaluator.imap(task, jobs), strict=False):
                 self._store(key, text, missing, result)
                 bar.update(1)
 
-    def _store(self, key: str, text: str, missing: List[str], result: Any) -> None:
+    def _store(self, key: str, text: str, missing: list[str], result: Any) -> None:
         if isinstance(result, Failed):
             logger.warning("cell %s failed to score (worst score given): %s", text, result.error)
             self.num_failed += 1

@@ -9,8 +9,8 @@ show raw proxy values instead, labelled with their unit and direction::
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Dict, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class ProxyUnit:
     log_scale: bool = False
 
 
-PROXY_UNITS: Dict[str, ProxyUnit] = {
+PROXY_UNITS: dict[str, ProxyUnit] = {
     "params": ProxyUnit("M parameters"),
     "flops": ProxyUnit("M multiply-accumulates"),
     "synflow": ProxyUnit("log synaptic flow"),
@@ -54,16 +54,16 @@ PROXY_UNITS: Dict[str, ProxyUnit] = {
 }
 """Units of the built-in proxies; other proxies are labelled with their name and direction."""
 
-PickLike = Union[Mapping[str, float], Sequence[float]]
+PickLike = Mapping[str, float] | Sequence[float]
 """The pick as its ``{proxy: value}`` scores or as raw values in the order of the names."""
 
 
-def proxy_unit(name: str) -> Optional[ProxyUnit]:
+def proxy_unit(name: str) -> ProxyUnit | None:
     """The unit of a built-in proxy, or ``None`` for any other name."""
     return PROXY_UNITS.get(name)
 
 
-def higher_is_better(name: str) -> Optional[bool]:
+def higher_is_better(name: str) -> bool | None:
     """The registered direction of ``name``; ``None`` when no such proxy is registered."""
     if name not in list_proxies():
         return None
@@ -76,7 +76,7 @@ def uses_log_scale(name: str) -> bool:
     return unit is not None and unit.log_scale
 
 
-def proxy_label(name: str, log_scale: Optional[bool] = None) -> str:
+def proxy_label(name: str, log_scale: bool | None = None) -> str:
     """Axis label of a proxy: its name, unit, direction and, when logarithmic, the scale.
 
     Args:
@@ -131,7 +131,7 @@ def scores_to_raw(scores: Sequence[Mapping[str, float]], names: Sequence[str]) -
     return raw
 
 
-def pick_values(pick: Optional[PickLike], names: Sequence[str]) -> Optional[np.ndarray]:
+def pick_values(pick: PickLike | None, names: Sequence[str]) -> np.ndarray | None:
     """Raw values of the pick from its ``{proxy: value}`` scores or a sequence of raw values.
 
     Raises:

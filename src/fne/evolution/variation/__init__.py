@@ -13,8 +13,9 @@ A user-defined space registers its own operators with :func:`register_variation`
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, List, Mapping, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from fne.registry import Registry
 Crossover = Callable[[SearchSpace, Any, Any, np.random.Generator], Any]
 Mutation = Callable[[SearchSpace, Any, np.random.Generator], Any]
 
-_VARIATIONS: Registry["VariationOperators"] = Registry("variation set")
+_VARIATIONS: Registry[VariationOperators] = Registry("variation set")
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ class VariationOperators:
         mutations: ``(name, function)`` pairs; ``function(space, g, rng) -> child``.
     """
 
-    crossovers: Tuple[Tuple[str, Crossover], ...]
-    mutations: Tuple[Tuple[str, Mutation], ...]
+    crossovers: tuple[tuple[str, Crossover], ...]
+    mutations: tuple[tuple[str, Mutation], ...]
 
     def crossover(self, space: SearchSpace, a: Any, b: Any, rng: np.random.Generator) -> Any:
         """Apply one crossover drawn uniformly from :attr:`crossovers`; the child is validated."""
@@ -50,7 +51,7 @@ class VariationOperators:
         return _checked(space, fn(space, genotype, rng))
 
     @property
-    def names(self) -> List[str]:
+    def names(self) -> list[str]:
         """Names of all operators, crossovers first."""
         return [name for name, _ in self.crossovers + self.mutations]
 
@@ -102,7 +103,7 @@ def get_variation(space: SearchSpace) -> VariationOperators:
     return _VARIATIONS.get(name)
 
 
-def list_variations() -> List[str]:
+def list_variations() -> list[str]:
     """Space names that have registered variation operators."""
     return sorted(_VARIATIONS.names())
 

@@ -5,7 +5,7 @@ Every operator keeps the two inputs of a node distinct, as ``DartsSpace.validate
 
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from . import register_variation
 
 __all__ = ["uniform_crossover", "mutate_op", "mutate_input"]
 
-Pair = Tuple[str, int]
+Pair = tuple[str, int]
 
 
 def _pick(rng: np.random.Generator, items: Sequence) -> object:
@@ -41,7 +41,7 @@ def uniform_crossover(space: DartsSpace, a: DartsGenotype, b: DartsGenotype, rng
     for cell in CELL_FIELDS:
         pa, pb = getattr(a, cell), getattr(b, cell)
         take_a = np.repeat(rng.random(len(pa) // 2) < 0.5, 2)
-        fields[cell] = tuple(x if t else y for x, y, t in zip(pa, pb, take_a))
+        fields[cell] = tuple(x if t else y for x, y, t in zip(pa, pb, take_a, strict=False))
         concat = f"{cell}_concat"
         fields[concat] = getattr(a, concat) if rng.random() < 0.5 else getattr(b, concat)
     return DartsGenotype(**fields)
@@ -56,7 +56,7 @@ def mutate_op(space: DartsSpace, genotype: DartsGenotype, rng: np.random.Generat
     itself when the space has a single op.
     """
     cell = str(_pick(rng, CELL_FIELDS))
-    pairs: List[Pair] = list(getattr(genotype, cell))
+    pairs: list[Pair] = list(getattr(genotype, cell))
     pos = int(rng.integers(len(pairs)))
     op, src = pairs[pos]
     choices = [o for o in space.ops if o != op and o != "none"] or [o for o in space.ops if o != op]
@@ -78,14 +78,14 @@ def mutate_input(space: DartsSpace, genotype: DartsGenotype, rng: np.random.Gene
     are nodes 0 and 1 in some order, and exchanging them gives the same cell.
     """
     cell = str(_pick(rng, CELL_FIELDS))
-    pairs: List[Pair] = list(getattr(genotype, cell))
+    pairs: list[Pair] = list(getattr(genotype, cell))
     pos = int(rng.integers(2, len(pairs)))
     op, src = pairs[pos]
     pairs[pos] = (op, int(_pick(rng, _other_inputs(pos, src, pairs[pos ^ 1][1]))))
     return _replace_cell(genotype, cell, pairs)
 
 
-def _other_inputs(pos: int, *taken: int) -> List[int]:
+def _other_inputs(pos: int, *taken: int) -> list[int]:
     """Inputs the node of pair ``pos`` may read other than ``taken`` (callers leave at least one)."""
     return [j for j in range(NUM_INPUTS + pos // 2) if j not in taken]
 

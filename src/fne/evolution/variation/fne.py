@@ -9,8 +9,6 @@ one random op on an edge from a fed node into the output.
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import numpy as np
 
 from fne.genotopheno.fne_space import FneGenotype, FneSpace, edge_index, nodes_for_blocks
@@ -47,19 +45,19 @@ def from_counts(counts: np.ndarray) -> FneGenotype:
     return FneGenotype(tuple(tuple(int(c) for c in counts[i, j]) for i in range(1, n) for j in range(i)))
 
 
-def _fed(counts: np.ndarray) -> List[bool]:
+def _fed(counts: np.ndarray) -> list[bool]:
     fed = [True]
     for i in range(1, counts.shape[0]):
         fed.append(any(fed[j] and counts[i, j].any() for j in range(i)))
     return fed
 
 
-def _op_choices(space: FneSpace) -> List[int]:
+def _op_choices(space: FneSpace) -> list[int]:
     """Op positions to draw new ops from: every op but ``none`` unless it is the only one."""
     return [k for k, op in enumerate(space.ops) if op != "none"] or list(range(len(space.ops)))
 
 
-def _random_op(space: FneSpace, rng: np.random.Generator) -> Tuple[int, int]:
+def _random_op(space: FneSpace, rng: np.random.Generator) -> tuple[int, int]:
     choices = _op_choices(space)
     return choices[int(rng.integers(len(choices)))], int(rng.integers(1, space.max_channels + 1))
 
@@ -76,7 +74,7 @@ def _repair(space: FneSpace, counts: np.ndarray, rng: np.random.Generator) -> Fn
 
 def _aligned(
     a: FneGenotype, b: FneGenotype, rng: np.random.Generator
-) -> Tuple[List[Tuple[int, ...]], List[Tuple[int, ...]]]:
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """Blocks of a base parent drawn at random and the other parent's blocks (common prefix)."""
     base, other = (a, b) if rng.random() < 0.5 else (b, a)
     return list(base.edges), list(other.edges[: len(base.edges)])
@@ -99,7 +97,7 @@ def min_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype, rng: np.rando
     """
     blocks, other = _aligned(a, b, rng)
     for idx, block in enumerate(other):
-        blocks[idx] = tuple(min(x, y) for x, y in zip(blocks[idx], block))
+        blocks[idx] = tuple(min(x, y) for x, y in zip(blocks[idx], block, strict=False))
     return _repair(space, to_counts(FneGenotype(tuple(blocks))), rng)
 
 

@@ -24,7 +24,7 @@ def uniform_crossover(space: NB201Space, a: NB201Genotype, b: NB201Genotype, rng
         The child genotype.
     """
     take_a = rng.random(6) < 0.5
-    return NB201Genotype.from_ops([x if t else y for x, y, t in zip(a.ops, b.ops, take_a)])
+    return NB201Genotype.from_ops([x if t else y for x, y, t in zip(a.ops, b.ops, take_a, strict=False)])
 
 
 def mutate_op(space: NB201Space, genotype: NB201Genotype, rng: np.random.Generator) -> NB201Genotype:
