@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fne.evolution.evaluator import usable_cpus  # noqa: E402
-from fne.evolution.search import SearchConfig, run_search  # noqa: E402
+from fne.compute import usable_cpus  # noqa: E402
+from fne.search.run import SearchConfig, run_search  # noqa: E402
 
 HOG = """
 import torch, torch.nn as nn, torch.nn.functional as F

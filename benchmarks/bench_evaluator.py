@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from fne.compute import make_evaluator, usable_cpus
 from fne.evolution.dataset import load_cifar10, sample_batch
-from fne.evolution.evaluator import make_evaluator, usable_cpus
 from fne.evolution.fitness import Scorer
-from fne.evolution.search import SearchConfig
 from fne.genotopheno import get_space
+from fne.search.run import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -49,11 +49,14 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau, rankdata, spearmanr
 
+from fne.compute import Failed, make_evaluator
 from fne.evolution.dataset import load_cifar10, sample_batch
-from fne.evolution.evaluator import Failed, make_evaluator
 from fne.evolution.fitness import COMBINED_PROXIES, DEFAULT_PROXIES, get_proxy, score_genotype
 from fne.evolution.fitness import aggregate as agg
-from fne.evolution.fitness.az_scores import (
+from fne.evolution.fitness.feature_correlation import conv_features, min_correlation_eigenvalues
+from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gradients
+from fne.evolution.fitness.network_probes import downsampled, output_depends_on_input
+from fne.evolution.fitness.spectra import (
     BLOCK_RESOLUTION,
     block_entropies,
     block_gains,
@@ -61,11 +64,8 @@ from fne.evolution.fitness.az_scores import (
     progressivity_score,
     trainability_score,
 )
-from fne.evolution.fitness.feature_correlation import conv_features, min_correlation_eigenvalues
-from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gradients
-from fne.evolution.fitness.groundtruth import read_rows, sample_rows
-from fne.evolution.fitness.netutils import downsampled, output_depends_on_input
 from fne.genotopheno import get_space
+from fne.search.ground_truth import read_rows, sample_rows
 from selection_rule import RULE, Targets, best_odds, odds, preference, resamples
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 * ``fne, no tournament``: the same search with tournaments switched off (the training-free
   ranking alone picks);
 * ``previous default``: the search's defaults before the ranking led it
-  (:data:`fne.evolution.search_config.PREVIOUS_DEFAULTS`: parameter count and SynFlow, Pareto
+  (:data:`fne.search.config.PREVIOUS_DEFAULTS`: parameter count and SynFlow, Pareto
   survival, a final tournament of 8 cells and 75 steps);
 * ``random``: as many distinct random cells as ``fne`` evaluated, scored by the same
   proxies, picked by the same ranking rule (``SearchConfig.ranking``);
@@ -51,16 +51,16 @@ sys.path.insert(0, str(ROOT / "src"))
 from fne.data import load_dataset  # noqa: E402
 from fne.evolution.fitness import to_objectives  # noqa: E402
 from fne.evolution.ranking import objective_ranking, rank_rows  # noqa: E402
-from fne.evolution.search import (
+from fne.genotopheno import get_space  # noqa: E402
+from fne.options import json_fields  # noqa: E402
+from fne.search.config import PREVIOUS_DEFAULTS  # noqa: E402
+from fne.search.run import (
     SearchConfig,
     build_scorer,
     lookup_benchmark,  # noqa: E402
     read_benchmark,
     run_search,
 )
-from fne.evolution.search_config import PREVIOUS_DEFAULTS  # noqa: E402
-from fne.genotopheno import get_space  # noqa: E402
-from fne.options import json_fields  # noqa: E402
 
 METHODS = ("fne", "fne, no tournament", "previous default", "random", "naswot")
 SLUGS = {

@@ -38,10 +38,10 @@ import numpy as np  # noqa: E402
 
 from fne.data import load_dataset  # noqa: E402
 from fne.data.sampling import train_val_split  # noqa: E402
-from fne.evolution.train_cell import train_cell  # noqa: E402
-from fne.evolution.training import TrainConfig, scaled_batch_size  # noqa: E402
 from fne.genotopheno import get_space  # noqa: E402
 from fne.options import json_fields  # noqa: E402
+from fne.training.recipe import TrainConfig, scaled_batch_size  # noqa: E402
+from fne.training.train_cell import train_cell  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 BEST_NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"

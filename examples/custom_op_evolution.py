@@ -42,7 +42,7 @@ def run_example(
     The proxies are computed on random images here so that the example needs no data;
     a real search uses CIFAR-10 images (see ``src/NAS_on_cifar10.py``).
     """
-    space = get_space("fne", ops=("skip_connect", "sep_conv_3x3", OP_NAME), max_nodes=4, max_channels=4)
+    space = get_space("channels", ops=("skip_connect", "sep_conv_3x3", OP_NAME), max_nodes=4, max_channels=4)
     gen = torch.Generator().manual_seed(seed)
     inputs = torch.randn(images, 3, 16, 16, generator=gen)
     targets = torch.randint(0, 10, (images,), generator=gen)

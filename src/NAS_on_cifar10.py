@@ -7,7 +7,7 @@ Usage::
     python src/NAS_on_cifar10.py --benchmark ../shared/data/nb201/nb201_cifar10.csv
 
 The same as ``fne search``, with the same options (``--dataset`` reads other images too).
-The files written to ``--out`` are described in :mod:`fne.evolution.search`.
+The files written to ``--out`` are described in :mod:`fne.search.run`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
         --metric c10_test_200ep --n 200 --seed 0 --data-dir ../shared/data --out out/scores
 
 The same as ``fne score``, with the same options; the files it writes are described in
-:mod:`fne.cli.score_command`.
+:mod:`fne.scoring`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fne.cli import score_command
-from fne.cli.score_command import ScoreConfig, Scorer, build_arg, run_scoring, write_plots  # noqa: F401
+from fne.scoring import ScoreConfig, Scorer, build_arg, run_scoring, write_plots  # noqa: F401
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

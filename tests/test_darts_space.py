@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from fne.genotopheno import cell_operations
-from fne.genotopheno.darts import DARTS_V1, DARTS_V2, DartsGenotype, DartsSpace
+from fne.genotopheno import ops as cell_operations
+from fne.genotopheno.darts.space import DARTS_V1, DARTS_V2, DartsGenotype, DartsSpace
 from fne.genotopheno.space import get_space, list_spaces
 
 V2_TEXT = (

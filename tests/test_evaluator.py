@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fne.evolution.evaluator import (
+from fne.compute import (
     Failed,
     ProcessEvaluator,
     SerialEvaluator,
@@ -89,7 +89,7 @@ def test_dead_worker_fails_alone_and_pool_recovers() -> None:
 SHARER_CHECK = """
 import multiprocessing.resource_sharer as sharer
 import torch
-from fne.evolution.evaluator import ProcessEvaluator
+from fne.compute import ProcessEvaluator
 ev = ProcessEvaluator(workers=2)
 try:
     out = ev.map(torch.neg, [torch.arange(4.0), torch.ones(3)], progress=False)
@@ -216,7 +216,7 @@ def test_scorer_records_failed_cells(cells_and_batch) -> None:
 def test_command_line_options() -> None:
     import argparse
 
-    from fne.evolution.evaluator import add_evaluator_args, evaluator_for
+    from fne.compute import add_evaluator_args, evaluator_for
 
     parser = argparse.ArgumentParser()
     add_evaluator_args(parser)

@@ -412,7 +412,7 @@ def test_state_dict_keeps_the_v1_layout_plus_the_reference() -> None:
 
 
 def test_a_v1_checkpoint_resumes_to_the_result_it_had(tmp_path: Any) -> None:
-    from fne.evolution.checkpoint import load_checkpoint, save_checkpoint
+    from fne.search.checkpoint import load_checkpoint, save_checkpoint
 
     save_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7}, state=v1_state())
     resumed = make_v1()
@@ -432,7 +432,7 @@ def jsonable(value: Any) -> Any:
 
 @pytest.mark.parametrize("stop", [1, 3, 4])
 def test_a_run_resumed_from_a_checkpoint_file_matches_an_uninterrupted_one(stop: int, tmp_path: Any) -> None:
-    from fne.evolution.checkpoint import load_checkpoint, save_checkpoint
+    from fne.search.checkpoint import load_checkpoint, save_checkpoint
 
     def build() -> Evolution:
         space = get_space("nb201")

@@ -24,7 +24,7 @@ def test_custom_op_is_registered_and_evolved() -> None:
     example = load_example()
     assert example.OP_NAME in list_ops()
     result = example.run_example(generations=2, pop_size=4, seed=1)
-    space = get_space("fne", ops=("skip_connect", "sep_conv_3x3", example.OP_NAME), max_nodes=4, max_channels=4)
+    space = get_space("channels", ops=("skip_connect", "sep_conv_3x3", example.OP_NAME), max_nodes=4, max_channels=4)
     cells = [space.parse(entry["arch"]) for entry in result.front]
     k = space.ops.index(example.OP_NAME)
     assert any(block[k] > 0 for cell in cells for block in cell.edges)

@@ -23,10 +23,10 @@ from fne.evolution.fitness import (
     to_objectives,
     unregister_proxy,
 )
-from fne.evolution.fitness.groundtruth import correlation_report, read_rows, sample_rows
-from fne.evolution.fitness.netutils import batch_statistics_as_constants, preserved, reinitialise
+from fne.evolution.fitness.network_probes import batch_statistics_as_constants, preserved, reinitialise
 from fne.evolution.fitness.proxies import hamming_kernel, image_patches, ntk_gram
 from fne.genotopheno import get_space
+from fne.search.ground_truth import correlation_report, read_rows, sample_rows
 
 TINY = {"C": 4, "N": 1}
 GOOD = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|"

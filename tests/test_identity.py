@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from fne.evolution.evaluator import SerialEvaluator, make_evaluator, torch_threads
+from fne.compute import SerialEvaluator, make_evaluator, torch_threads
 from fne.evolution.fitness import Scorer, register_proxy, unregister_proxy
 from fne.evolution.tournament import DartsTournament
 from fne.genotopheno import get_space

@@ -10,8 +10,8 @@ import pytest
 
 from fne.evolution.mating import AdaptiveRates, Mating
 from fne.evolution.selection import rank_and_crowding
-from fne.evolution.variation import get_variation
 from fne.genotopheno import get_space
+from fne.genotopheno.variation import get_variation
 
 
 def mating(max_attempts: int = 100) -> Mating:

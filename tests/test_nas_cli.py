@@ -101,8 +101,8 @@ def test_missing_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
 
 def _write_run(folder: Path, data_dir: Path, **changes: object) -> None:
     """A checkpoint as a real run writes it (through the library), with config changes."""
-    from fne.evolution.checkpoint import save_checkpoint
-    from fne.evolution.search import SearchConfig
+    from fne.search.checkpoint import save_checkpoint
+    from fne.search.run import SearchConfig
 
     config = SearchConfig(
         data_dir=str(data_dir),
@@ -185,8 +185,8 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path: Path, data
 
 def test_train_and_test_learns_an_easy_task() -> None:
     from fne.evolution.dataset import Split
-    from fne.evolution.training import TrainConfig, train_and_test
     from fne.genotopheno import get_space
+    from fne.training.recipe import TrainConfig, train_and_test
 
     rng = np.random.default_rng(0)
 
@@ -225,7 +225,7 @@ def _has_ray() -> bool:
 
 
 def test_process_workers_give_the_serial_result(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    from fne.evolution.search import SearchConfig, run_search
+    from fne.search.run import SearchConfig, run_search
 
     base = dict(
         data_dir=str(data_dir),
@@ -253,7 +253,7 @@ def test_process_workers_give_the_serial_result(tmp_path: Path, data_dir: Path, 
 
 
 def test_config_names_a_bad_tournament_weight_loss() -> None:
-    from fne.evolution.search import SearchConfig
+    from fne.search.run import SearchConfig
 
     with pytest.raises(ValueError, match="--tournament-loss must be one of"):
         SearchConfig(tournament_weight_loss="sum").validate()
@@ -263,7 +263,7 @@ def test_config_names_a_bad_tournament_weight_loss() -> None:
 
 
 def test_final_tournament_decides_the_pick(tmp_path: Path, data_dir: Path) -> None:
-    from fne.evolution.search import SearchConfig, run_search
+    from fne.search.run import SearchConfig, run_search
 
     config = SearchConfig(
         data_dir=str(data_dir),

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from fne.genotopheno import NB201Genotype, get_space, list_spaces
-from fne.genotopheno.nb201 import NB201Cell
+from fne.genotopheno.nb201.space import NB201Cell
 
 BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from fne.genotopheno import cell_operations as co
+from fne.genotopheno import ops as co
 
 
 @pytest.mark.parametrize("name", co.list_ops())

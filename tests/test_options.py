@@ -104,7 +104,7 @@ def test_every_config_field_is_a_declared_option(command: str) -> None:
         "train": "TrainCommandConfig",
         "export": "ExportConfig",
     }[command]
-    cls = getattr(module, config, None) or getattr(__import__("fne.evolution.search", fromlist=["x"]), config)
+    cls = getattr(module, config, None) or getattr(__import__("fne.search.run", fromlist=["x"]), config)
     undeclared = [name for name, f in _declared(cls).items() if "fne_option" not in f.metadata]
     assert undeclared == []
     parser = module.build_parser(prog=f"fne {command}")
@@ -117,7 +117,7 @@ def test_every_config_field_is_a_declared_option(command: str) -> None:
 
 def test_the_search_parser_gives_the_search_config_defaults() -> None:
     from fne.cli.search_command import build_parser
-    from fne.evolution.search import SearchConfig
+    from fne.search.run import SearchConfig
 
     parser = build_parser(prog="fne search")
     assert from_args(SearchConfig, parser.parse_args([])) == SearchConfig()

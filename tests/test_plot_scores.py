@@ -277,7 +277,7 @@ def test_plots_label_proxies_with_units(plot_scores, tmp_path, monkeypatch):
         labels[Path(path).stem] = (kw["xlabel"], kw["ylabel"], kw.get("log_x"))
         return Path(path)
 
-    import fne.cli.score_command as score_command
+    import fne.scoring as score_command
 
     monkeypatch.setattr(score_command, "scatter_png", fake_scatter)
     scores = [{"ntk": 10.0 * (i + 1), "grad_corr": -float(i), "params": 0.1 * i} for i in range(4)]
@@ -332,8 +332,8 @@ def test_the_combined_column_follows_the_chosen_aggregator(plot_scores, inputs, 
 
 
 def test_the_default_combined_ranking_is_the_searchs(plot_scores, inputs, tmp_path, capsys):
-    from fne.cli.score_command import ScoreConfig
-    from fne.evolution.search_config import SearchConfig
+    from fne.scoring import ScoreConfig
+    from fne.search.config import SearchConfig
 
     score, search = ScoreConfig(), SearchConfig()
     assert score.combine == search.proxies and score.aggregate == search.ranking

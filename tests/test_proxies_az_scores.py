@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from fne.evolution.fitness import get_proxy
-from fne.evolution.fitness.az_scores import (
+from fne.evolution.fitness.block_recording import feature_blocks, recorded_blocks
+from fne.evolution.fitness.spectra import (
     block_entropies,
     block_gains,
     expressivity_score,
@@ -17,7 +18,6 @@ from fne.evolution.fitness.az_scores import (
     progressivity_score,
     trainability_score,
 )
-from fne.evolution.fitness.blocks import feature_blocks, recorded_blocks
 
 
 class Scale(nn.Module):

@@ -29,7 +29,7 @@ def _state(net):
     )
 
 
-@pytest.mark.parametrize("space_name", ["nb201", "darts", "fne"])
+@pytest.mark.parametrize("space_name", ["nb201", "darts", "channels"])
 def test_new_proxies_on_the_score_preset(space_name, batch):
     x, y = batch
     torch.set_num_threads(1)

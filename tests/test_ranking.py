@@ -41,20 +41,20 @@ def test_weights_and_unknown_methods() -> None:
 
 
 def test_the_search_config_names_a_bad_ranking() -> None:
-    from fne.evolution.search import SearchConfig
+    from fne.search.run import SearchConfig
 
     with pytest.raises(ValueError, match="--ranking must be one of"):
         SearchConfig(ranking="median").validate()
 
 
 def test_ranking_weights_are_checked_against_the_objectives() -> None:
-    from fne.evolution.search import SearchConfig
+    from fne.search.run import SearchConfig
 
     config = SearchConfig(proxies=("params", "synflow"), ranking_weights={"synflow": 2})
     assert config.objective_weights() == [1.0, 2.0]
     assert SearchConfig(proxies=("params", "synflow"), ranking_weights={"ntk": 3.0}).objective_weights() == [1.0, 1.0]
     from fne.evolution.fitness import RANKING_WEIGHTS
-    from fne.evolution.search_config import PREVIOUS_DEFAULTS, SEARCH_WEIGHTS
+    from fne.search.config import PREVIOUS_DEFAULTS, SEARCH_WEIGHTS
 
     assert SearchConfig(**PREVIOUS_DEFAULTS).objective_weights() is None
     default = SearchConfig()

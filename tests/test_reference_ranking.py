@@ -14,10 +14,10 @@ from fne.evolution.fitness import DEFAULT_PROXIES, RANKING_PROXIES, to_objective
 from fne.evolution.fitness.aggregate import aggregate
 from fne.evolution.fitness.reference_ranks import reference_fractions, reference_ranks
 from fne.evolution.ranking import objective_ranking, rank_rows
-from fne.evolution.search_config import SEARCH_PROXIES, SearchConfig
 from fne.evolution.selection import pick_order, survival_order
 from fne.evolution.survival import ParetoSurvival, RankingSurvival, get_survival
 from fne.genotopheno import get_space
+from fne.search.config import SEARCH_PROXIES, SearchConfig
 
 
 def test_fractions_follow_the_normal_distribution_of_the_reference() -> None:

@@ -56,8 +56,8 @@ def test_bad_kind_or_plural(kind: object, plural: object) -> None:
 
 def test_builtin_registries_read_well() -> None:
     from fne.evolution.fitness import get_proxy
-    from fne.evolution.variation import _VARIATIONS
     from fne.genotopheno import get_op, get_space
+    from fne.genotopheno.variation import _VARIATIONS
 
     cases = [
         (get_proxy, "unknown proxy 'nope'; registered proxies: "),

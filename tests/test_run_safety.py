@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fne.evolution.checkpoint import atomic_write_json
-from fne.evolution.run_lock import FolderBusyError, FolderLock
-from fne.evolution.search import SearchConfig, run_search
-from fne.evolution.training import TrainConfig
+from fne.files import atomic_write_json
+from fne.search.lock import FolderBusyError, FolderLock
+from fne.search.run import SearchConfig, run_search
+from fne.training.recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "src" / "NAS_on_cifar10.py"
@@ -78,7 +78,7 @@ def test_the_lock_is_held_across_processes(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             (
-                "import sys, time; from fne.evolution.run_lock import FolderLock; "
+                "import sys, time; from fne.search.lock import FolderLock; "
                 f"lock = FolderLock({str(out)!r}).acquire(); print('held', flush=True); time.sleep(60)"
             ),
         ],
@@ -102,10 +102,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path, caplog: py
         [
             sys.executable,
             "-c",
-            (
-                f"import os; from fne.evolution.run_lock import FolderLock; FolderLock({str(out)!r}).acquire(); "
-                "os._exit(0)"
-            ),
+            (f"import os; from fne.search.lock import FolderLock; FolderLock({str(out)!r}).acquire(); os._exit(0)"),
         ]
     )
     dead.wait()
@@ -143,7 +140,7 @@ def test_a_bad_benchmark_value_names_its_row(tmp_path: Path, data_dir: Path) -> 
 def test_a_failing_training_step_is_recorded_and_the_search_kept(
     tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import fne.evolution.search as search
+    import fne.search.run as search
 
     def broken(*args, **kwargs):
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
@@ -337,8 +334,8 @@ def test_a_run_interrupted_while_training_the_pick_resumes_the_training(
 ) -> None:
     import dataclasses
 
-    import fne.evolution.train_cell as train_cell
-    import fne.evolution.training as training
+    import fne.training.recipe as training
+    import fne.training.train_cell as train_cell
 
     out = tmp_path / "run"
     first = config(data_dir, out, train_epochs=2, training=TrainConfig(batch_size=50, min_steps=1))

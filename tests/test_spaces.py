@@ -8,7 +8,7 @@ import torch
 
 from fne.genotopheno import get_space, list_spaces
 
-SMALL = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 4, "layers": 3}, "fne": {"C": 4, "num_cells": 1}}
+SMALL = {"nb201": {"C": 4, "N": 1}, "darts": {"C": 4, "layers": 3}, "channels": {"C": 4, "num_cells": 1}}
 
 
 @pytest.fixture(params=list_spaces())
@@ -95,7 +95,7 @@ def test_every_space_declares_its_network_sizes(space) -> None:
 
 def test_the_search_and_plot_scores_score_a_cell_on_the_same_network(space) -> None:
     from fne.evolution.fitness import Scorer, proxy_build_kwargs
-    from fne.evolution.search import SearchConfig
+    from fne.search.run import SearchConfig
 
     x, y = torch.randn(4, 3, 32, 32), torch.arange(4)
     config = SearchConfig(space=space.name)

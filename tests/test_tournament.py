@@ -8,7 +8,7 @@ import torch
 
 from fne.evolution.tournament import DartsTournament, Supernet, build_supernet
 from fne.genotopheno import get_space
-from fne.genotopheno.nb201 import NB201Genotype
+from fne.genotopheno.nb201.space import NB201Genotype
 
 TINY = {"C": 4, "N": 1}
 

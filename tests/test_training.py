@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from fne.evolution.dataset import Split
-from fne.evolution.training import AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size, train_network
 from fne.genotopheno import get_space
+from fne.training.recipe import AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size, train_network
 
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
 
@@ -99,7 +99,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
 
 
 def _train_then_interrupt(net: torch.nn.Module, train: Split, state: Path, after_epochs: int) -> None:
-    import fne.evolution.training as training
+    import fne.training.recipe as training
 
     original = training._save
     calls = []

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fne.evolution.variation import darts as vdarts
-from fne.evolution.variation import fne as vfne
-from fne.evolution.variation import get_variation, list_variations, register_variation
-from fne.evolution.variation import nb201 as vnb201
 from fne.genotopheno import get_space
-from fne.genotopheno.darts import NUM_INPUTS, DartsSpace
-from fne.genotopheno.fne_space import FneGenotype, FneSpace
-from fne.genotopheno.nb201 import NB201Genotype
+from fne.genotopheno.channels import variation as vfne
+from fne.genotopheno.channels.space import ChannelGenotype, ChannelSpace
+from fne.genotopheno.darts import variation as vdarts
+from fne.genotopheno.darts.space import NUM_INPUTS, DartsSpace
+from fne.genotopheno.nb201 import variation as vnb201
+from fne.genotopheno.nb201.space import NB201Genotype
+from fne.genotopheno.variation import get_variation, list_variations, register_variation
 
-SPACES = {"nb201": lambda: get_space("nb201"), "darts": DartsSpace, "fne": FneSpace}
+SPACES = {"nb201": lambda: get_space("nb201"), "darts": DartsSpace, "channels": ChannelSpace}
 
 
 @pytest.mark.parametrize("name", sorted(SPACES))
@@ -147,12 +147,12 @@ def test_darts_mutate_input_never_gives_node_2_one_input_twice() -> None:
         assert child != g
 
 
-def _total(g: FneGenotype) -> int:
+def _total(g: ChannelGenotype) -> int:
     return sum(sum(block) for block in g.edges)
 
 
 def test_fne_channel_mutations_grow_and_shrink_by_one_unit() -> None:
-    space = FneSpace()
+    space = ChannelSpace()
     rng = np.random.default_rng(5)
     for _ in range(30):
         g = space.sample(rng)
@@ -162,7 +162,7 @@ def test_fne_channel_mutations_grow_and_shrink_by_one_unit() -> None:
 
 
 def test_fne_node_mutations_change_the_node_count() -> None:
-    space = FneSpace(max_nodes=6)
+    space = ChannelSpace(max_nodes=6)
     rng = np.random.default_rng(6)
     for _ in range(30):
         g = space.sample(rng)
@@ -172,7 +172,7 @@ def test_fne_node_mutations_change_the_node_count() -> None:
 
 
 def test_fne_min_crossover_keeps_only_shared_channels() -> None:
-    space = FneSpace(ops=("skip_connect", "sep_conv_3x3"), max_nodes=3)
+    space = ChannelSpace(ops=("skip_connect", "sep_conv_3x3"), max_nodes=3)
     a = space.parse("0|2  0|3  1|4")
     b = space.parse("1|1  0|5  0|2")
     child = vfne.min_crossover(space, a, b, np.random.default_rng(7))
@@ -180,7 +180,7 @@ def test_fne_min_crossover_keeps_only_shared_channels() -> None:
 
 
 def test_fne_swap_blocks_permutes_edge_contents() -> None:
-    space = FneSpace()
+    space = ChannelSpace()
     rng = np.random.default_rng(8)
     for _ in range(20):
         g = space.sample(rng)
@@ -190,7 +190,7 @@ def test_fne_swap_blocks_permutes_edge_contents() -> None:
 
 
 def test_custom_op_is_drawn_by_mutation() -> None:
-    space = FneSpace(ops=("skip_connect", "sep_conv_3x3"))
+    space = ChannelSpace(ops=("skip_connect", "sep_conv_3x3"))
     rng = np.random.default_rng(9)
     g = space.parse("1|0")
     seen = {vfne.mutate_op(space, g, rng) for _ in range(5)}
@@ -198,7 +198,7 @@ def test_custom_op_is_drawn_by_mutation() -> None:
 
 
 def test_registry_dispatch_and_errors() -> None:
-    assert {"nb201", "darts", "fne"} <= set(list_variations())
+    assert {"nb201", "darts", "channels"} <= set(list_variations())
     assert get_variation(get_space("nb201")).names == ["uniform", "op"]
 
     class Unknown:

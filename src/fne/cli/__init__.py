@@ -18,7 +18,7 @@ COMMANDS = ("search", "score", "train", "export")
 
 
 def _module(name: str) -> Any:
-    from . import export_command, score_command, search_command, train_command
+    from fne.cli import export_command, score_command, search_command, train_command
 
     return {"search": search_command, "score": score_command, "train": train_command, "export": export_command}[name]
 

@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from fne.cli.common import run_guarded
 from fne.model_file import EXPORT_FORMATS, export_program, export_torchscript, read_model_info
 from fne.options import add_options, check_options, from_args, option
-
-from .common import run_guarded
 
 __all__ = ["ExportConfig", "build_parser", "main"]
 

@@ -4,7 +4,7 @@
     fne search --out runs/seed0 --resume                      # continue an interrupted run
     fne search --dataset npz --data-dir ../shared/data/fashion_mnist --out runs/fm --train-epochs 1
 
-The files written to ``--out`` are described in :mod:`fne.evolution.search`.
+The files written to ``--out`` are described in :mod:`fne.search.run`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fne.evolution.search import SearchConfig, run_search
+from fne.cli.common import resume_command, run_guarded
 from fne.options import add_options, from_args
-
-from .common import resume_command, run_guarded
+from fne.search.run import SearchConfig, run_search
 
 __all__ = ["build_parser", "main", "summary"]
 

@@ -16,17 +16,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from fne.cli.common import resume_command, run_guarded
+from fne.compute import ComputeOptions, torch_threads
 from fne.data import load_dataset
-from fne.evolution.checkpoint import atomic_write_json
-from fne.evolution.evaluator import ComputeOptions, torch_threads
 from fne.evolution.fitness import resolve_device
-from fne.evolution.search_config import DataOptions
-from fne.evolution.train_cell import MODEL, TRAIN_STATE, train_cell
-from fne.evolution.training import TrainConfig
+from fne.files import atomic_write_json
 from fne.genotopheno import get_space, list_spaces
 from fne.options import add_options, check_options, from_args, option
-
-from .common import resume_command, run_guarded
+from fne.search.config import DataOptions
+from fne.training.recipe import TrainConfig
+from fne.training.train_cell import MODEL, TRAIN_STATE, train_cell
 
 __all__ = ["TrainCommandConfig", "build_parser", "main", "run_training"]
 

@@ -51,7 +51,7 @@ Nothing is read at import time, and the network is only used when a download is 
 
 from __future__ import annotations
 
-from .cifar import (
+from fne.data.cifar import (
     CIFAR10,
     CIFAR10_CLASSES,
     CIFAR100,
@@ -61,14 +61,14 @@ from .cifar import (
     load_cifar_folder,
     read_cifar_batch,
 )
-from .download import DownloadError, extract_archive, fetch_file, file_md5
-from .image_folder import IMAGE_EXTENSIONS, load_image_folder
-from .load import DATASET_KINDS, expected_layouts, load_dataset, locate_dataset
-from .npz import load_npz_folder, load_npz_split, read_npz
-from .sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
-from .split import CIFAR10Data, Dataset, DataSource, Split, dataset_network_kwargs
-from .stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, channel_stats
-from .transforms import Device, augment_batch, normalize, split_tensors, to_tensor
+from fne.data.download import DownloadError, extract_archive, fetch_file, file_md5
+from fne.data.image_folder import IMAGE_EXTENSIONS, load_image_folder
+from fne.data.load import DATASET_KINDS, expected_layouts, load_dataset, locate_dataset
+from fne.data.npz import load_npz_folder, load_npz_split, read_npz
+from fne.data.sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
+from fne.data.split import CIFAR10Data, Dataset, DataSource, Split, dataset_network_kwargs
+from fne.data.stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, channel_stats
+from fne.data.transforms import Device, augment_batch, normalize, split_tensors, to_tensor
 
 __all__ = [
     "CIFAR10",

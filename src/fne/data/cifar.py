@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .download import extract_archive, fetch_file, file_md5
-from .safe_pickle import unpickle_dict
-from .split import Dataset, DataSource, Split, numbered_classes, read_split
-from .stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from fne.data.download import extract_archive, fetch_file, file_md5
+from fne.data.safe_pickle import unpickle_dict
+from fne.data.split import Dataset, DataSource, Split, numbered_classes, read_split
+from fne.data.stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 
 logger = logging.getLogger(__name__)
 

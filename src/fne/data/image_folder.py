@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .split import Dataset, DataSource, Split
-from .stats import channel_stats
+from fne.data.split import Dataset, DataSource, Split
+from fne.data.stats import channel_stats
 
 logger = logging.getLogger(__name__)
 

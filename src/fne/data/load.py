@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .cifar import CIFAR10, CIFAR_SPECS, cifar_layout, download_cifar, load_cifar_folder, locate_cifar_folder
-from .image_folder import image_folder_layout, load_image_folder, looks_like_image_folder
-from .npz import load_npz_folder, locate_npz_folder, npz_layout
-from .split import Dataset, DataSource
+from fne.data.cifar import CIFAR10, CIFAR_SPECS, cifar_layout, download_cifar, load_cifar_folder, locate_cifar_folder
+from fne.data.image_folder import image_folder_layout, load_image_folder, looks_like_image_folder
+from fne.data.npz import load_npz_folder, locate_npz_folder, npz_layout
+from fne.data.split import Dataset, DataSource
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cifar import CIFAR10, CIFAR10_CLASSES
-from .split import Dataset, DataSource, Split, read_split
-from .stats import channel_stats
+from fne.data.cifar import CIFAR10, CIFAR10_CLASSES
+from fne.data.split import Dataset, DataSource, Split, read_split
+from fne.data.stats import channel_stats
 
 logger = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from .split import Split
-from .transforms import Device, augment_batch, normalize, split_tensors, to_unit_float
+from fne.data.split import Split
+from fne.data.transforms import Device, augment_batch, normalize, split_tensors, to_unit_float
 
 __all__ = [
     "RandomSource",

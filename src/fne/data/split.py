@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .stats import CIFAR10_MEAN, CIFAR10_STD, Stats, channel_stats
+from fne.data.stats import CIFAR10_MEAN, CIFAR10_STD, Stats, channel_stats
 
 __all__ = [
     "Split",

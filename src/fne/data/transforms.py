@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .split import Split
+from fne.data.split import Split
 
 __all__ = ["Device", "normalize", "to_unit_float", "to_tensor", "split_tensors", "default_padding", "augment_batch"]
 

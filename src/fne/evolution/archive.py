@@ -37,10 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from fne.evolution.ranking import Ranking, rank_rows
+from fne.evolution.selection import pick_order
 from fne.genotopheno.space import SearchSpace
-
-from .ranking import Ranking, rank_rows
-from .selection import pick_order
 
 __all__ = ["Archive", "Ranking", "Scores", "clean_scores"]
 

@@ -27,9 +27,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, ScalarFormatter
 
-from .checkpoint import atomic_write_bytes, atomic_write_json, save_checkpoint
-from .evolution import Callback, EvolutionResult, Snapshot
-from .fitness.units import PickLike, objectives_to_raw, pick_values, proxy_label, scores_to_raw, uses_log_scale
+from fne.evolution.evolution import Callback, EvolutionResult, Snapshot
+from fne.evolution.fitness.units import (
+    PickLike,
+    objectives_to_raw,
+    pick_values,
+    proxy_label,
+    scores_to_raw,
+    uses_log_scale,
+)
+from fne.files import atomic_write_bytes, atomic_write_json
+from fne.search.checkpoint import save_checkpoint
 
 logger = logging.getLogger(__name__)
 

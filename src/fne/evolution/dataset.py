@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.cifar import (
+from fne.data.cifar import (
     CIFAR10,
     CIFAR10_CLASSES,
     download_cifar,
@@ -30,17 +30,24 @@ from ..data.cifar import (
     locate_cifar_folder,
     read_cifar_batch,
 )
-from ..data.download import extract_archive, file_md5
-from ..data.load import expected_layouts as _expected_layouts
-from ..data.load import missing_message
-from ..data.npz import NPZ_LABEL_KEYS, NPZ_SUBDIR, PREFERRED_TEST_NPZ, PREFERRED_TRAIN_NPZ, locate_npz_folder, read_npz
-from ..data.npz import load_npz_folder as _load_npz_folder
-from ..data.sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
-from ..data.split import CIFAR10Data, Dataset, DataSource, Split, check_split_arrays, read_split
-from ..data.stats import CIFAR10_MEAN, CIFAR10_STD
-from ..data.transforms import Device, augment_batch, split_tensors
-from ..data.transforms import normalize as _normalize
-from ..data.transforms import to_tensor as _to_tensor
+from fne.data.download import extract_archive, file_md5
+from fne.data.load import expected_layouts as _expected_layouts
+from fne.data.load import missing_message
+from fne.data.npz import (
+    NPZ_LABEL_KEYS,
+    NPZ_SUBDIR,
+    PREFERRED_TEST_NPZ,
+    PREFERRED_TRAIN_NPZ,
+    locate_npz_folder,
+    read_npz,
+)
+from fne.data.npz import load_npz_folder as _load_npz_folder
+from fne.data.sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
+from fne.data.split import CIFAR10Data, Dataset, DataSource, Split, check_split_arrays, read_split
+from fne.data.stats import CIFAR10_MEAN, CIFAR10_STD
+from fne.data.transforms import Device, augment_batch, split_tensors
+from fne.data.transforms import normalize as _normalize
+from fne.data.transforms import to_tensor as _to_tensor
 
 __all__ = [
     "CIFAR10_URL",

@@ -39,17 +39,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from fne.evolution.archive import Archive, Ranking, Scores, clean_scores
+from fne.evolution.fitness import to_objectives
+from fne.evolution.mating import AdaptiveRates, Mating, Origin
+from fne.evolution.schedule import TournamentSchedule, surviving
+from fne.evolution.selection import pareto_front, pick_order
+from fne.evolution.survival import Survival, get_survival
+from fne.evolution.tournament import Tournament
 from fne.genotopheno.space import SearchSpace
+from fne.genotopheno.variation import VariationOperators, get_variation
 from fne.progress import is_terminal, progress_bar
-
-from .archive import Archive, Ranking, Scores, clean_scores
-from .fitness import to_objectives
-from .mating import AdaptiveRates, Mating, Origin
-from .schedule import TournamentSchedule, surviving
-from .selection import pareto_front, pick_order
-from .survival import Survival, get_survival
-from .tournament import Tournament
-from .variation import VariationOperators, get_variation
 
 __all__ = ["Evolution", "EvolutionResult", "Snapshot", "Callback"]
 

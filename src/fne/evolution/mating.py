@@ -26,10 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from fne.evolution.selection import binary_tournament
 from fne.genotopheno.space import SearchSpace
-
-from .selection import binary_tournament
-from .variation import VariationOperators
+from fne.genotopheno.variation import VariationOperators
 
 __all__ = ["AdaptiveRates", "Mating", "Origin"]
 

@@ -32,9 +32,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
-from .fitness.aggregate import get_aggregator, list_aggregators
-from .fitness.reference_ranks import MIN_REFERENCE, reference_ranks
-from .selection import check_objectives, pick_order
+from fne.evolution.fitness.aggregate import get_aggregator, list_aggregators
+from fne.evolution.fitness.reference_ranks import MIN_REFERENCE, reference_ranks
+from fne.evolution.selection import check_objectives, pick_order
 
 __all__ = ["Ranking", "objective_ranking", "rank_rows", "DEFAULT_RANKING", "RANK_SCALES"]
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from .archive import Archive
-from .tournament import Tournament
+from fne.evolution.archive import Archive
+from fne.evolution.tournament import Tournament
 
 logger = logging.getLogger(__name__)
 

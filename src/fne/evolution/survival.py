@@ -25,8 +25,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .archive import Archive
-from .selection import rank_and_crowding, survival_order
+from fne.evolution.archive import Archive
+from fne.evolution.selection import rank_and_crowding, survival_order
 
 __all__ = ["Survival", "ParetoSurvival", "RankingSurvival", "SURVIVALS", "get_survival"]
 

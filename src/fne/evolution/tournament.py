@@ -41,11 +41,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fne.compute import DEFAULT_THREADS, Evaluator, Failed, SerialEvaluator, torch_threads
+from fne.evolution.candidate_training import AlphaState, ChunkJob, cosine_lr, train_chunk
 from fne.genotopheno.space import SearchSpace
 from fne.progress import progress_bar
-
-from .candidate_training import AlphaState, ChunkJob, cosine_lr, train_chunk
-from .evaluator import DEFAULT_THREADS, Evaluator, Failed, SerialEvaluator, torch_threads
 
 logger = logging.getLogger(__name__)
 

@@ -1,17 +1,23 @@
-"""Genotype to phenotype: search spaces, genotype strings and the networks they build."""
+"""Genotype to phenotype: search spaces, genotype strings and the networks they build.
 
-from .cell_operations import create_op, get_op, list_ops, register_op, unregister_op
-from .space import SearchSpace, get_space, list_spaces, register_space
+One package per space (:mod:`.nb201`, :mod:`.darts`, :mod:`.channels`) holds its genotype
+text, canonical key, network, presets and variation operators; :mod:`.ops` holds the
+operations cells are built from, :mod:`.space` the interface every space implements.
+"""
+
+from fne.genotopheno.ops import create_op, get_op, list_ops, register_op, unregister_op
+from fne.genotopheno.space import SearchSpace, get_space, list_spaces, register_space
+from fne.genotopheno.variation import VariationOperators, get_variation, list_variations, register_variation
 
 # isort: split
-# Spaces register in this order, the default first: nb201, darts, fne.
-from .nb201 import NB201Genotype, NB201Space
+# Spaces register in this order, the default first: nb201, darts, channels.
+from fne.genotopheno.nb201 import NB201Genotype, NB201Space
 
 # isort: split
-from .darts import DartsGenotype, DartsSpace
+from fne.genotopheno.darts import DartsGenotype, DartsSpace
 
 # isort: split
-from .fne_space import FneGenotype, FneSpace
+from fne.genotopheno.channels import ChannelGenotype, ChannelSpace
 
 __all__ = [
     "SearchSpace",
@@ -23,10 +29,14 @@ __all__ = [
     "list_ops",
     "register_op",
     "unregister_op",
+    "VariationOperators",
+    "get_variation",
+    "list_variations",
+    "register_variation",
     "NB201Genotype",
     "NB201Space",
     "DartsGenotype",
     "DartsSpace",
-    "FneGenotype",
-    "FneSpace",
+    "ChannelGenotype",
+    "ChannelSpace",
 ]

@@ -113,7 +113,7 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
     """Return a new instance of the space registered under ``name``.
 
     Args:
-        name: ``"nb201"``, ``"darts"``, ``"fne"`` or a user-registered space.
+        name: ``"nb201"``, ``"darts"``, ``"channels"`` or a user-registered space.
         **kwargs: passed to the space's constructor (e.g. ``ops=`` for ``fne``).
 
     Raises:

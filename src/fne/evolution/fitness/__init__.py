@@ -3,7 +3,7 @@
 Registry (:func:`register_proxy`, :func:`get_proxy`, :func:`list_proxies`), the built-in
 proxies (``ntk``, ``naswot``, ``linear_regions``, ``grad_corr``, ``params``, ``flops``,
 ``synflow``) and the block-wise ones (``expressivity``, ``progressivity`` and
-``trainability`` in :mod:`.az_scores`, ``meco`` in :mod:`.feature_correlation`, ``zico`` in
+``trainability`` in :mod:`.spectra`, ``meco`` in :mod:`.feature_correlation`, ``zico`` in
 :mod:`.gradient_statistics`), the per-cell :func:`score_genotype`, the cached
 :class:`Scorer`, the conversion of scores into objectives (:func:`to_objectives`) and
 rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
@@ -11,13 +11,8 @@ rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
 :data:`RANKING_PROXIES` with :data:`RANKING_AGGREGATOR`).
 """
 
-from . import (  # noqa: F401  (and the block-wise ones)
-    az_scores,
-    feature_correlation,
-    gradient_statistics,
-    proxies,  # noqa: F401  (registers the built-in proxies)
-)
-from .aggregate import (
+from fne.evolution.fitness import feature_correlation, gradient_statistics, proxies, spectra  # noqa: F401  (register the built-in proxies)
+from fne.evolution.fitness.aggregate import (
     DARTS_RANKING_AGGREGATOR,
     DARTS_RANKING_PROXIES,
     DARTS_RANKING_WEIGHTS,
@@ -29,10 +24,16 @@ from .aggregate import (
     list_aggregators,
     register_aggregator,
 )
-from .evaluate import proxy_build_kwargs, resolve_device, run_proxy, score_genotype
-from .objectives import COMBINED_PROXIES, combined_score, non_dominated_ranks, rank_matrix, to_objectives
-from .registry import Proxy, get_proxy, list_proxies, register_proxy, unregister_proxy
-from .scorer import DEFAULT_PROXIES, FITNESS_VERSION, Scorer
+from fne.evolution.fitness.objectives import (
+    COMBINED_PROXIES,
+    combined_score,
+    non_dominated_ranks,
+    rank_matrix,
+    to_objectives,
+)
+from fne.evolution.fitness.registry import Proxy, get_proxy, list_proxies, register_proxy, unregister_proxy
+from fne.evolution.fitness.score_cell import proxy_build_kwargs, resolve_device, run_proxy, score_genotype
+from fne.evolution.fitness.scorer import DEFAULT_PROXIES, FITNESS_VERSION, Scorer
 
 __all__ = [
     "Proxy",

@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from fne.evolution.fitness.objectives import non_dominated_ranks, rank_matrix, to_objectives
+from fne.evolution.fitness.reference_ranks import reference_ranks
 from fne.registry import Registry
-
-from .objectives import non_dominated_ranks, rank_matrix, to_objectives
-from .reference_ranks import reference_ranks
 
 Aggregator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """``(ranks (n, k), weights (k,)) -> values (n,)``, higher is better; ranks 1 = best."""

@@ -15,8 +15,8 @@ import math
 import torch
 from torch import nn
 
-from .netutils import downsampled, preserved
-from .registry import register_proxy
+from fne.evolution.fitness.network_probes import downsampled, preserved
+from fne.evolution.fitness.registry import register_proxy
 
 MECO_IMAGES = 4
 """Images (the first ones of the batch) the correlation is averaged over."""

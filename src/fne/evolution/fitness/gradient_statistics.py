@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .netutils import preserved
-from .registry import register_proxy
+from fne.evolution.fitness.network_probes import preserved
+from fne.evolution.fitness.registry import register_proxy
 
 ZICO_SPLITS = 2
 """Parts the batch is split into (at least 2: the statistics are taken across them)."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
-from .registry import get_proxy
+from fne.evolution.fitness.registry import get_proxy
 
 COMBINED_PROXIES = ("ntk", "naswot", "grad_corr", "params")
 """Proxies of the default ``combined`` ranking: the three mission proxies and the

@@ -17,8 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .netutils import batch_statistics_as_constants, downsampled, preserved, reinitialise, relu_codes, scratch_copy
-from .registry import register_proxy
+from fne.evolution.fitness.network_probes import (
+    batch_statistics_as_constants,
+    downsampled,
+    preserved,
+    reinitialise,
+    relu_codes,
+    scratch_copy,
+)
+from fne.evolution.fitness.registry import register_proxy
 
 NTK_REINITS = 1
 """Initialisations the NTK condition number is averaged over (the given one and fresh ones).

@@ -28,13 +28,12 @@ from typing import Any
 
 import torch
 
+from fne.compute import Evaluator, Failed, SerialEvaluator
+from fne.evolution.fitness.registry import get_proxy
+from fne.evolution.fitness.score_cell import Scores, resolve_device, score_genotype
+from fne.files import atomic_write_json
 from fne.genotopheno import SearchSpace, get_space
 from fne.progress import progress_bar
-
-from ..checkpoint import atomic_write_json
-from ..evaluator import Evaluator, Failed, SerialEvaluator
-from .evaluate import Scores, resolve_device, score_genotype
-from .registry import get_proxy
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +166,7 @@ class Scorer:
             build_kwargs: extra ``space.build`` arguments, e.g. ``{"C": 8, "N": 1}``; None
                 takes the space's ``score`` preset, ``{}`` its full network.
             flush_every: write the cache file after this many new evaluations.
-            evaluator: backend that scores uncached cells (``fne.evolution.evaluator``);
+            evaluator: backend that scores uncached cells (``fne.compute``);
                 None scores them in this process with one torch thread, through the same
                 code as a worker. A cell that fails on every attempt (it does not build,
                 a proxy raises, memory runs out) gets NaN for every proxy (the worst

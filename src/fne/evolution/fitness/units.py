@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .registry import get_proxy, list_proxies
+from fne.evolution.fitness.registry import get_proxy, list_proxies
 
 __all__ = [
     "ProxyUnit",

@@ -7,17 +7,23 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fne.compute import ComputeOptions, default_workers, resolve_backend
+from fne.evolution.fitness import (
+    DEFAULT_PROXIES,
+    RANKING_AGGREGATOR,
+    RANKING_PROXIES,
+    RANKING_WEIGHTS,
+    list_proxies,
+    resolve_device,
+)
+from fne.evolution.fitness.aggregate import list_aggregators, named_weights
+from fne.evolution.ranking import RANK_SCALES
+from fne.evolution.survival import SURVIVALS
+from fne.evolution.tournament import WEIGHT_LOSSES
 from fne.genotopheno import list_spaces
 from fne.genotopheno.space import space_preset
 from fne.options import check_options, option
-
-from .evaluator import ComputeOptions, default_workers, resolve_backend
-from .fitness import DEFAULT_PROXIES, RANKING_AGGREGATOR, RANKING_PROXIES, RANKING_WEIGHTS, list_proxies, resolve_device
-from .fitness.aggregate import list_aggregators, named_weights
-from .ranking import RANK_SCALES
-from .survival import SURVIVALS
-from .tournament import WEIGHT_LOSSES
-from .training import TrainConfig
+from fne.training.recipe import TrainConfig
 
 __all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS", "SEARCH_PROXIES", "SEARCH_WEIGHTS", "PREVIOUS_DEFAULTS"]
 
@@ -76,7 +82,7 @@ class SearchConfig(DataOptions, ComputeOptions):
         resume: continue from ``out/checkpoint.json``.
         train_epochs: train the picked cell's network this many epochs, test it and save it as
             ``out/model.pt`` (0: no).
-        training: the training recipe (:class:`fne.evolution.training.TrainConfig`).
+        training: the training recipe (:class:`fne.training.recipe.TrainConfig`).
         benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in.
         proxies: proxies turned into objectives (default :data:`SEARCH_PROXIES`).
         ranking: the aggregator that orders the scored cells for survival, tournaments and the pick.

@@ -33,9 +33,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .blocks import BlockCall, recorded_blocks
-from .netutils import downsampled, preserved
-from .registry import register_proxy
+from fne.evolution.fitness.block_recording import BlockCall, recorded_blocks
+from fne.evolution.fitness.network_probes import downsampled, preserved
+from fne.evolution.fitness.registry import register_proxy
 
 ENTROPY_BATCH = 32
 """Images (the first ones of the batch) the feature entropies are computed on."""

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cell_operations import NB201_OPS, ReLUConvBN, create_op
-from .space import SearchSpace, is_ascii_digits, register_space
+from fne.genotopheno.ops import NB201_OPS, ReLUConvBN, create_op
+from fne.genotopheno.space import SearchSpace, is_ascii_digits, register_space
 
 Edge = tuple[str, int]
 NUM_NODES = 4

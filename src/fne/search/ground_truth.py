@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from .objectives import combined_score, to_objectives
-from .registry import get_proxy
+from fne.evolution.fitness.objectives import combined_score, to_objectives
+from fne.evolution.fitness.registry import get_proxy
 
 Row = dict[str, str]
 

@@ -20,11 +20,10 @@ from typing import Any
 
 import torch
 
+from fne.evolution.fitness.network_probes import finite_or_nan, output_depends_on_input
+from fne.evolution.fitness.registry import Proxy, get_proxy
 from fne.genotopheno import SearchSpace, get_space
 from fne.genotopheno.space import space_preset
-
-from .netutils import finite_or_nan, output_depends_on_input
-from .registry import Proxy, get_proxy
 
 logger = logging.getLogger(__name__)
 

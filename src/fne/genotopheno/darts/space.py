@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cell_operations import DARTS_OPS, FactorizedReduce, ReLUConvBN, create_op, list_ops
-from .space import SearchSpace, check_ops_known, register_space
+from fne.genotopheno.ops import DARTS_OPS, FactorizedReduce, ReLUConvBN, create_op, list_ops
+from fne.genotopheno.space import SearchSpace, check_ops_known, register_space
 
 logger = logging.getLogger(__name__)
 

@@ -53,23 +53,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from fne.compute import Evaluator, evaluator_for, torch_threads
 from fne.data import Dataset, dataset_network_kwargs, load_dataset
+from fne.evolution.callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
+from fne.evolution.dataset import Split, sample_batch, split_tensors, train_val_split
+from fne.evolution.evolution import Evolution
+from fne.evolution.fitness import Scorer, resolve_device
+from fne.evolution.ranking import objective_ranking
+from fne.evolution.tournament import DartsTournament
+from fne.files import atomic_write_json
 from fne.genotopheno import get_space
 from fne.genotopheno.space import SearchSpace
-
-from .benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
-from .callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
-from .checkpoint import atomic_write_json, read_checkpoint, save_checkpoint
-from .dataset import Split, sample_batch, split_tensors, train_val_split
-from .evaluator import Evaluator, evaluator_for, torch_threads
-from .evolution import Evolution
-from .fitness import Scorer, resolve_device
-from .ranking import objective_ranking
-from .run_clock import RunClock
-from .run_lock import FolderLock
-from .search_config import SearchConfig
-from .tournament import DartsTournament
-from .train_cell import train_cell
+from fne.search.benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
+from fne.search.checkpoint import read_checkpoint, save_checkpoint
+from fne.search.clock import RunClock
+from fne.search.config import SearchConfig
+from fne.search.lock import FolderLock
+from fne.training.train_cell import train_cell
 
 logger = logging.getLogger(__name__)
 

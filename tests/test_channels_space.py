@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from fne.genotopheno import cell_operations
-from fne.genotopheno.fne_space import (
+from fne.genotopheno import ops as cell_operations
+from fne.genotopheno.channels.space import (
     MAX_NODES_LIMIT,
-    FneCell,
-    FneGenotype,
-    FneSpace,
+    ChannelCell,
+    ChannelGenotype,
+    ChannelSpace,
     edge_index,
     edge_of_index,
     nodes_for_blocks,
@@ -28,8 +28,8 @@ SMALL = dict(C=4, num_cells=1, num_stages=2, channel_scale=2)
 
 
 @pytest.fixture
-def space() -> FneSpace:
-    return FneSpace()
+def space() -> ChannelSpace:
+    return ChannelSpace()
 
 
 def _block(k: int, **counts: int) -> tuple:
@@ -40,13 +40,13 @@ def _block(k: int, **counts: int) -> tuple:
     return tuple(block)
 
 
-def _cell(n: int, edges: dict) -> FneGenotype:
+def _cell(n: int, edges: dict) -> ChannelGenotype:
     """Genotype of ``n`` nodes from ``{(j, i): {op: count}}`` over the DARTS ops."""
     blocks = [_block(8, **edges.get((j, i), {})) for i in range(1, n) for j in range(i)]
-    return FneGenotype(tuple(blocks))
+    return ChannelGenotype(tuple(blocks))
 
 
-def _random_relabel(g: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def _random_relabel(g: ChannelGenotype, rng: np.random.Generator) -> ChannelGenotype:
     """Relabel intermediate nodes of ``g`` with a random topological order."""
     n = g.num_nodes
     order: list[int] = [0]
@@ -64,7 +64,7 @@ def _random_relabel(g: FneGenotype, rng: np.random.Generator) -> FneGenotype:
             if any(g.edge(i, j)):
                 assert pos[j] < pos[i]
                 blocks[edge_index(pos[i], pos[j])] = g.edge(i, j)
-    return FneGenotype(tuple(blocks))
+    return ChannelGenotype(tuple(blocks))
 
 
 # ---------------------------------------------------------------- encoding
@@ -75,7 +75,7 @@ def test_edge_index_is_triangular_order() -> None:
     assert [nodes_for_blocks(b) for b in range(8)] == [None, 2, None, 3, None, None, 4, None]
 
 
-def test_example_round_trip_and_contents(space: FneSpace) -> None:
+def test_example_round_trip_and_contents(space: ChannelSpace) -> None:
     g = space.parse(EXAMPLE)
     assert space.format(g) == EXAMPLE
     assert g.num_nodes == 3
@@ -88,12 +88,12 @@ def test_example_round_trip_and_contents(space: FneSpace) -> None:
 
 
 def test_registered_under_fne() -> None:
-    s = get_space("fne", max_nodes=4)
-    assert isinstance(s, FneSpace) and s.name == "fne" and s.max_nodes == 4
+    s = get_space("channels", max_nodes=4)
+    assert isinstance(s, ChannelSpace) and s.name == "channels" and s.max_nodes == 4
     assert s.ops == cell_operations.DARTS_OPS
 
 
-def test_sampled_round_trip_and_properties(space: FneSpace) -> None:
+def test_sampled_round_trip_and_properties(space: ChannelSpace) -> None:
     rng = np.random.default_rng(0)
     sizes, zeros, total = set(), 0, 0
     for _ in range(50):
@@ -111,14 +111,14 @@ def test_sampled_round_trip_and_properties(space: FneSpace) -> None:
     assert zeros / total > 0.75
 
 
-def test_sample_is_reproducible(space: FneSpace) -> None:
+def test_sample_is_reproducible(space: ChannelSpace) -> None:
     a = [space.sample(np.random.default_rng(7)) for _ in range(2)]
     assert a[0] == a[1]
     assert space.sample(np.random.default_rng(8)) != a[0] or space.sample(np.random.default_rng(9)) != a[0]
 
 
 def test_sample_respects_small_bounds() -> None:
-    s = FneSpace(ops=["skip_connect", "nor_conv_3x3"], max_nodes=3, max_channels=2)
+    s = ChannelSpace(ops=["skip_connect", "nor_conv_3x3"], max_nodes=3, max_channels=2)
     rng = np.random.default_rng(1)
     for _ in range(20):
         g = s.sample(rng)
@@ -139,26 +139,26 @@ def test_sample_respects_small_bounds() -> None:
         ([(0,) * 8] * 21, "max_nodes"),
     ],
 )
-def test_validate_rejects(space: FneSpace, edges: list, needle: str) -> None:
+def test_validate_rejects(space: ChannelSpace, edges: list, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
-        space.validate(FneGenotype(tuple(edges)))
+        space.validate(ChannelGenotype(tuple(edges)))
 
 
-def test_validate_rejects_other_types(space: FneSpace) -> None:
-    with pytest.raises(ValueError, match="FneGenotype"):
+def test_validate_rejects_other_types(space: ChannelSpace) -> None:
+    with pytest.raises(ValueError, match="ChannelGenotype"):
         space.validate(EXAMPLE)
     with pytest.raises(ValueError, match="sequence"):
-        FneGenotype(3)
+        ChannelGenotype(3)
 
 
-def test_output_fed_only_through_unfed_node_is_invalid(space: FneSpace) -> None:
+def test_output_fed_only_through_unfed_node_is_invalid(space: ChannelSpace) -> None:
     g = _cell(3, {(1, 2): {"skip_connect": 1}})  # node 1 receives nothing
     assert g.fed_nodes() == (True, False, False)
     with pytest.raises(ValueError, match="receives nothing"):
         space.validate(g)
 
 
-def test_unfed_and_dead_nodes_are_valid_and_ignored(space: FneSpace) -> None:
+def test_unfed_and_dead_nodes_are_valid_and_ignored(space: ChannelSpace) -> None:
     g = _cell(
         5,
         {
@@ -173,22 +173,22 @@ def test_unfed_and_dead_nodes_are_valid_and_ignored(space: FneSpace) -> None:
     assert g.live_nodes() == (True, False, False, True, True)
     assert g.node_channels(2) == 0 and g.node_channels(3) == 1
     assert g.pruned() == _cell(3, {(0, 1): {"dil_conv_3x3": 1}, (1, 2): {"max_pool_3x3": 3}})
-    cell = FneCell(g, space.ops, 4, 6, reduction=False, channel_scale=2)
+    cell = ChannelCell(g, space.ops, 4, 6, reduction=False, channel_scale=2)
     assert cell.node_widths == [4, 2, 6]
     assert cell(torch.randn(1, 4, 5, 5)).shape == (1, 6, 5, 5)
 
 
 def test_space_constructor_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="no_such_op"):
-        FneSpace(ops=["skip_connect", "no_such_op"])
+        ChannelSpace(ops=["skip_connect", "no_such_op"])
     with pytest.raises(ValueError, match="distinct"):
-        FneSpace(ops=["skip_connect", "skip_connect"])
+        ChannelSpace(ops=["skip_connect", "skip_connect"])
     with pytest.raises(ValueError, match="at least one"):
-        FneSpace(ops=[])
+        ChannelSpace(ops=[])
     with pytest.raises(ValueError, match="max_nodes"):
-        FneSpace(max_nodes=1)
+        ChannelSpace(max_nodes=1)
     with pytest.raises(ValueError, match="max_channels"):
-        FneSpace(max_channels=0)
+        ChannelSpace(max_channels=0)
 
 
 # ------------------------------------------------------------- parse errors
@@ -214,19 +214,19 @@ GOOD = "0|0|2|0|0|2|0|0"
         ("0|0|9|0|0|2|0|0", ["max_channels", "count 3"]),
     ],
 )
-def test_malformed_text_names_the_problem(space: FneSpace, text: str, needles: list[str]) -> None:
+def test_malformed_text_names_the_problem(space: ChannelSpace, text: str, needles: list[str]) -> None:
     with pytest.raises(ValueError) as info:
         space.parse(text)
     for needle in needles:
         assert needle in str(info.value), (needle, str(info.value))
 
 
-def test_parse_tolerates_surrounding_whitespace(space: FneSpace) -> None:
+def test_parse_tolerates_surrounding_whitespace(space: ChannelSpace) -> None:
     assert space.parse("  " + EXAMPLE + "\n") == space.parse(EXAMPLE)
 
 
 # ---------------------------------------------------------------- canonical
-def test_canonical_merges_relabelled_cells(space: FneSpace) -> None:
+def test_canonical_merges_relabelled_cells(space: ChannelSpace) -> None:
     a = _cell(
         4,
         {
@@ -252,7 +252,7 @@ def test_canonical_merges_relabelled_cells(space: FneSpace) -> None:
     assert c in (a, b) and space.canonical(c) == space.canonical(a)
 
 
-def test_canonical_drops_dead_nodes(space: FneSpace) -> None:
+def test_canonical_drops_dead_nodes(space: ChannelSpace) -> None:
     base = _cell(3, {(0, 1): {"sep_conv_3x3": 2}, (1, 2): {"skip_connect": 1}})
     extra = _cell(
         4, {(0, 2): {"sep_conv_3x3": 2}, (2, 3): {"skip_connect": 1}, (0, 1): {"avg_pool_3x3": 4}}
@@ -260,7 +260,7 @@ def test_canonical_drops_dead_nodes(space: FneSpace) -> None:
     assert space.canonical(extra) == space.canonical(base) == space.format(base)
 
 
-def test_canonical_keeps_different_cells_apart(space: FneSpace) -> None:
+def test_canonical_keeps_different_cells_apart(space: ChannelSpace) -> None:
     a = _cell(3, {(0, 1): {"sep_conv_3x3": 2}, (1, 2): {"skip_connect": 1}})
     other_op = _cell(3, {(0, 1): {"sep_conv_5x5": 2}, (1, 2): {"skip_connect": 1}})
     other_count = _cell(3, {(0, 1): {"sep_conv_3x3": 3}, (1, 2): {"skip_connect": 1}})
@@ -270,7 +270,7 @@ def test_canonical_keeps_different_cells_apart(space: FneSpace) -> None:
 
 
 def test_canonical_invariant_under_random_relabelling() -> None:
-    s = FneSpace(max_nodes=8)
+    s = ChannelSpace(max_nodes=8)
     rng = np.random.default_rng(3)
     for _ in range(20):
         g = s.sample(rng)
@@ -280,7 +280,7 @@ def test_canonical_invariant_under_random_relabelling() -> None:
 
 
 def test_canonical_fast_on_eight_nodes_with_free_order() -> None:
-    s = FneSpace(max_nodes=8)
+    s = ChannelSpace(max_nodes=8)
     edges = {(0, i): {"sep_conv_3x3": i} for i in range(1, 7)}
     edges.update({(i, 7): {"skip_connect": 1} for i in range(1, 7)})
     g = _cell(8, edges)  # six independent intermediates: 720 orders
@@ -289,7 +289,7 @@ def test_canonical_fast_on_eight_nodes_with_free_order() -> None:
     assert s.canonical(_random_relabel(g, np.random.default_rng(0))) == s.format(c)
 
 
-def _isomorphism_key(g: FneGenotype) -> tuple:
+def _isomorphism_key(g: ChannelGenotype) -> tuple:
     """A complete invariant by brute force: the smallest edges tuple over all topological orders."""
     p = g.pruned()
     n = p.num_nodes
@@ -307,7 +307,7 @@ def _isomorphism_key(g: FneGenotype) -> tuple:
     return best
 
 
-def _random_cell(rng: np.random.Generator, n: int, density: float, counts: list[int]) -> FneGenotype:
+def _random_cell(rng: np.random.Generator, n: int, density: float, counts: list[int]) -> ChannelGenotype:
     """A random valid two-op cell of ``n`` nodes with few distinct counts (many ties)."""
     while True:
         blocks = []
@@ -316,14 +316,14 @@ def _random_cell(rng: np.random.Generator, n: int, density: float, counts: list[
             if rng.random() < density:
                 block[int(rng.integers(2))] = int(rng.choice(counts))
             blocks.append(tuple(block))
-        g = FneGenotype(tuple(blocks))
+        g = ChannelGenotype(tuple(blocks))
         if g.fed_nodes()[-1]:
             return g
 
 
 def test_canonical_is_a_complete_invariant() -> None:
     """Equal keys exactly for isomorphic cells (checked against brute force on small cells)."""
-    s = FneSpace(ops=("skip_connect", "sep_conv_3x3"), max_nodes=7, max_channels=2)
+    s = ChannelSpace(ops=("skip_connect", "sep_conv_3x3"), max_nodes=7, max_channels=2)
     rng = np.random.default_rng(21)
     keys_by_class: dict = {}
     for _t in range(400):
@@ -336,14 +336,14 @@ def test_canonical_is_a_complete_invariant() -> None:
     assert len(keys_by_class) > 150
 
 
-def _worst_case_cell(n: int) -> FneGenotype:
+def _worst_case_cell(n: int) -> ChannelGenotype:
     """Intermediate nodes without edges between them, alike but for their edge to the output."""
     edges = {(0, i): {"sep_conv_3x3": 1} for i in range(1, n - 1)}
     edges.update({(i, n - 1): {"skip_connect": i} for i in range(1, n - 1)})
     return _cell(n, edges)
 
 
-def _cycle_cell(m: int) -> FneGenotype:
+def _cycle_cell(m: int) -> ChannelGenotype:
     """0 -> a_1..a_m -> b_1..b_m -> output, b_i reading a_i and a_(i+1): a symmetric cell."""
     edges = {(0, a): {"sep_conv_3x3": 1} for a in range(1, m + 1)}
     for i in range(m):
@@ -360,7 +360,7 @@ def _cycle_cell(m: int) -> FneGenotype:
 
 def test_canonical_at_the_node_cap() -> None:
     n = MAX_NODES_LIMIT
-    s = FneSpace(max_nodes=n, max_channels=n)
+    s = ChannelSpace(max_nodes=n, max_channels=n)
     worst = _worst_case_cell(n)  # (n - 2)! topological orders, all equal but for the output row
     c = s.canonical_genotype(worst)
     skip = cell_operations.DARTS_OPS.index("skip_connect")
@@ -375,17 +375,17 @@ def test_canonical_at_the_node_cap() -> None:
 
 
 def test_max_nodes_is_capped() -> None:
-    assert FneSpace(max_nodes=MAX_NODES_LIMIT).max_nodes == MAX_NODES_LIMIT
+    assert ChannelSpace(max_nodes=MAX_NODES_LIMIT).max_nodes == MAX_NODES_LIMIT
     with pytest.raises(
         ValueError, match=f"max_nodes={MAX_NODES_LIMIT + 1} is above the cap of {MAX_NODES_LIMIT} nodes"
     ):
-        FneSpace(max_nodes=MAX_NODES_LIMIT + 1)
+        ChannelSpace(max_nodes=MAX_NODES_LIMIT + 1)
     with pytest.raises(ValueError, match="max_nodes must be an int"):
-        FneSpace(max_nodes=True)
+        ChannelSpace(max_nodes=True)
 
 
 # -------------------------------------------------------------------- build
-def test_build_forward_backward(space: FneSpace) -> None:
+def test_build_forward_backward(space: ChannelSpace) -> None:
     torch.manual_seed(0)
     net = space.build(EXAMPLE, num_classes=10, **SMALL)
     x = torch.randn(2, 3, 32, 32)
@@ -398,7 +398,7 @@ def test_build_forward_backward(space: FneSpace) -> None:
     assert EXAMPLE in str(net)
 
 
-def test_build_layout_and_widths(space: FneSpace) -> None:
+def test_build_layout_and_widths(space: ChannelSpace) -> None:
     g = space.parse(EXAMPLE)
     net = space.build(g, C=4, num_cells=2, num_stages=3, channel_scale=3, in_channels=1, num_classes=5)
     cells = list(net.cells)
@@ -410,12 +410,12 @@ def test_build_layout_and_widths(space: FneSpace) -> None:
     assert net(torch.randn(1, 1, 16, 16)).shape == (1, 5)
 
 
-def test_reduction_cell_halves_resolution(space: FneSpace) -> None:
-    cell = FneCell(space.parse(EXAMPLE), space.ops, 4, 8, reduction=True, channel_scale=2)
+def test_reduction_cell_halves_resolution(space: ChannelSpace) -> None:
+    cell = ChannelCell(space.parse(EXAMPLE), space.ops, 4, 8, reduction=True, channel_scale=2)
     assert cell(torch.randn(2, 4, 9, 9)).shape == (2, 8, 5, 5)
 
 
-def test_build_rejects_bad_sizes(space: FneSpace) -> None:
+def test_build_rejects_bad_sizes(space: ChannelSpace) -> None:
     with pytest.raises(ValueError, match="channel_scale"):
         space.build(EXAMPLE, channel_scale=0)
     with pytest.raises(ValueError, match="count"):
@@ -438,7 +438,7 @@ def my_op() -> Iterator[str]:
 
 
 def test_user_registered_op(my_op: str) -> None:
-    s = FneSpace(ops=["skip_connect", my_op])
+    s = ChannelSpace(ops=["skip_connect", my_op])
     g = s.parse("0|2  1|0  0|3")
     net = s.build(g, **SMALL)
     (op,) = net.cells[0].nodes[0]
@@ -448,7 +448,7 @@ def test_user_registered_op(my_op: str) -> None:
 
 
 @pytest.mark.parametrize("token", ["\u0663", "\u00b2", "\uff11", "-\u0663", "1\u0660"])
-def test_counts_must_be_ascii_digits(space: FneSpace, token: str) -> None:
+def test_counts_must_be_ascii_digits(space: ChannelSpace, token: str) -> None:
     with pytest.raises(ValueError) as info:
         space.parse(f"0|0|{token}|0|0|2|0|0")
     message = str(info.value)

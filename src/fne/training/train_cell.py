@@ -24,8 +24,7 @@ import torch
 from fne.data import Dataset, dataset_network_kwargs
 from fne.genotopheno.space import SearchSpace
 from fne.model_file import save_model
-
-from .training import TrainConfig, evaluate_accuracy, train_network
+from fne.training.recipe import TrainConfig, evaluate_accuracy, train_network
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def train_cell(
         build_kwargs: network size (default: the space's ``full`` preset).
         device: where to train.
         progress: show progress over the training steps.
-        clock: optional :class:`fne.evolution.run_clock.RunClock` to add ``training`` and
+        clock: optional :class:`fne.search.clock.RunClock` to add ``training`` and
             ``testing`` seconds to.
 
     Returns:

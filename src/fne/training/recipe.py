@@ -34,10 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fne.evolution.dataset import Split, iterate_minibatches
 from fne.options import option
 from fne.progress import progress_bar
-
-from .dataset import Split, iterate_minibatches
 
 logger = logging.getLogger(__name__)
 

@@ -108,8 +108,4 @@ def list_variations() -> list[str]:
     return sorted(_VARIATIONS.names())
 
 
-from . import darts as _darts  # noqa: E402,F401  (registers "darts")
-from . import fne as _fne  # noqa: E402,F401  (registers "fne")
-from . import nb201 as _nb201  # noqa: E402,F401  (registers "nb201")
-
 __all__ = ["Crossover", "Mutation", "VariationOperators", "get_variation", "list_variations", "register_variation"]

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fne.genotopheno.fne_space import FneGenotype, FneSpace, edge_index, nodes_for_blocks
-
-from . import register_variation
+from fne.genotopheno.channels.space import ChannelGenotype, ChannelSpace, edge_index, nodes_for_blocks
+from fne.genotopheno.variation import register_variation
 
 __all__ = [
     "uniform_crossover",
@@ -27,7 +26,7 @@ __all__ = [
 ]
 
 
-def to_counts(genotype: FneGenotype) -> np.ndarray:
+def to_counts(genotype: ChannelGenotype) -> np.ndarray:
     """The genotype as an int array ``(n, n, num_ops)``; ``[i, j]`` holds edge ``j -> i``."""
     n = nodes_for_blocks(len(genotype.edges))
     if n is None:
@@ -39,10 +38,10 @@ def to_counts(genotype: FneGenotype) -> np.ndarray:
     return counts
 
 
-def from_counts(counts: np.ndarray) -> FneGenotype:
+def from_counts(counts: np.ndarray) -> ChannelGenotype:
     """Inverse of :func:`to_counts` (only the strictly lower triangle is read)."""
     n = counts.shape[0]
-    return FneGenotype(tuple(tuple(int(c) for c in counts[i, j]) for i in range(1, n) for j in range(i)))
+    return ChannelGenotype(tuple(tuple(int(c) for c in counts[i, j]) for i in range(1, n) for j in range(i)))
 
 
 def _fed(counts: np.ndarray) -> list[bool]:
@@ -52,17 +51,17 @@ def _fed(counts: np.ndarray) -> list[bool]:
     return fed
 
 
-def _op_choices(space: FneSpace) -> list[int]:
+def _op_choices(space: ChannelSpace) -> list[int]:
     """Op positions to draw new ops from: every op but ``none`` unless it is the only one."""
     return [k for k, op in enumerate(space.ops) if op != "none"] or list(range(len(space.ops)))
 
 
-def _random_op(space: FneSpace, rng: np.random.Generator) -> tuple[int, int]:
+def _random_op(space: ChannelSpace, rng: np.random.Generator) -> tuple[int, int]:
     choices = _op_choices(space)
     return choices[int(rng.integers(len(choices)))], int(rng.integers(1, space.max_channels + 1))
 
 
-def _repair(space: FneSpace, counts: np.ndarray, rng: np.random.Generator) -> FneGenotype:
+def _repair(space: ChannelSpace, counts: np.ndarray, rng: np.random.Generator) -> ChannelGenotype:
     """Feed the output from a random fed node if it receives nothing; return the genotype."""
     fed, out = _fed(counts), counts.shape[0] - 1
     if not fed[out]:
@@ -73,23 +72,27 @@ def _repair(space: FneSpace, counts: np.ndarray, rng: np.random.Generator) -> Fn
 
 
 def _aligned(
-    a: FneGenotype, b: FneGenotype, rng: np.random.Generator
+    a: ChannelGenotype, b: ChannelGenotype, rng: np.random.Generator
 ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """Blocks of a base parent drawn at random and the other parent's blocks (common prefix)."""
     base, other = (a, b) if rng.random() < 0.5 else (b, a)
     return list(base.edges), list(other.edges[: len(base.edges)])
 
 
-def uniform_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def uniform_crossover(
+    space: ChannelSpace, a: ChannelGenotype, b: ChannelGenotype, rng: np.random.Generator
+) -> ChannelGenotype:
     """Each block present in both parents comes from either with probability 1/2."""
     blocks, other = _aligned(a, b, rng)
     for idx, block in enumerate(other):
         if rng.random() < 0.5:
             blocks[idx] = block
-    return _repair(space, to_counts(FneGenotype(tuple(blocks))), rng)
+    return _repair(space, to_counts(ChannelGenotype(tuple(blocks))), rng)
 
 
-def min_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def min_crossover(
+    space: ChannelSpace, a: ChannelGenotype, b: ChannelGenotype, rng: np.random.Generator
+) -> ChannelGenotype:
     """Element-wise minimum of the counts of the blocks present in both parents.
 
     The child keeps only what both parents share (the ops they agree on, at the smaller
@@ -98,7 +101,7 @@ def min_crossover(space: FneSpace, a: FneGenotype, b: FneGenotype, rng: np.rando
     blocks, other = _aligned(a, b, rng)
     for idx, block in enumerate(other):
         blocks[idx] = tuple(min(x, y) for x, y in zip(blocks[idx], block, strict=False))
-    return _repair(space, to_counts(FneGenotype(tuple(blocks))), rng)
+    return _repair(space, to_counts(ChannelGenotype(tuple(blocks))), rng)
 
 
 def _nonzero(counts: np.ndarray) -> np.ndarray:
@@ -107,7 +110,7 @@ def _nonzero(counts: np.ndarray) -> np.ndarray:
     return idx[idx[:, 0] > idx[:, 1]]
 
 
-def mutate_op(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def mutate_op(space: ChannelSpace, genotype: ChannelGenotype, rng: np.random.Generator) -> ChannelGenotype:
     """Move the channels of one op on an edge to another op of the same edge."""
     counts = to_counts(genotype)
     present = _nonzero(counts)
@@ -121,7 +124,7 @@ def mutate_op(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) 
     return _repair(space, counts, rng)
 
 
-def grow_channels(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def grow_channels(space: ChannelSpace, genotype: ChannelGenotype, rng: np.random.Generator) -> ChannelGenotype:
     """Add one channel unit to an op already on an edge (or, if none can grow, a new op)."""
     counts = to_counts(genotype)
     present = [p for p in _nonzero(counts) if counts[tuple(p)] < space.max_channels]
@@ -145,7 +148,7 @@ def grow_channels(space: FneSpace, genotype: FneGenotype, rng: np.random.Generat
     return from_counts(counts)
 
 
-def shrink_channels(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def shrink_channels(space: ChannelSpace, genotype: ChannelGenotype, rng: np.random.Generator) -> ChannelGenotype:
     """Remove one channel unit from an op on an edge (an op at one unit disappears).
 
     Positions whose removal would starve the output are skipped; with none left the
@@ -161,7 +164,7 @@ def shrink_channels(space: FneSpace, genotype: FneGenotype, rng: np.random.Gener
     return genotype
 
 
-def swap_blocks(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def swap_blocks(space: ChannelSpace, genotype: ChannelGenotype, rng: np.random.Generator) -> ChannelGenotype:
     """Exchange the contents of two edges with different contents (rewiring their ops)."""
     blocks = list(genotype.edges)
     pairs = [(p, q) for p in range(len(blocks)) for q in range(p + 1, len(blocks)) if blocks[p] != blocks[q]]
@@ -169,13 +172,13 @@ def swap_blocks(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator
         p, q = pairs[idx]
         swapped = list(blocks)
         swapped[p], swapped[q] = blocks[q], blocks[p]
-        child = FneGenotype(tuple(swapped))
+        child = ChannelGenotype(tuple(swapped))
         if child.fed_nodes()[-1]:
             return child
     return genotype
 
 
-def add_node(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def add_node(space: ChannelSpace, genotype: ChannelGenotype, rng: np.random.Generator) -> ChannelGenotype:
     """Insert a computed node fed by one random op from a fed earlier node, feeding a later node.
 
     Returns the parent when the cell already has ``max_nodes`` nodes.
@@ -197,7 +200,7 @@ def add_node(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) -
     return from_counts(counts)
 
 
-def remove_node(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator) -> FneGenotype:
+def remove_node(space: ChannelSpace, genotype: ChannelGenotype, rng: np.random.Generator) -> ChannelGenotype:
     """Delete a random computed node that is not the output, with its edges.
 
     Returns the parent for a cell without such a node.
@@ -212,7 +215,7 @@ def remove_node(space: FneSpace, genotype: FneGenotype, rng: np.random.Generator
 
 
 register_variation(
-    "fne",
+    "channels",
     crossovers={"uniform": uniform_crossover, "min": min_crossover},
     mutations={
         "op": mutate_op,

@@ -9,9 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fne.genotopheno.darts import CELL_FIELDS, NUM_INPUTS, DartsGenotype, DartsSpace
-
-from . import register_variation
+from fne.genotopheno.darts.space import CELL_FIELDS, NUM_INPUTS, DartsGenotype, DartsSpace
+from fne.genotopheno.variation import register_variation
 
 __all__ = ["uniform_crossover", "mutate_op", "mutate_input"]
 

@@ -5,7 +5,7 @@ computed and node ``n-1`` is the output. Each edge ``j -> i`` (``j < i``) carrie
 channel count per op of the space (0: op absent). Node ``i`` concatenates, along the
 channel axis, what every op on its incoming edges produces, so it has as many channels
 as the sum of the counts on those edges (times the width multiplier ``channel_scale``
-of :meth:`FneSpace.build`).
+of :meth:`ChannelSpace.build`).
 
 Text. One block per edge in triangular order (edge ``j -> i`` at index
 ``i * (i - 1) / 2 + j``), blocks separated by exactly two spaces, the ``len(ops)`` counts
@@ -20,7 +20,7 @@ node carries a nonzero count. A node that is not fed has 0 channels, and whateve
 outgoing edges carry is ignored. A fed node is *live* when it reaches the output
 through nonzero edges; other fed nodes are *dead*. Unfed and dead nodes are valid
 (so a mutation that empties a node never makes a genotype invalid) but they are not
-built and :meth:`FneSpace.canonical` drops them. The only structural requirement is that
+built and :meth:`ChannelSpace.canonical` drops them. The only structural requirement is that
 the output node is fed.
 """
 
@@ -35,15 +35,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .cell_operations import DARTS_OPS, ReLUConvBN, create_op, list_ops
-from .space import SearchSpace, check_ops_known, is_ascii_digits, register_space
+from fne.genotopheno.ops import DARTS_OPS, ReLUConvBN, create_op, list_ops
+from fne.genotopheno.space import SearchSpace, check_ops_known, is_ascii_digits, register_space
 
 logger = logging.getLogger(__name__)
 
 BLOCK_SEP = "  "
 COUNT_SEP = "|"
 MAX_NODES_LIMIT = 12
-"""Largest ``max_nodes`` of an :class:`FneSpace`; it keeps :meth:`FneSpace.canonical` fast."""
+"""Largest ``max_nodes`` of an :class:`ChannelSpace`; it keeps :meth:`ChannelSpace.canonical` fast."""
 
 
 def edge_index(i: int, j: int) -> int:
@@ -76,13 +76,13 @@ def _where(block: int, position: int | None = None, ops: Sequence[str] = ()) -> 
 
 
 @dataclass(frozen=True)
-class FneGenotype:
+class ChannelGenotype:
     """An ``fne`` cell: per edge ``j -> i``, one channel count per op of the space.
 
     Attributes:
         edges: one tuple of counts per edge, in triangular order (see :func:`edge_index`).
             Lists are converted to tuples; the values are checked by
-            :meth:`FneSpace.validate`, not here.
+            :meth:`ChannelSpace.validate`, not here.
     """
 
     edges: tuple[tuple[int, ...], ...]
@@ -133,16 +133,16 @@ class FneGenotype:
             return 0
         return sum(sum(self.edge(i, j)) for j in range(i) if fed[j])
 
-    def pruned(self) -> FneGenotype:
+    def pruned(self) -> ChannelGenotype:
         """The same cell with unfed and dead nodes removed (live nodes keep their order)."""
         keep = [k for k, alive in enumerate(self.live_nodes()) if alive]
         width = len(self.edges[0])
         if len(keep) < 2:
-            return FneGenotype(((0,) * width,))
+            return ChannelGenotype(((0,) * width,))
         return _induced(self, keep)
 
 
-def _induced(g: FneGenotype, order: Sequence[int]) -> FneGenotype:
+def _induced(g: ChannelGenotype, order: Sequence[int]) -> ChannelGenotype:
     """The cell on nodes ``order`` (old labels, new label = position in ``order``).
 
     ``order`` must be topological: a pair placed against the old labels has no edge.
@@ -152,7 +152,7 @@ def _induced(g: FneGenotype, order: Sequence[int]) -> FneGenotype:
     for b in range(1, len(order)):
         for a in range(b):
             edges.append(g.edge(order[b], order[a]) if order[a] < order[b] else zero)
-    return FneGenotype(tuple(edges))
+    return ChannelGenotype(tuple(edges))
 
 
 Block = tuple[int, ...]
@@ -215,7 +215,7 @@ class _OrderSearch:
         g: a pruned cell (every node live), so node 0 comes first and the output last.
     """
 
-    def __init__(self, g: FneGenotype) -> None:
+    def __init__(self, g: ChannelGenotype) -> None:
         n = g.num_nodes
         zero = (0,) * len(g.edges[0])
         self.out = n - 1
@@ -301,8 +301,8 @@ def _dominates(a: StateKey, b: StateKey) -> bool:
     return all(x <= y for ca, cb in zip(a, b, strict=False) for x, y in zip(ca, cb, strict=False))
 
 
-@register_space("fne")
-class FneSpace(SearchSpace):
+@register_space("channels")
+class ChannelSpace(SearchSpace):
     """Cells as DAGs whose edges carry one output-channel count per op.
 
     Args:
@@ -347,10 +347,10 @@ class FneSpace(SearchSpace):
         return self._ops
 
     def __repr__(self) -> str:
-        return f"FneSpace(ops={list(self.ops)}, max_nodes={self.max_nodes}, max_channels={self.max_channels})"
+        return f"ChannelSpace(ops={list(self.ops)}, max_nodes={self.max_nodes}, max_channels={self.max_channels})"
 
     # ------------------------------------------------------------------ text
-    def parse(self, text: str) -> FneGenotype:
+    def parse(self, text: str) -> ChannelGenotype:
         """Parse genotype text (surrounding whitespace is ignored).
 
         Raises:
@@ -368,7 +368,7 @@ class FneSpace(SearchSpace):
                 f"{len(edges)} blocks in {text!r}: the number of blocks must be "
                 "triangular (1, 3, 6, 10, ...), one per edge j->i"
             )
-        genotype = FneGenotype(edges)
+        genotype = ChannelGenotype(edges)
         self.validate(genotype)
         return genotype
 
@@ -400,24 +400,24 @@ class FneSpace(SearchSpace):
             raise ValueError(f"{where}: count {token!r} has a leading zero")
         return int(token)
 
-    def format(self, genotype: FneGenotype) -> str:
+    def format(self, genotype: ChannelGenotype) -> str:
         """Write ``genotype`` as text (validated first); ``parse(format(g)) == g``."""
         self.validate(genotype)
         return BLOCK_SEP.join(COUNT_SEP.join(str(c) for c in block) for block in genotype.edges)
 
     # ------------------------------------------------------------ validation
-    def validate(self, genotype: FneGenotype) -> None:
+    def validate(self, genotype: ChannelGenotype) -> None:
         """Check ``genotype`` against this space.
 
-        Checks: an :class:`FneGenotype`; a triangular number of blocks with at most
+        Checks: an :class:`ChannelGenotype`; a triangular number of blocks with at most
         ``max_nodes`` nodes; ``len(ops)`` counts per block; counts are ints in
         ``0..max_channels``; the output node is fed. Unfed and dead nodes are allowed.
 
         Raises:
             ValueError: naming the offending block, op and value.
         """
-        if not isinstance(genotype, FneGenotype):
-            raise ValueError(f"expected an FneGenotype, got {type(genotype).__name__}")
+        if not isinstance(genotype, ChannelGenotype):
+            raise ValueError(f"expected an ChannelGenotype, got {type(genotype).__name__}")
         n = nodes_for_blocks(len(genotype.edges))
         if n is None:
             raise ValueError(f"{len(genotype.edges)} edge blocks is not a triangular number (1, 3, 6, ...)")
@@ -439,7 +439,7 @@ class FneSpace(SearchSpace):
                 raise ValueError(f"{_where(b, k, self.ops)}: count {count} outside 0..max_channels={self.max_channels}")
 
     # ------------------------------------------------------------- canonical
-    def canonical_genotype(self, genotype: FneGenotype | str) -> FneGenotype:
+    def canonical_genotype(self, genotype: ChannelGenotype | str) -> ChannelGenotype:
         """The canonical representative of ``genotype``'s isomorphism class.
 
         Unfed and dead nodes are dropped, then the intermediate nodes are relabelled in
@@ -452,7 +452,7 @@ class FneSpace(SearchSpace):
         pruned = self.coerce(genotype).pruned()
         return _induced(pruned, _OrderSearch(pruned).best_order())
 
-    def canonical(self, genotype: FneGenotype | str) -> str:
+    def canonical(self, genotype: ChannelGenotype | str) -> str:
         """Text of :meth:`canonical_genotype`; equal for isomorphic cells.
 
         Merged: relabellings of intermediate nodes consistent with a topological
@@ -466,7 +466,7 @@ class FneSpace(SearchSpace):
         return self.format(self.canonical_genotype(genotype))
 
     # --------------------------------------------------------------- sample
-    def sample(self, rng: np.random.Generator) -> FneGenotype:
+    def sample(self, rng: np.random.Generator) -> ChannelGenotype:
         """Draw a random valid genotype in which every node is live.
 
         The cell gets ``2..max_nodes-1`` computed nodes (fewer only if ``max_nodes``
@@ -486,7 +486,7 @@ class FneSpace(SearchSpace):
             i = int(rng.integers(1, n))
             self._add_random_op(counts, i, int(rng.integers(0, i)), rng)
         edges = [tuple(int(c) for c in counts[i, j]) for i in range(1, n) for j in range(i)]
-        return FneGenotype(tuple(edges))
+        return ChannelGenotype(tuple(edges))
 
     def _add_random_op(self, counts: np.ndarray, i: int, j: int, rng: np.random.Generator) -> None:
         """Put a random op with a random nonzero count on edge ``j -> i``."""
@@ -497,7 +497,7 @@ class FneSpace(SearchSpace):
     # ---------------------------------------------------------------- build
     def build(
         self,
-        genotype: FneGenotype | str,
+        genotype: ChannelGenotype | str,
         *,
         num_classes: int = 10,
         C: int = 16,
@@ -508,11 +508,11 @@ class FneSpace(SearchSpace):
         stem: nn.Module | None = None,
         affine: bool = True,
         device: str | torch.device | None = None,
-    ) -> FneNetwork:
+    ) -> ChannelNetwork:
         """Build the network of ``genotype`` (the same cell everywhere).
 
         Args:
-            genotype: an :class:`FneGenotype` or its text.
+            genotype: an :class:`ChannelGenotype` or its text.
             num_classes: outputs of the linear head.
             C: channels after the stem (doubled by each reduction cell).
             num_cells: normal cells per stage.
@@ -538,11 +538,11 @@ class FneSpace(SearchSpace):
         for name, value in sizes.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        net = FneNetwork(g, self.ops, text=self.format(g), stem=stem, affine=affine, **sizes)
+        net = ChannelNetwork(g, self.ops, text=self.format(g), stem=stem, affine=affine, **sizes)
         return net if device is None else net.to(device)
 
 
-class FneCell(nn.Module):
+class ChannelCell(nn.Module):
     """One ``fne`` cell mapping ``C_in`` to ``C_out`` channels (halving H, W if ``reduction``).
 
     Only live nodes are built. Op ``op`` with count ``c`` on edge ``j -> i`` becomes
@@ -553,7 +553,7 @@ class FneCell(nn.Module):
 
     def __init__(
         self,
-        genotype: FneGenotype,
+        genotype: ChannelGenotype,
         ops: Sequence[str],
         C_in: int,
         C_out: int,
@@ -571,7 +571,7 @@ class FneCell(nn.Module):
             self._add_node(g, ops, i, channel_scale, affine)
         self.project = ReLUConvBN(self.node_widths[-1], C_out, 1, 1, 0, 1, affine)
 
-    def _add_node(self, g: FneGenotype, ops: Sequence[str], i: int, scale: int, affine: bool) -> None:
+    def _add_node(self, g: ChannelGenotype, ops: Sequence[str], i: int, scale: int, affine: bool) -> None:
         """Create the op modules feeding node ``i``."""
         modules, sources = nn.ModuleList(), []
         for j in range(i):
@@ -593,8 +593,8 @@ class FneCell(nn.Module):
         return f"C_in={self.C_in}, C_out={self.C_out}, reduction={self.reduction}, node_widths={self.node_widths}"
 
 
-class FneNetwork(nn.Module):
-    """Stem, stages of :class:`FneCell`, BN-ReLU, global average pooling and a linear head.
+class ChannelNetwork(nn.Module):
+    """Stem, stages of :class:`ChannelCell`, BN-ReLU, global average pooling and a linear head.
 
     Stages hold ``num_cells`` normal cells each; between two stages a reduction cell
     halves the resolution and doubles the channels. ``forward`` returns logits.
@@ -602,7 +602,7 @@ class FneNetwork(nn.Module):
 
     def __init__(
         self,
-        genotype: FneGenotype,
+        genotype: ChannelGenotype,
         ops: Sequence[str],
         *,
         text: str,
@@ -625,10 +625,10 @@ class FneNetwork(nn.Module):
         cells, channels = [], C
         for stage in range(num_stages):
             if stage > 0:
-                cells.append(FneCell(genotype, ops, channels, 2 * channels, True, channel_scale, affine))
+                cells.append(ChannelCell(genotype, ops, channels, 2 * channels, True, channel_scale, affine))
                 channels *= 2
             cells.extend(
-                FneCell(genotype, ops, channels, channels, False, channel_scale, affine) for _ in range(num_cells)
+                ChannelCell(genotype, ops, channels, channels, False, channel_scale, affine) for _ in range(num_cells)
             )
         self.cells = nn.Sequential(*cells)
         self.head_act = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))

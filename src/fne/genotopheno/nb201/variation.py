@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fne.genotopheno.nb201 import NB201Genotype, NB201Space
-
-from . import register_variation
+from fne.genotopheno.nb201.space import NB201Genotype, NB201Space
+from fne.genotopheno.variation import register_variation
 
 __all__ = ["uniform_crossover", "mutate_op"]
 
