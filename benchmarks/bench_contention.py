@@ -27,8 +27,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fne.compute import usable_cpus  # noqa: E402
-from fne.search.run import SearchConfig, run_search  # noqa: E402
+from fne.compute import usable_cpus
+from fne.search.config import SearchConfig
+from fne.search.run import run_search
 
 HOG = """
 import torch, torch.nn as nn, torch.nn.functional as F

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from fne.compute import make_evaluator, usable_cpus
-from fne.evolution.dataset import load_cifar10, sample_batch
+from fne.data import load_dataset, sample_batch
 from fne.evolution.fitness import Scorer
 from fne.genotopheno import get_space
-from fne.search.run import SearchConfig
+from fne.search.config import SearchConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     space = get_space("nb201")
     rng = np.random.default_rng(args.seed)
     cells = [space.sample(rng) for _ in range(args.n)]
-    x, y = sample_batch(load_cifar10(args.data_dir).train, 64, torch.Generator().manual_seed(args.seed))
+    x, y = sample_batch(load_dataset(args.data_dir, "cifar10").train, 64, torch.Generator().manual_seed(args.seed))
     runs = []
     for backend, workers in plan(args.backends, args.workers):
         if backend == "ray":

@@ -50,8 +50,9 @@ import torch
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 from fne.compute import Failed, make_evaluator
-from fne.evolution.dataset import load_cifar10, sample_batch
-from fne.evolution.fitness import COMBINED_PROXIES, DEFAULT_PROXIES, get_proxy, score_genotype
+from fne.data import load_dataset, sample_batch
+from fne.evolution.defaults import space_defaults
+from fne.evolution.fitness import DEFAULT_PROXIES, get_proxy, score_genotype
 from fne.evolution.fitness import aggregate as agg
 from fne.evolution.fitness.feature_correlation import conv_features, min_correlation_eigenvalues
 from fne.evolution.fitness.gradient_statistics import layer_log_ratio, split_gradients
@@ -65,11 +66,15 @@ from fne.evolution.fitness.spectra import (
     trainability_score,
 )
 from fne.genotopheno import get_space
-from fne.search.ground_truth import read_rows, sample_rows
+from fne.search.benchmark_table import ARCH_COLUMN, read_rows, sample_rows
 from selection_rule import RULE, Targets, best_odds, odds, preference, resamples
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+
+COMBINED_PROXIES = ("ntk", "naswot", "grad_corr", "params")
+"""The proxies of fne's earlier ``combined`` ranking (the three mission proxies and the
+parameter count, equal weights), reported beside the chosen ranking for comparison."""
 
 CANDIDATES = (
     "expressivity",
@@ -237,7 +242,7 @@ def canonical_keys(space_name: str, rows: Sequence[Mapping[str, str]]) -> list[s
 
 def nb201_split(args: argparse.Namespace, setup: SpaceSetup) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Seed-0 selection rows and the report rows drawn from the rest (isomorphs excluded)."""
-    rows = read_rows(args.csv, ("arch_str", setup.metric) + setup.published)
+    rows = read_rows(args.csv, (ARCH_COLUMN, setup.metric) + setup.published, space=get_space("nb201"), flag="--csv")
     select = sample_rows(rows, args.select_n, args.seed)
     seen = set()
     for size in set(SEED0_SAMPLE_SIZES) | {args.select_n}:
@@ -251,7 +256,7 @@ def nb201_split(args: argparse.Namespace, setup: SpaceSetup) -> tuple[list[dict[
 
 def darts_split(args: argparse.Namespace, setup: SpaceSetup) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """The seed-0 shuffled halves of the NB301 table; report isomorphs of selection cells dropped."""
-    rows = read_rows(args.csv, ("arch_str", setup.metric))
+    rows = read_rows(args.csv, (ARCH_COLUMN, setup.metric), space=get_space("darts"), flag="--csv")
     order = np.random.default_rng(args.seed).permutation(len(rows))
     half = len(rows) // 2
     select = [rows[i] for i in order[:half]]
@@ -653,14 +658,12 @@ def selection(
 
 
 def library_choice(space_name: str) -> tuple[tuple[str, ...], str]:
-    if space_name == "darts":
-        return tuple(agg.DARTS_RANKING_PROXIES), agg.DARTS_RANKING_AGGREGATOR
-    return tuple(agg.RANKING_PROXIES), agg.RANKING_AGGREGATOR
+    chosen = space_defaults(space_name)
+    return tuple(chosen.proxies), chosen.ranking
 
 
 def library_weights(space_name: str) -> dict[str, float] | None:
-    weights = agg.DARTS_RANKING_WEIGHTS if space_name == "darts" else agg.RANKING_WEIGHTS
-    return None if weights is None else dict(weights)
+    return dict(space_defaults(space_name).weights)
 
 
 def library_build(space_name: str) -> dict[str, Any]:
@@ -887,7 +890,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     setup = SETUPS[args.space]
     select_rows, report_rows = (darts_split if setup.name == "darts" else nb201_split)(args, setup)
     args.report_n = len(report_rows)  # the sample size the selection's odds are for
-    data = load_cifar10(args.data_dir)
+    data = load_dataset(args.data_dir, "cifar10")
     x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.batch_seed))
     result: dict[str, Any] = {"settings": settings(args)}
     if args.phase in ("select", "both"):

@@ -7,7 +7,7 @@ For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 * ``fne, no tournament``: the same search with tournaments switched off (the training-free
   ranking alone picks);
 * ``previous default``: the search's defaults before the ranking led it
-  (:data:`fne.search.config.PREVIOUS_DEFAULTS`: parameter count and SynFlow, Pareto
+  (:data:`PREVIOUS_DEFAULTS`: parameter count and SynFlow, Pareto
   survival, a final tournament of 8 cells and 75 steps);
 * ``random``: as many distinct random cells as ``fne`` evaluated, scored by the same
   proxies, picked by the same ranking rule (``SearchConfig.ranking``);
@@ -48,19 +48,28 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from fne.data import load_dataset  # noqa: E402
-from fne.evolution.fitness import to_objectives  # noqa: E402
-from fne.evolution.ranking import objective_ranking, rank_rows  # noqa: E402
-from fne.genotopheno import get_space  # noqa: E402
-from fne.options import json_fields  # noqa: E402
-from fne.search.config import PREVIOUS_DEFAULTS  # noqa: E402
-from fne.search.run import (
-    SearchConfig,
-    build_scorer,
-    lookup_benchmark,  # noqa: E402
-    read_benchmark,
-    run_search,
-)
+from fne.data import load_dataset
+from fne.evolution.fitness import to_objectives
+from fne.evolution.ranking import rank_rows
+from fne.genotopheno import get_space
+from fne.options import json_fields
+from fne.search.benchmark_table import lookup_benchmark, read_benchmark
+from fne.search.config import SearchConfig
+from fne.search.run import build_scorer, run_search
+
+PREVIOUS_DEFAULTS: dict[str, Any] = {
+    "proxies": ("params", "synflow"),
+    "ranking": "nondominated",
+    "ranking_weights": {},
+    "rank_scale": "cells",
+    "survival": "nsga2",
+    "final_tournament_size": 8,
+    "final_tournament_steps": 75,
+    "build_kwargs": {"C": 8, "N": 1},
+}
+"""The defaults of the search before the training-free ranking led it (parameter count and
+SynFlow, Pareto survival, a final tournament of 8 cells and 75 steps on its scoring network of
+one cell a stage), for comparison (``SearchConfig(**PREVIOUS_DEFAULTS)``)."""
 
 METHODS = ("fne", "fne, no tournament", "previous default", "random", "naswot")
 SLUGS = {
@@ -164,7 +173,7 @@ def _baselines(seed: int, data_dir: str, n: int, overrides: dict[str, Any]) -> d
     cells = sample_distinct(space, n, seed)
     scores = scorer.score_many(cells, progress=False)
     elapsed = time.perf_counter() - start
-    ranking = objective_ranking(config.ranking, config.objective_weights(), config.rank_scale)
+    ranking = config.ranking_rule()
     objectives = to_objectives(scores, config.proxies)
     order = rank_rows(ranking, objectives, reference=objectives)
     best = int(order[0])
@@ -313,7 +322,7 @@ def _report(seed: int, picks: dict[str, dict[str, Any]]) -> dict[str, dict[str, 
 
 def look_up(runs: dict[int, dict[str, dict[str, Any]]], csv_path: str) -> None:
     """Add each pick's ``c10_test_200ep`` (read only now, after every search)."""
-    table = read_benchmark(Path(csv_path))
+    table = read_benchmark(Path(csv_path), SearchConfig().benchmark_metric)
     space = get_space("nb201")
     for picks in runs.values():
         for pick in picks.values():

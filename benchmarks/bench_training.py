@@ -34,14 +34,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from fne.data import load_dataset  # noqa: E402
-from fne.data.sampling import train_val_split  # noqa: E402
-from fne.genotopheno import get_space  # noqa: E402
-from fne.options import json_fields  # noqa: E402
-from fne.training.recipe import TrainConfig, scaled_batch_size  # noqa: E402
-from fne.training.train_cell import train_cell  # noqa: E402
+from fne.data import load_dataset
+from fne.data.sampling import train_val_split
+from fne.genotopheno import get_space
+from fne.options import json_fields
+from fne.training.recipe import TrainConfig, scaled_batch_size
+from fne.training.train_cell import train_cell
 
 SHARED = ROOT.parent / "shared" / "data"
 BEST_NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"

@@ -7,20 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from fne.evolution.fitness import combined_score, list_proxies
+from fne.evolution.fitness import list_proxies, rank_matrix
 from fne.evolution.fitness.aggregate import (
-    DARTS_RANKING_AGGREGATOR,
-    DARTS_RANKING_PROXIES,
-    DARTS_RANKING_WEIGHTS,
-    RANKING_AGGREGATOR,
-    RANKING_PROXIES,
-    RANKING_WEIGHTS,
     aggregate,
     aggregation_order,
     get_aggregator,
     list_aggregators,
     register_aggregator,
 )
+from fne.genotopheno import DartsSpace, NB201Space
 from fne.registry import Registry
 
 # params and naswot are higher-is-better, ntk lower-is-better.
@@ -41,9 +36,9 @@ def test_registered_methods_and_lookup_errors():
         aggregate(SCORES, NAMES, "nope")
 
 
-def test_mean_rank_is_todays_combined_score():
+def test_mean_rank_is_minus_the_mean_rank():
     values = aggregate(SCORES, ["params", "naswot", "ntk"], "mean_rank")
-    np.testing.assert_allclose(values, combined_score(SCORES, ["params", "naswot", "ntk"]))
+    np.testing.assert_allclose(values, -rank_matrix(SCORES, ["params", "naswot", "ntk"]).mean(axis=1))
     np.testing.assert_allclose(aggregate(SCORES, NAMES, "mean_rank"), [-2.0, -2.0, -2.0, -4.0])
 
 
@@ -77,6 +72,11 @@ def test_failed_values_rank_last():
 def test_weights_change_the_ranking_and_are_checked():
     assert aggregation_order(SCORES, NAMES, "mean_rank", [1.0, 3.0]).tolist()[0] == 2
     assert aggregation_order(SCORES, NAMES, "mean_rank", {"params": 1.0}).tolist()[0] == 0
+    # a proxy the named weights leave out weighs 1, as under equal weights and in the search's options
+    np.testing.assert_array_equal(
+        aggregate(SCORES, NAMES, "mean_rank", {"params": 3.0}), aggregate(SCORES, NAMES, "mean_rank", [3.0, 1.0])
+    )
+    np.testing.assert_array_equal(aggregate(SCORES, NAMES, "log_rank", {}), aggregate(SCORES, NAMES, "log_rank"))
     np.testing.assert_allclose(
         aggregate(SCORES, NAMES, "log_rank", [2.0, 2.0]), 2 * aggregate(SCORES, NAMES, "log_rank")
     )
@@ -98,6 +98,8 @@ def test_order_ties_keep_index_order_and_empty_inputs():
     assert aggregate([], NAMES).shape == (0,)
     with pytest.raises(ValueError, match="at least one proxy"):
         aggregate(SCORES, [])
+    with pytest.raises(ValueError, match=r"proxies names \['nope'\], which are not registered"):
+        aggregate(SCORES, ["params", "nope"])
     with pytest.raises(ValueError, match="no value for proxy 'ntk'"):
         aggregate([{"params": 1.0}], ["params", "ntk"])
 
@@ -112,10 +114,9 @@ def test_a_registered_aggregator_is_used(monkeypatch):
 
 
 def test_ranking_constants_name_registered_things():
-    rankings = (
-        (RANKING_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS),
-        (DARTS_RANKING_PROXIES, DARTS_RANKING_AGGREGATOR, DARTS_RANKING_WEIGHTS),
-    )
+    chosen = [space.search_defaults for space in (NB201Space, DartsSpace)]
+    rankings = [(c.proxies, c.ranking, c.weights) for c in chosen if c is not None]
+    assert len(rankings) == 2
     for proxies, method, weights in rankings:
         assert set(proxies) <= set(list_proxies()) and len(set(proxies)) == len(proxies)
         assert method in list_aggregators()

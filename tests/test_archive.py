@@ -12,6 +12,7 @@ import pytest
 from fne.evolution.archive import Archive, clean_scores
 from fne.evolution.evolution import Evolution
 from fne.evolution.fitness import to_objectives
+from fne.evolution.ranking import Ranking
 from fne.evolution.selection import pick_order
 from fne.genotopheno import get_space
 
@@ -141,12 +142,16 @@ def test_state_round_trip_and_a_bad_state_changes_nothing() -> None:
 def test_a_reference_ranking_gets_the_reference_rows() -> None:
     seen: list[Any] = []
 
-    def ranking(F: np.ndarray, reference: Any = None) -> np.ndarray:
-        seen.append(reference)
-        return np.arange(len(F))
+    class InOrder(Ranking):
+        @property
+        def uses_reference(self) -> bool:
+            return True
 
-    ranking.uses_reference = True  # type: ignore[attr-defined]
-    archive = filled(6, ranking=ranking)
+        def order(self, objectives: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+            seen.append(reference)
+            return np.arange(len(objectives))
+
+    archive = filled(6, ranking=InOrder())
     archive.pick_order()
     assert seen == [None]
     keys = archive.eligible()
@@ -182,13 +187,21 @@ class Scorer:
 def test_evolution_picks_with_the_ranking_it_is_given() -> None:
     space = get_space("nb201")
     worst_first = Evolution(
-        space=space, scorer=Scorer(space), pop_size=6, generations=3, seed=0, ranking=lambda F: pick_order(F)[::-1]
+        space=space,
+        scorer=Scorer(space),
+        pop_size=6,
+        generations=3,
+        seed=0,
+        ranking=lambda F: pick_order(F)[::-1],
+        survival="nsga2",
     )
     result = worst_first.run(progress=False)
-    default = Evolution(space=space, scorer=Scorer(space), pop_size=6, generations=3, seed=0)
+    default = Evolution(
+        space=space, scorer=Scorer(space), pop_size=6, generations=3, seed=0, ranking=pick_order, survival="nsga2"
+    )
     expected = default.run(progress=False)
     assert result.best == default.archive.entry(default.pick_ranking()[-1]) != expected.best
     strip = [{k: v for k, v in h.items() if k != "best"} for h in result.history]
     assert strip == [{k: v for k, v in h.items() if k != "best"} for h in expected.history]
     with pytest.raises(ValueError, match="ranking must be callable"):
-        Evolution(space=space, scorer=Scorer(space), ranking=None)  # type: ignore[arg-type]
+        Evolution(space=space, scorer=Scorer(space), ranking="rank_sum")  # type: ignore[arg-type]

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from fne.genotopheno import ops as cell_operations
-from fne.genotopheno.darts.space import DARTS_V1, DARTS_V2, DartsGenotype, DartsSpace
+from fne.genotopheno.darts.genotype import DartsGenotype
+from fne.genotopheno.darts.space import DARTS_V1, DARTS_V2, DartsSpace
 from fne.genotopheno.space import get_space, list_spaces
 
 V2_TEXT = (
@@ -82,10 +83,10 @@ _BAD_CASES = [
     (
         "missing ']'",
         V2_TEXT.replace("('dil_conv_3x3', 2)], ", "('dil_conv_3x3', 2), "),
-        ["'normal_concat'", "expected '('"],
+        [f"position {len(V2_TEXT) - 2}: closing parenthesis ')' does not match opening parenthesis '['"],
     ),
-    ("missing ')'", V2_TEXT[:-1], ["end of text"]),
-    ("missing '('", V2_TEXT.replace("Genotype(", "Genotype "), ["'normal'", "position 9"]),
+    ("missing ')'", V2_TEXT[:-1], ["position 8: '(' was never closed"]),
+    ("missing '('", V2_TEXT.replace("Genotype(", "Genotype "), [f"position {len(V2_TEXT) - 1}: unmatched ')'"]),
     ("unknown op", V2_TEXT.replace("dil_conv_3x3", "dil_conv_9x9"), ["'dil_conv_9x9'", "normal pair 8"]),
     (
         "too few pairs",
@@ -124,12 +125,12 @@ _BAD_CASES = [
     ),
     ("unknown field", V2_TEXT.replace("reduce_concat=", "reduced_concat="), ["'reduced_concat'"]),
     ("missing field", V2_TEXT.replace(", reduce_concat=[2, 3, 4, 5]", ""), ["reduce_concat"]),
-    ("trailing text", V2_TEXT + " extra", ["'extra'"]),
+    ("trailing text", V2_TEXT + " extra", [f"position {len(V2_TEXT) + 1}: invalid syntax"]),
     ("op not quoted", V2_TEXT.replace("'skip_connect'", "skip_connect", 1), ["'skip_connect'", "quotes"]),
-    ("garbage word", "hello world", ["'hello'", "position 0"]),
-    ("garbage chars", "Genotype(@@)", ["'@'", "position 9"]),
+    ("garbage word", "hello world", ["not a valid literal at position 6: invalid syntax"]),
+    ("garbage chars", "Genotype(@@)", ["position 9: invalid syntax"]),
     ("unterminated string", "Genotype(normal=[('sep_conv_3x3, 0)])", ["unterminated", "position 18"]),
-    ("empty", "", ["end of text"]),
+    ("empty", "", ["position 0: invalid syntax"]),
 ]
 
 
@@ -279,16 +280,16 @@ def test_samples_round_trip_and_validate(space):
 
 def test_small_network_forward_backward_and_repr(space):
     torch.manual_seed(0)
-    net = space.build(DARTS_V2, small=True)
-    assert net.C == 16 and len(net.cells) == 5
-    assert [c.reduction for c in net.cells] == [False, True, False, True, False]
+    net = space.build(DARTS_V2, **space.preset("score"))
+    assert net.C == 4 and len(net.cells) == 8
+    assert [c.reduction for c in net.cells] == [False, False, True, False, False, True, False, False]
     x = torch.randn(2, 3, 32, 32)
     out = net(x)
     assert out.shape == (2, 10)
     out.sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     assert f"genotype={V2_TEXT}" in repr(net)
-    assert repr(net) == repr(space.build_small(DARTS_V2))
+    assert repr(net) == repr(space.build(DARTS_V2, C=4, layers=8, stem_multiplier=1))
 
 
 def test_darts_v2_parameter_count_matches_publication(space):
@@ -299,7 +300,11 @@ def test_darts_v2_parameter_count_matches_publication(space):
 
 def test_auxiliary_and_drop_path(space):
     net = space.build(
-        DARTS_V2, small=True, auxiliary=True, drop_path_prob=0.5, generator=torch.Generator().manual_seed(1)
+        DARTS_V2,
+        **space.preset("score"),
+        auxiliary=True,
+        drop_path_prob=0.5,
+        generator=torch.Generator().manual_seed(1),
     )
     x = torch.randn(2, 3, 32, 32)
     net.train()
@@ -314,7 +319,7 @@ def test_auxiliary_and_drop_path(space):
         assert torch.equal(net(x), net(x))
     assert net.aux_logits is None
     with pytest.raises(ValueError, match="drop_path_prob"):
-        space.build(DARTS_V2, small=True, drop_path_prob=1.5)
+        space.build(DARTS_V2, **space.preset("score"), drop_path_prob=1.5)
 
 
 def test_user_registered_op_in_darts_genotype():
@@ -394,10 +399,10 @@ def test_published_cells_have_distinct_inputs(space):
 @pytest.mark.parametrize("digit", ["\u0662", "\u00b2", "\uff12"])
 def test_indices_must_be_ascii_digits(space, digit):
     text = V2_TEXT.replace("('dil_conv_3x3', 2)", f"('dil_conv_3x3', {digit})")
-    with pytest.raises(ValueError, match=f"unexpected character '{digit}' at position {text.index(digit)}"):
+    with pytest.raises(ValueError, match=f"position {text.index(digit)}: invalid character '{digit}'"):
         space.parse(text)
     concat = V2_TEXT.replace("normal_concat=[2, 3, 4, 5]", f"normal_concat=[{digit}, 3, 4, 5]")
-    with pytest.raises(ValueError, match=f"'{digit}' at position {concat.index(digit)}"):
+    with pytest.raises(ValueError, match=f"position {concat.index(digit)}: invalid character '{digit}'"):
         space.parse(concat)
 
 
@@ -405,7 +410,7 @@ def test_build_and_canonical_take_text(space):
     torch.manual_seed(0)
     from_text = space.build(V2_TEXT, C=4, layers=3)
     assert repr(from_text) == repr(space.build(DARTS_V2, C=4, layers=3))
-    assert space.build_small(V1_TEXT).genotype == DARTS_V1
+    assert space.build(V1_TEXT, **space.preset("score")).genotype == DARTS_V1
     assert space.canonical(V2_TEXT) == space.canonical(DARTS_V2)
     assert space.canonical_genotype(V1_TEXT) == space.canonical_genotype(DARTS_V1)
     with pytest.raises(ValueError, match="'dil_conv_9x9'"):

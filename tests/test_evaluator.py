@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,83 @@ def test_tensors_travel_as_bytes_not_shared_descriptors() -> None:
     run = subprocess.run([sys.executable, "-c", SHARER_CHECK], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "none"
+
+
+DRIVER = """
+import os, sys, threading, time
+from pathlib import Path
+
+from fne.compute import make_evaluator
+
+
+def record_pid_and_wait(folder):
+    Path(folder, f"{os.getpid()}.pid").touch()
+    time.sleep(120)  # far longer than the test runs
+
+
+def run():
+    make_evaluator(sys.argv[1], workers=2).map(record_pid_and_wait, [sys.argv[2]] * 2, progress=False)
+
+
+if __name__ == "__main__":
+    if sys.argv[3] == "other-thread":
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join()
+    else:
+        run()
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting for its new parent has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds processes in /proc")
+@pytest.mark.parametrize(
+    "backend, thread",
+    [
+        ("process", "main-thread"),
+        ("process", "other-thread"),
+        pytest.param("ray", "main-thread", marks=pytest.mark.slow),
+    ],
+)
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path, backend: str, thread: str) -> None:
+    """SIGKILL leaves the parent no chance to stop its workers: they must end by themselves."""
+    if backend == "ray":
+        pytest.importorskip("ray")
+    driver, folder, errors = tmp_path / "driver.py", tmp_path / "pids", tmp_path / "driver.err"
+    driver.write_text(DRIVER)
+    folder.mkdir()
+    with open(errors, "wb") as err:
+        parent = subprocess.Popen(
+            [sys.executable, str(driver), backend, str(folder), thread], stdout=subprocess.DEVNULL, stderr=err
+        )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 90
+        while len(workers) < 2 and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.1)
+            workers = [int(p.stem) for p in folder.glob("*.pid")]
+        assert len(workers) == 2, f"the workers did not start: {errors.read_text()[-2000:]}"
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(map(_running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _running(pid)], "workers outlived their killed parent by 10 s"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        parent.wait()
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_bad_arguments_rejected() -> None:
@@ -216,10 +295,11 @@ def test_scorer_records_failed_cells(cells_and_batch) -> None:
 def test_command_line_options() -> None:
     import argparse
 
-    from fne.compute import add_evaluator_args, evaluator_for
+    from fne.compute import ComputeOptions, evaluator_for
+    from fne.options import add_options
 
     parser = argparse.ArgumentParser()
-    add_evaluator_args(parser)
+    add_options(parser, ComputeOptions, skip=("device",))
 
     def from_argv(parser: argparse.ArgumentParser, argv: list):
         args = parser.parse_args(argv)
@@ -240,3 +320,11 @@ def test_command_line_options() -> None:
         from_argv(parser, ["--workers", "2", "--backend", "serial"])
     with pytest.raises(ValueError, match="--workers must be an integer >= 1"):
         from_argv(parser, ["--workers", "0"])
+
+
+def test_resolved_workers() -> None:
+    from fne.compute import ComputeOptions
+
+    assert ComputeOptions(workers=3).resolved_workers() == 3
+    assert ComputeOptions(backend="serial").resolved_workers() == 1
+    assert ComputeOptions(device="cpu").resolved_workers() == usable_cpus()

@@ -15,8 +15,10 @@ import pytest
 import torch
 
 from fne.evolution.evolution import Callback, Evolution, Snapshot
+from fne.evolution.selection import pick_order
 from fne.evolution.tournament import TournamentResult
 from fne.genotopheno import get_space
+from fne.search.checkpoint import read_checkpoint, save_checkpoint
 
 PROXIES = ("conv", "live")
 
@@ -61,6 +63,7 @@ class RandomTournament:
 
 
 def make(seed: int = 0, generations: int = 4, **kw: Any) -> Evolution:
+    """A small search with the Pareto pick order and NSGA-II survival."""
     space = get_space("nb201")
     return Evolution(
         space=space,
@@ -69,6 +72,8 @@ def make(seed: int = 0, generations: int = 4, **kw: Any) -> Evolution:
         pop_size=6,
         generations=generations,
         seed=seed,
+        ranking=pick_order,
+        survival="nsga2",
         **kw,
     )
 
@@ -380,6 +385,8 @@ def make_v1(generations: int = 5) -> Evolution:
         tournament=LastCandidateWins(3),
         tournament_every=2,
         final_tournament=LastCandidateWins(4),
+        ranking=pick_order,
+        survival="nsga2",
     )
 
 
@@ -411,12 +418,23 @@ def test_state_dict_keeps_the_v1_layout_plus_the_reference() -> None:
     assert state["reference"] == initial
 
 
-def test_a_v1_checkpoint_resumes_to_the_result_it_had(tmp_path: Any) -> None:
-    from fne.search.checkpoint import load_checkpoint, save_checkpoint
-
+def test_a_state_an_earlier_fne_wrote_is_refused_without_change(tmp_path: Any) -> None:
     save_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7}, state=v1_state())
     resumed = make_v1()
-    resumed.load_state_dict(load_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7}))
+    with pytest.raises(
+        ValueError, match=r"written by an earlier fne \(state version 1, without reference .*start a new run"
+    ):
+        resumed.load_state_dict(read_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7})["state"])
+    with pytest.raises(ValueError, match=r"written by an earlier fne \(state version 0, with reference"):
+        resumed.load_state_dict(dict(v1_state(), version=0, reference=make_v1_reference()))
+    assert resumed.generation == -1 and resumed.population == [] and len(resumed.archive) == 0
+
+
+def test_a_v1_checkpoint_resumes_to_the_result_it_had(tmp_path: Any) -> None:
+    state = dict(v1_state(), reference=make_v1_reference())
+    save_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7}, state=state)
+    resumed = make_v1()
+    resumed.load_state_dict(read_checkpoint(tmp_path / "checkpoint.json", config={"seed": 7})["state"])
     assert without_reference(resumed.state_dict()) == v1_state()
     assert resumed.archive.reference == tuple(make_v1_reference())
     result = resumed.run(progress=False)
@@ -432,8 +450,6 @@ def jsonable(value: Any) -> Any:
 
 @pytest.mark.parametrize("stop", [1, 3, 4])
 def test_a_run_resumed_from_a_checkpoint_file_matches_an_uninterrupted_one(stop: int, tmp_path: Any) -> None:
-    from fne.search.checkpoint import load_checkpoint, save_checkpoint
-
     def build() -> Evolution:
         space = get_space("nb201")
         return Evolution(
@@ -454,7 +470,7 @@ def test_a_run_resumed_from_a_checkpoint_file_matches_an_uninterrupted_one(stop:
         part.tell(part.ask(), part.scorer.score_many(part.ask()))
     save_checkpoint(tmp_path / "c.json", config={}, state=part.state_dict())
     resumed = build()
-    resumed.load_state_dict(load_checkpoint(tmp_path / "c.json"))
+    resumed.load_state_dict(read_checkpoint(tmp_path / "c.json")["state"])
     result = resumed.run(progress=False)
     assert jsonable(result.to_dict()) == jsonable(expected.to_dict())
     assert jsonable(resumed.state_dict()) == jsonable(full.state_dict())
@@ -477,8 +493,9 @@ RECORDED_V1_BEST = "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|avg_pool_3
 RECORDED_V1_RESULT = "45c7b23641254d7556db113aaf774e922946a0c58a767690f97be25c2078c5bb"
 """What :func:`make_v1` finds from :data:`V1_STATE_AT_GENERATION_2`, as recorded with the code that wrote that state."""
 
-# A checkpoint state as the version-1 code wrote it after generation 2 of :func:`make_v1` (its
-# ``torch_rng``, 6.7 kB of base64, is rebuilt by :func:`v1_state`). One tournament has eliminated two cells.
+# A checkpoint state of version 1 after generation 2 of :func:`make_v1`, as written before states held their
+# ``reference`` cells (its ``torch_rng``, 6.7 kB of base64, is rebuilt by :func:`v1_state`). One tournament has
+# eliminated two cells.
 V1_STATE_AT_GENERATION_2 = {
     "version": 1,
     "space": "nb201",
@@ -609,3 +626,36 @@ V1_STATE_AT_GENERATION_2 = {
         "uinteger": 2844190644,
     },
 }
+
+
+def test_the_readme_library_example_runs_the_search_of_run_search(tmp_path: Any) -> None:
+    from conftest import SHARED_DATA
+    from fne import evolution as fe
+    from fne.data import load_dataset
+    from fne.search.config import SearchConfig
+    from fne.search.run import build_scorer, run_search
+
+    data_dir = SHARED_DATA / "fashion_mnist"
+    if not data_dir.is_dir():
+        pytest.skip(f"shared Fashion-MNIST data not found at {data_dir}")
+    config = SearchConfig(
+        data_dir=str(data_dir),
+        dataset="npz",
+        out=str(tmp_path / "run"),
+        pop_size=4,
+        generations=2,
+        seed=1,
+        proxy_batch=16,
+        final_tournament_size=0,
+        workers=1,
+        device="cpu",
+    )
+    searched = run_search(config, progress=False)
+    space = get_space(config.space)
+    scorer = build_scorer(config, load_dataset(config.data_dir, config.dataset), space)
+    evo = fe.Evolution(
+        space=space, scorer=scorer, pop_size=config.pop_size, generations=config.generations, seed=config.seed
+    )
+    result = evo.run(progress=False)
+    assert result.best == searched["best"] and result.evaluations == searched["evaluations"]
+    assert jsonable(result.history) == jsonable(searched["history"])

@@ -10,23 +10,27 @@ import pytest
 import torch
 from torch import nn
 
+from fne.compute import resolve_device
 from fne.evolution.fitness import (
     Scorer,
-    combined_score,
+    check_proxy_names,
     get_proxy,
     list_proxies,
     non_dominated_ranks,
     register_proxy,
-    resolve_device,
     run_proxy,
     score_genotype,
     to_objectives,
     unregister_proxy,
 )
+from fne.evolution.fitness.activation_patterns import hamming_kernel, image_patches
+from fne.evolution.fitness.aggregate import aggregate
 from fne.evolution.fitness.network_probes import batch_statistics_as_constants, preserved, reinitialise
-from fne.evolution.fitness.proxies import hamming_kernel, image_patches, ntk_gram
+from fne.evolution.fitness.ntk import ntk_gram
+from fne.evolution.fitness.units import proxy_label, proxy_unit, uses_log_scale
 from fne.genotopheno import get_space
-from fne.search.ground_truth import correlation_report, read_rows, sample_rows
+from fne.search.benchmark_table import read_rows, sample_rows
+from fne.search.ground_truth import correlation_report
 
 TINY = {"C": 4, "N": 1}
 GOOD = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|"
@@ -147,6 +151,38 @@ def test_registry_orientation_and_custom_proxy():
     finally:
         unregister_proxy("test_const")
     assert "test_const" not in list_proxies()
+
+
+def test_units_are_declared_at_registration():
+    assert get_proxy("params").unit == "M parameters" and not get_proxy("params").log_scale
+    assert get_proxy("ntk").unit == "condition number" and get_proxy("ntk").log_scale
+    register_proxy("test_unit", higher_is_better=False, unit="seconds", log_scale=True)(lambda net, x, y: 1.0)
+    register_proxy("test_no_unit", higher_is_better=True)(lambda net, x, y: 1.0)
+    try:
+        assert proxy_unit("test_unit") == "seconds" and uses_log_scale("test_unit")
+        assert proxy_label("test_unit") == "test_unit (seconds, lower is better; log scale)"
+        assert proxy_unit("test_no_unit") is None and not uses_log_scale("test_no_unit")
+        assert proxy_label("test_no_unit") == "test_no_unit (higher is better)"
+    finally:
+        unregister_proxy("test_unit")
+        unregister_proxy("test_no_unit")
+    assert proxy_unit("test_unit") is None and proxy_label("test_unit") == "test_unit (objective, minimised)"
+    with pytest.raises(ValueError, match="unit must be a non-empty string"):
+        register_proxy("ok_name", higher_is_better=True, unit="")
+    with pytest.raises(ValueError, match="log_scale must be a bool"):
+        register_proxy("ok_name", higher_is_better=True, log_scale="yes")
+
+
+def test_check_proxy_names_names_the_problem():
+    check_proxy_names(["ntk", "params"], "--proxies")
+    check_proxy_names(("naswot",), "--combine")
+    for names, problem in (
+        (["ntk", "bogus"], r"--x names \['bogus'\], which are not registered; "),
+        (["ntk", "ntk"], r"--x names \['ntk'\] more than once; "),
+        ([], "--x names no proxy, but at least one proxy is needed; "),
+    ):
+        with pytest.raises(ValueError, match=problem + r"--x must be distinct registered proxies \(meco, zico, ntk"):
+            check_proxy_names(names, "--x")
 
 
 # --------------------------------------------------------------------------- proxy internals
@@ -336,17 +372,40 @@ def test_to_objectives_orientation_and_failure_rule():
         to_objectives([{"ntk": 1.0}], ["ntk", "naswot"])
 
 
-def test_combined_score_and_non_dominated_ranks():
+def test_mean_rank_and_non_dominated_ranks():
     scores = [
         {"ntk": 1.0, "naswot": 9.0},
         {"ntk": 2.0, "naswot": 8.0},
         {"ntk": 3.0, "naswot": 9.5},
         {"ntk": math.nan, "naswot": math.nan},
     ]
-    combined = combined_score(scores, ["ntk", "naswot"])
+    combined = aggregate(scores, ["ntk", "naswot"], "mean_rank")
     assert combined.argmax() == 0 and combined.argmin() == 3
     fronts = non_dominated_ranks(to_objectives(scores, ["ntk", "naswot"]))
     assert fronts.tolist() == [0, 1, 0, 2]
+
+
+def _peeled_fronts(F: np.ndarray) -> list[int]:
+    """Front numbers by definition: peel off the rows no remaining row dominates."""
+    fronts, remaining, number = [-1] * len(F), set(range(len(F))), 0
+    while remaining:
+        front = {
+            i for i in remaining if not any((F[j] <= F[i]).all() and (F[j] < F[i]).any() for j in remaining if j != i)
+        }
+        for i in front:
+            fronts[i] = number
+        remaining -= front
+        number += 1
+    return fronts
+
+
+def test_non_dominated_ranks_with_ties_and_duplicate_rows():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, k = int(rng.integers(1, 25)), int(rng.integers(1, 4))
+        F = rng.integers(0, 3, size=(n, k)).astype(float)  # many ties and equal rows
+        assert non_dominated_ranks(F).tolist() == _peeled_fronts(F)
+    assert non_dominated_ranks(np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 2.0]])).tolist() == [0, 0, 0]
 
 
 def test_ground_truth_reading_and_report(tmp_path):
@@ -362,7 +421,8 @@ def test_ground_truth_reading_and_report(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         read_rows(tmp_path / "nope.csv")
     scores = [{"ntk": 3.0, "params": 1.0}, {"ntk": 1.0, "params": 3.0}, {"ntk": math.nan, "params": 2.0}]
-    report = correlation_report(scores, ["ntk", "params"], np.array([1.0, 3.0, 2.0]), ["ntk", "params"])
+    combined = aggregate(scores, ["ntk", "params"], "mean_rank")
+    report = correlation_report(scores, ["ntk", "params"], np.array([1.0, 3.0, 2.0]), ["ntk", "params"], combined)
     assert report["params"]["spearman"] == pytest.approx(1.0)
     assert report["ntk"]["failed"] == 1 and report["combined"]["failed"] == 0
     assert set(report["combined"]) == {"spearman", "kendall", "failed"}

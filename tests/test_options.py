@@ -117,7 +117,7 @@ def test_every_config_field_is_a_declared_option(command: str) -> None:
 
 def test_the_search_parser_gives_the_search_config_defaults() -> None:
     from fne.cli.search_command import build_parser
-    from fne.search.run import SearchConfig
+    from fne.search.config import SearchConfig
 
     parser = build_parser(prog="fne search")
     assert from_args(SearchConfig, parser.parse_args([])) == SearchConfig()

@@ -178,7 +178,7 @@ def test_row_that_is_not_a_genotype_is_named_before_scoring(plot_scores, inputs,
     monkeypatch.setattr(plot_scores.Scorer, "score_many", lambda *a, **k: pytest.fail("scored a cell"))
     out = tmp_path / "out"
     err = _usage_error(plot_scores, _argv(table, data_dir, out), capsys)
-    assert str(table) in err and "row 3 (line 4)" in err and "conv_7x7" in err and "nb201" in err
+    assert str(table) in err and "row 4: arch_str" in err and "conv_7x7" in err and "nb201" in err
     assert not out.exists()
 
 
@@ -261,7 +261,7 @@ def test_out_that_is_a_file_is_named(plot_scores, inputs, tmp_path, capsys):
     err = _usage_error(plot_scores, _argv(table, data_dir, out), capsys)
     assert f"--out {out} exists and is not a folder" in err
     err = _usage_error(plot_scores, _argv(table, data_dir, out / "sub"), capsys)
-    assert f"{out} is a file, not a folder" in err
+    assert f"lies below {out}, which is a file, not a folder" in err
 
 
 def test_cache_that_is_a_folder_is_named(plot_scores, inputs, tmp_path, capsys):

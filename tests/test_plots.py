@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-import fne.evolution.callbacks as callbacks
-from fne.evolution.callbacks import PlotCallback, front_figure, history_figure, plot_front, plot_history
+import fne.plots as plots
+from fne.evolution.callbacks import PlotCallback
 from fne.evolution.evolution import Snapshot
 from fne.evolution.fitness import register_proxy, unregister_proxy
 from fne.evolution.fitness.units import objectives_to_raw, pick_values, proxy_label, scores_to_raw
+from fne.plots import front_figure, front_pairs, history_figure, plot_front, plot_history
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -119,7 +120,7 @@ def test_front_star_is_at_the_pick_even_outside_the_population() -> None:
 
 def test_plot_front_converts_objectives_and_takes_raw_pick(tmp_path: Path, monkeypatch) -> None:
     figures = []
-    monkeypatch.setattr(callbacks, "_save_figure", lambda fig, path: figures.append(fig))
+    monkeypatch.setattr(plots, "_save_figure", lambda fig, path: figures.append(fig))
     plot_front(np.array([[-0.5, 30.0], [-1.0, 10.0]]), [1], ["params", "ntk"], tmp_path / "f.png", pick=[2.0, 5.0])
     ax = figures[0].axes[0]
     np.testing.assert_allclose(_collection(ax, "Pareto front").get_offsets(), [[1.0, 10.0]])
@@ -165,13 +166,13 @@ def test_non_finite_values_do_not_break_the_plots(tmp_path: Path) -> None:
 def test_plot_callback_stars_the_pick_from_its_scores(tmp_path: Path, monkeypatch) -> None:
     names = ["params", "synflow"]
     figures: dict[str, Any] = {}
-    saved = callbacks._save_figure
+    saved = plots._save_figure
 
     def keep(fig: Any, path: Path) -> None:
         figures[path.name] = fig
         saved(fig, path)
 
-    monkeypatch.setattr(callbacks, "_save_figure", keep)
+    monkeypatch.setattr(plots, "_save_figure", keep)
     scores = ({"params": 0.4, "synflow": 40.0}, {"params": 0.9, "synflow": math.nan}, {"params": 1.1, "synflow": 48.0})
     record = {
         "generation": 3,
@@ -199,8 +200,6 @@ def test_plot_callback_stars_the_pick_from_its_scores(tmp_path: Path, monkeypatc
 
 
 def test_the_front_plot_stays_legible_with_many_objectives() -> None:
-    from fne.evolution.callbacks import front_figure, front_pairs
-
     assert front_pairs(2) == [(0, 1)] and len(front_pairs(4)) == 6
     assert front_pairs(8) == [(i, i + 1) for i in range(7)]
     names = ["params", "synflow", "ntk", "naswot", "grad_corr", "flops"]

@@ -41,27 +41,29 @@ def test_weights_and_unknown_methods() -> None:
 
 
 def test_the_search_config_names_a_bad_ranking() -> None:
-    from fne.search.run import SearchConfig
+    from fne.search.config import SearchConfig
 
     with pytest.raises(ValueError, match="--ranking must be one of"):
         SearchConfig(ranking="median").validate()
 
 
 def test_ranking_weights_are_checked_against_the_objectives() -> None:
-    from fne.search.run import SearchConfig
+    from fne.search.config import SearchConfig
 
     config = SearchConfig(proxies=("params", "synflow"), ranking_weights={"synflow": 2})
     assert config.objective_weights() == [1.0, 2.0]
     assert SearchConfig(proxies=("params", "synflow"), ranking_weights={"ntk": 3.0}).objective_weights() == [1.0, 1.0]
-    from fne.evolution.fitness import RANKING_WEIGHTS
-    from fne.search.config import PREVIOUS_DEFAULTS, SEARCH_WEIGHTS
+    from fne.evolution.defaults import search_weights
+    from fne.genotopheno import NB201Space
 
-    assert SearchConfig(**PREVIOUS_DEFAULTS).objective_weights() is None
+    assert SearchConfig(proxies=("params", "synflow"), ranking_weights={}).objective_weights() is None
     default = SearchConfig()
-    assert default.objective_weights() == [SEARCH_WEIGHTS[p] for p in default.proxies]
-    typical = float(np.median(list((RANKING_WEIGHTS or {"": 1.0}).values())))
+    weights = search_weights("nb201")
+    assert default.objective_weights() == [weights[p] for p in default.proxies]
+    chosen = dict(NB201Space.search_defaults.weights) if NB201Space.search_defaults else {}
+    typical = float(np.median(list(chosen.values())))
     for proxy in default.proxies:  # the ranking's own weights; a heuristic it lacks weighs as its median
-        assert SEARCH_WEIGHTS[proxy] == (RANKING_WEIGHTS or {}).get(proxy, typical)
+        assert weights[proxy] == chosen.get(proxy, typical)
     with pytest.raises(ValueError, match=r"--ranking-weight names \['bogus'\]"):
         SearchConfig(ranking_weights={"bogus": 1.0}).validate()
     with pytest.raises(ValueError, match="not all 0"):

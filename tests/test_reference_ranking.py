@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 
 from fne.evolution.archive import Archive
+from fne.evolution.defaults import search_proxies
 from fne.evolution.evolution import Evolution
-from fne.evolution.fitness import DEFAULT_PROXIES, RANKING_PROXIES, to_objectives
+from fne.evolution.fitness import DEFAULT_PROXIES, to_objectives
 from fne.evolution.fitness.aggregate import aggregate
 from fne.evolution.fitness.reference_ranks import reference_fractions, reference_ranks
-from fne.evolution.ranking import objective_ranking, rank_rows
+from fne.evolution.ranking import AggregateRanking, Ranking, objective_ranking, rank_rows
 from fne.evolution.selection import pick_order, survival_order
 from fne.evolution.survival import ParetoSurvival, RankingSurvival, get_survival
-from fne.genotopheno import get_space
-from fne.search.config import SEARCH_PROXIES, SearchConfig
+from fne.genotopheno import NB201Space, get_space
+from fne.search.config import SearchConfig
 
 
 def test_fractions_follow_the_normal_distribution_of_the_reference() -> None:
@@ -49,33 +50,55 @@ def crowded_archive() -> np.ndarray:
 
 def test_reference_ranks_judge_cells_against_the_space_not_the_crowd() -> None:
     F = crowded_archive()
-    by_cells = objective_ranking("mean_rank", scale="cells")(F)
-    ranking = objective_ranking("mean_rank", scale="reference")
-    assert ranking.uses_reference and not objective_ranking("mean_rank").uses_reference
-    by_reference = ranking(F, reference=F[2:22])
+    by_cells = rank_rows(objective_ranking("mean_rank", scale="cells"), F)
+    ranking = AggregateRanking("mean_rank", scale="reference")
+    assert ranking.uses_reference and not AggregateRanking("mean_rank").uses_reference
+    by_reference = rank_rows(ranking, F, reference=F[2:22])
     assert by_cells[0] == 0 and by_reference[0] == 1
     assert by_reference[0] == int(np.argmin(reference_ranks(F, F[2:22]).mean(axis=1)))
-    np.testing.assert_array_equal(ranking(F), by_cells)  # no reference: ranks among the cells
-    np.testing.assert_array_equal(ranking(F, reference=F[:1]), by_cells)
+    np.testing.assert_array_equal(rank_rows(ranking, F), by_cells)  # no reference: ranks among the cells
+    np.testing.assert_array_equal(rank_rows(ranking, F, reference=F[:1]), by_cells)
+
+
+class Spy(Ranking):
+    """Rows in index order; records the reference each call is handed."""
+
+    def __init__(self, uses_reference: bool) -> None:
+        self._uses_reference = uses_reference
+        self.seen: list[Any] = []
+
+    @property
+    def uses_reference(self) -> bool:
+        return self._uses_reference
+
+    def order(self, objectives: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        self.seen.append(reference)
+        return np.arange(len(objectives))
 
 
 def test_rank_rows_hands_the_reference_only_to_rankings_that_use_one() -> None:
     F = crowded_archive()
     reference = F[2:22]
     np.testing.assert_array_equal(
-        rank_rows(objective_ranking("mean_rank", scale="reference"), F, reference),
-        objective_ranking("mean_rank", scale="reference")(F, reference=reference),
+        rank_rows(AggregateRanking("mean_rank", scale="reference"), F, reference),
+        AggregateRanking("mean_rank", scale="reference").order(F, reference=reference),
     )
     np.testing.assert_array_equal(rank_rows(pick_order, F, reference), pick_order(F))
     np.testing.assert_array_equal(
-        rank_rows(objective_ranking("mean_rank"), F, reference), objective_ranking("mean_rank")(F)
+        rank_rows(AggregateRanking("mean_rank"), F, reference), AggregateRanking("mean_rank").order(F)
     )
+    with_reference, without = Spy(uses_reference=True), Spy(uses_reference=False)
+    rank_rows(with_reference, F, reference)
+    rank_rows(without, F, reference)
+    assert with_reference.seen[0] is reference and without.seen == [None]
+    np.testing.assert_array_equal(with_reference(F), np.arange(len(F)))  # calling a ranking: no reference
+    assert with_reference.seen[-1] is None
 
 
 def test_cells_tied_on_the_reference_scale_keep_the_cells_order() -> None:
     F = np.array([[60.0, 50.0], [50.0, 50.0], [0.0, 0.5], [1.0, 0.5]])
     reference = np.array([[0.0, 0.0], [1.0, 1.0]])
-    order = objective_ranking("mean_rank", scale="reference")(F, reference=reference)
+    order = rank_rows(objective_ranking("mean_rank", scale="reference"), F, reference=reference)
     assert order.tolist()[-2:] == [1, 0]  # both are beaten by all the space; the cells' ranks decide
 
 
@@ -85,7 +108,7 @@ def test_aggregate_with_a_reference_matches_the_ranking() -> None:
     reference = [{"params": float(a), "ntk": float(b)} for a, b in rng.normal(size=(8, 2))]
     values = aggregate(scores, ["params", "ntk"], "log_rank", reference=reference)
     F = to_objectives(scores + reference, ["params", "ntk"])
-    order = objective_ranking("log_rank", scale="reference")(F[:12], reference=F[12:])
+    order = rank_rows(objective_ranking("log_rank", scale="reference"), F[:12], reference=F[12:])
     assert int(np.argmax(values)) == int(order[0])
     failed = [dict(scores[0], params=math.nan)] + scores[1:]
     assert int(np.argmin(aggregate(failed, ["params", "ntk"], "mean_rank", reference=reference))) == 0
@@ -169,8 +192,9 @@ def test_a_search_led_by_reference_ranks_keeps_the_initial_population_as_referen
 
 def test_the_default_search_scores_the_ranking_and_fnes_three_heuristics() -> None:
     config = SearchConfig()
-    assert set(DEFAULT_PROXIES) <= set(config.proxies) and set(RANKING_PROXIES) <= set(config.proxies)
-    assert config.proxies == SEARCH_PROXIES and len(set(config.proxies)) == len(config.proxies)
+    chosen = NB201Space.search_defaults.proxies if NB201Space.search_defaults else ()
+    assert set(DEFAULT_PROXIES) <= set(config.proxies) and set(chosen) <= set(config.proxies)
+    assert config.proxies == search_proxies("nb201") and len(set(config.proxies)) == len(config.proxies)
     assert config.rank_scale == "reference" and config.survival == "ranking"
     config.validate()
     with pytest.raises(ValueError, match="survival"):

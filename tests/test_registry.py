@@ -57,13 +57,16 @@ def test_bad_kind_or_plural(kind: object, plural: object) -> None:
 def test_builtin_registries_read_well() -> None:
     from fne.evolution.fitness import get_proxy
     from fne.genotopheno import get_op, get_space
-    from fne.genotopheno.variation import _VARIATIONS
+    from fne.genotopheno.variation import register_variation
+
+    def vary(space_name: str) -> None:  # variation operators are looked up by their space's name
+        register_variation(space_name, crossovers={"c": lambda *a: a[1]}, mutations={"m": lambda *a: a[1]})
 
     cases = [
         (get_proxy, "unknown proxy 'nope'; registered proxies: "),
         (get_space, "unknown search space 'nope'; registered search spaces: nb201"),
         (get_op, "unknown op 'nope'; registered ops: "),
-        (_VARIATIONS.get, "unknown variation set 'nope'; registered variation sets: "),
+        (vary, "unknown search space 'nope'; registered search spaces: nb201"),
     ]
     for lookup, message in cases:
         with pytest.raises(ValueError) as info:

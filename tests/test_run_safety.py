@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from fne.files import atomic_write_json
+from fne.search.config import SearchConfig
 from fne.search.lock import FolderBusyError, FolderLock
-from fne.search.run import SearchConfig, run_search
+from fne.search.run import run_search
 from fne.training.recipe import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]

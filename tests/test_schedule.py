@@ -129,4 +129,4 @@ def test_evolution_records_what_the_schedule_decided() -> None:
     assert decided == [None, None, False, None, True]
     assert len(usual.seen) == len(final.seen) == 1
     assert result.best["arch"] == result.history[-1]["tournament"]["winners"][0]
-    assert evo.tournament is usual and evo.final_tournament is final and evo.tournament_every == 2
+    assert evo.schedule.tournament is usual and evo.schedule.final_tournament is final and evo.schedule.every == 2

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fne.evolution.selection import (
-    binary_tournament,
+    binary_selection,
     check_objectives,
     nondominated_fronts,
     pareto_front,
@@ -66,10 +66,10 @@ def test_pick_order_prefers_balanced_front_members() -> None:
     assert rank_sum(F).tolist() == [5.0, 4.0, 5.0, 6.0, 10.0]
 
 
-def test_binary_tournament_prefers_the_better_front() -> None:
+def test_binary_selection_prefers_the_better_front() -> None:
     rank = np.array([0, 1])
     crowd = np.array([1.0, 1.0])
-    picks = binary_tournament(rank, crowd, 400, np.random.default_rng(1))
+    picks = binary_selection(rank, crowd, 400, np.random.default_rng(1))
     share = (picks == 0).mean()
     assert 0.7 < share < 0.8  # 0 wins unless both draws are 1 (probability 1/4)
 

@@ -74,6 +74,19 @@ def test_build_and_canonical_take_genotype_text(space) -> None:
         space.build("garbage ~|~ text", num_classes=3, **SMALL.get(space.name, {}))
 
 
+def test_build_checks_the_shared_arguments_and_moves_to_the_device(space) -> None:
+    g = space.sample(np.random.default_rng(3))
+    small = SMALL.get(space.name, {})
+    for name, value in [("num_classes", 0), ("num_classes", True), ("in_channels", -1), ("in_channels", 2.0)]:
+        with pytest.raises(ValueError, match=f"{name} must be a positive int, got {value!r}"):
+            space.build(g, **{name: value}, **small)
+    with pytest.raises(ValueError, match=rf"unexpected build arguments for {space.name}: \['not_a_size'\]"):
+        space.build(g, not_a_size=1, **small)
+    net = space.build(g, num_classes=4, in_channels=1, device="cpu", **small)
+    assert all(p.device.type == "cpu" for p in net.parameters())
+    assert net(torch.randn(2, 1, 32, 32)).shape == (2, 4)
+
+
 def test_every_space_declares_its_network_sizes(space) -> None:
     from fne.genotopheno.space import PRESETS
 
@@ -94,11 +107,17 @@ def test_every_space_declares_its_network_sizes(space) -> None:
 
 
 def test_the_search_and_plot_scores_score_a_cell_on_the_same_network(space) -> None:
-    from fne.evolution.fitness import Scorer, proxy_build_kwargs
-    from fne.search.run import SearchConfig
+    from fne.evolution.fitness import Scorer
+    from fne.genotopheno.space import get_space_class
+    from fne.search.config import SearchConfig
 
     x, y = torch.randn(4, 3, 32, 32), torch.arange(4)
     config = SearchConfig(space=space.name)
     scorer = Scorer(space, ("params",), inputs=x, targets=y, device="cpu")
-    assert config.network_kwargs() == proxy_build_kwargs(space.name) == scorer.build_kwargs == space.preset("score")
+    assert (
+        config.network_kwargs()
+        == get_space_class(space.name).preset("score")
+        == scorer.build_kwargs
+        == space.preset("score")
+    )
     assert config.tournament_network_kwargs() == space.preset("tournament")

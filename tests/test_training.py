@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from fne.evolution.dataset import Split
+from fne.data import Split
 from fne.genotopheno import get_space
 from fne.training.recipe import AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size, train_network
+from fne.training.run import TrainCommandConfig, run_training
+from fne.training.train_cell import MODEL, TRAIN_STATE
 
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
 
@@ -162,3 +164,26 @@ def test_a_checkpoint_of_another_training_is_refused(tmp_path: Path) -> None:
 def test_epochs_must_be_positive() -> None:
     with pytest.raises(ValueError, match="epochs must be an integer >= 1"):
         train_network(_net(), _split(32), epochs=0, generator=torch.Generator(), progress=False)
+
+
+def test_a_training_run_checks_its_out_folder_before_reading_data(tmp_path: Path) -> None:
+    def run(out: Path, resume: bool = False) -> None:
+        config = TrainCommandConfig(arch=ARCH, out=str(out), resume=resume, data_dir=str(tmp_path / "no_data"))
+        run_training(config, progress=False)
+
+    blocker = tmp_path / "file"
+    blocker.write_text("mine")
+    with pytest.raises(NotADirectoryError, match="is a file, not a folder"):
+        run(blocker)
+    with pytest.raises(NotADirectoryError, match=f"lies below {blocker}, which is a file"):
+        run(blocker / "run")
+    with pytest.raises(FileNotFoundError, match="--resume: no training state"):
+        run(tmp_path / "new", resume=True)
+    for name in (MODEL, TRAIN_STATE):
+        done = tmp_path / f"done_{name}"
+        done.mkdir()
+        (done / name).write_bytes(b"x")
+        with pytest.raises(ValueError, match="already holds a training; pass --resume"):
+            run(done)
+        assert (done / name).read_bytes() == b"x"
+    assert blocker.read_text() == "mine"

@@ -9,7 +9,8 @@ from fne.genotopheno import get_space
 from fne.genotopheno.channels import variation as vfne
 from fne.genotopheno.channels.space import ChannelGenotype, ChannelSpace
 from fne.genotopheno.darts import variation as vdarts
-from fne.genotopheno.darts.space import NUM_INPUTS, DartsSpace
+from fne.genotopheno.darts.genotype import NUM_INPUTS
+from fne.genotopheno.darts.space import DartsSpace
 from fne.genotopheno.nb201 import variation as vnb201
 from fne.genotopheno.nb201.space import NB201Genotype
 from fne.genotopheno.variation import get_variation, list_variations, register_variation

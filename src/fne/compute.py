@@ -15,25 +15,34 @@ and the run goes on::
 
 The serial evaluator is the same path with one worker, in this process: it sets the
 thread count for the duration of each call and restores the caller's afterwards.
+
+Workers do not outlive this process, however it ends (SIGKILL included): a process-pool
+worker watches its parent and exits when it dies, and a local Ray instance started here
+shares this process's fate (see :class:`ProcessEvaluator` and :class:`RayEvaluator`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from fne.options import add_options, option
+from fne.options import option
 from fne.progress import progress_bar
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -196,13 +205,79 @@ def _run_packed(payload: bytes) -> bytes:
     return pickle.dumps(fn(item), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _init_worker(threads: int) -> None:
+PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: the signal the kernel sends a process when its parent thread ends."""
+
+
+class _StartingThread:
+    """Tells a worker whether the thread that started it is its parent's main thread.
+
+    A worker's arguments are pickled by the thread that starts it, so pickling records that
+    thread. It matters because the kernel's parent-death signal follows the starting thread,
+    not the whole parent process: a worker may only ask for it when that thread lives as long
+    as the process.
+    """
+
+    def __init__(self, is_main: bool = False) -> None:
+        self.is_main = is_main
+
+    def __reduce__(self) -> tuple[type[_StartingThread], tuple[bool]]:
+        return _StartingThread, (threading.current_thread() is threading.main_thread(),)
+
+
+def _ask_kernel_for_parent_death_signal() -> None:
+    """On Linux, have the kernel SIGKILL this process when its parent dies (``prctl``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # no C library to ask: the parent watch alone serves
+        return
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    if prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        logger.debug("prctl(PR_SET_PDEATHSIG) failed with errno %d", ctypes.get_errno())
+
+
+def _watch_parent(parent: multiprocessing.process.BaseProcess) -> None:
+    """Exit at once when ``parent`` dies: a daemon thread waits on its sentinel (a pipe that the
+    parent holds open on POSIX, its process handle on Windows), which is ready only then."""
+
+    def exit_when_parent_dies() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=exit_when_parent_dies, name="fne-parent-watch", daemon=True).start()
+
+
+def _end_with_parent(starter: _StartingThread) -> None:
+    """Make this worker process end when the process that started it dies, however it dies.
+
+    Args:
+        starter: the parent's thread that started this worker; when it is the main thread,
+            Linux is also asked for a parent-death signal.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    if starter.is_main:
+        _ask_kernel_for_parent_death_signal()
+    _watch_parent(parent)  # a parent already dead is seen at once: its sentinel is ready
+
+
+def _init_worker(threads: int, starter: _StartingThread) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _end_with_parent(starter)
     set_torch_threads(threads)
 
 
 class ProcessEvaluator(_MapMixin):
-    """A local pool of ``workers`` spawned processes with ``threads`` torch threads each."""
+    """A local pool of ``workers`` spawned processes with ``threads`` torch threads each.
+
+    A worker exits as soon as this process dies, even when it is killed with SIGKILL and
+    cannot stop its workers itself: each worker watches its parent's sentinel in a thread,
+    and on Linux the kernel also sends it SIGKILL when the parent dies.
+    """
 
     def __init__(self, workers: int = 2, threads: int = DEFAULT_THREADS) -> None:
         _check_workers(workers)
@@ -216,7 +291,7 @@ class ProcessEvaluator(_MapMixin):
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.threads,),
+                initargs=(self.threads, _StartingThread()),
             )
         return self._pool
 
@@ -282,7 +357,15 @@ class ProcessEvaluator(_MapMixin):
 
 class RayEvaluator(_MapMixin):
     """Runs items as Ray tasks (one CPU and ``threads`` torch threads each) on a local
-    Ray instance or an existing cluster."""
+    Ray instance or an existing cluster.
+
+    Workers end when this process dies, however it dies. A local instance started here shares
+    this process's fate: Ray has its services stopped when the process that started them dies
+    (on Linux by the kernel, elsewhere by a reaper process or a job object), and the task
+    workers end with them within seconds (Ray's node agents exit on their own once they have
+    tried to report it, within a minute). On an existing cluster, Ray ends a driver's tasks
+    when the driver dies.
+    """
 
     def __init__(self, workers: int = 2, address: str | None = None, threads: int = DEFAULT_THREADS) -> None:
         _check_workers(workers)
@@ -357,10 +440,41 @@ class ComputeOptions:
     ray_address: str | None = option(None, "address of a running Ray cluster (default: a local instance)")
     threads: int = option(DEFAULT_THREADS, "torch threads per worker", low=1)
 
+    def resolved_workers(self) -> int:
+        """``workers``, or when it is None: one for ``backend`` serial, else :func:`default_workers`
+        of ``device``.
 
-def add_evaluator_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``--workers``, ``--backend``, ``--ray-address`` and ``--threads`` to a script's parser."""
-    add_options(parser, ComputeOptions, skip=("device",))
+        Raises:
+            ValueError: ``workers`` is None and ``device`` is unknown or unavailable.
+        """
+        if self.workers is not None:
+            return self.workers
+        # imported here: fne.evolution.fitness imports this module
+
+        return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) into a ``torch.device``.
+
+    ``"auto"`` is CUDA when available, else CPU.
+
+    Raises:
+        ValueError: an unknown name, or CUDA asked for but not available.
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} requested but CUDA is not available")
+        return torch.device(device)
+    raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
 
 
 def default_workers(device: str = "cpu") -> int:
@@ -393,13 +507,13 @@ def evaluator_for(
     threads: int = DEFAULT_THREADS,
     device: str = "cpu",
 ) -> Evaluator:
-    """The evaluator for these options (``workers=None``: :func:`default_workers`).
+    """The evaluator for these options (``workers=None``: see :meth:`ComputeOptions.resolved_workers`).
 
     Raises:
         ValueError: see :func:`resolve_backend`; ``threads`` below 1.
     """
-    if workers is None:
-        workers = 1 if backend == "serial" else default_workers(device)
+    options = ComputeOptions(device=device, workers=workers, backend=backend, ray_address=ray_address, threads=threads)
+    workers = options.resolved_workers()
     chosen = resolve_backend(backend, workers, ray_address)
     _check_threads(threads)
     return make_evaluator(chosen, workers, ray_address, threads)

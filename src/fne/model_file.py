@@ -18,7 +18,6 @@ batch size), torch's successor to TorchScript.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from fne.files import PathLike, atomic_save_torch, atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ __all__ = [
 EXPORT_FORMATS = ("torchscript", "program")
 MODEL_FORMAT = "fne-model"
 MODEL_VERSION = 1
-PathLike = str | Path
 
 
 @dataclass(frozen=True)
@@ -104,15 +104,7 @@ def save_model(
         "info": _plain(asdict(info)),
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(doc, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_save_torch(path, doc)
 
 
 def _plain(value: Any) -> Any:
@@ -190,6 +182,9 @@ def load_model(path: PathLike, device: str | torch.device = "cpu") -> nn.Module:
 class Normalized(nn.Module):
     """``net`` after per-channel normalisation of float images in ``[0, 1]``."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, net: nn.Module, mean: Sequence[float], std: Sequence[float]) -> None:
         super().__init__()
         self.net = net
@@ -214,18 +209,6 @@ def _check_export(model_path: PathLike, exported: Any, wrapped: nn.Module, info:
         raise ValueError(f"the export of {model_path} differs from the network by {gap:.3g}")
 
 
-def _save_atomic(out: PathLike, save: Any) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        save(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
-
-
 def export_program(model_path: PathLike, out: PathLike, *, atol: float = 1e-5) -> Path:
     """Export a model file as a ``torch.export`` program (``torch.export.load(out).module()``);
     it takes float images in ``[0, 1]`` of any batch size.
@@ -238,7 +221,7 @@ def export_program(model_path: PathLike, out: PathLike, *, atol: float = 1e-5) -
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     program = torch.export.export(wrapped, (example,), dynamic_shapes=({0: batch},))
     _check_export(model_path, program.module(), wrapped, info, atol)
-    path = _save_atomic(out, lambda tmp: torch.export.save(program, str(tmp)))
+    path = atomic_write(out, lambda tmp: torch.export.save(program, str(tmp)))
     logger.info("exported %s to %s (torch.export program, float images in [0, 1])", model_path, path)
     return path
 
@@ -259,7 +242,7 @@ def export_torchscript(model_path: PathLike, out: PathLike, *, atol: float = 1e-
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.* is deprecated")
         traced = torch.jit.trace(wrapped, example, check_trace=False)
     _check_export(model_path, traced, wrapped, info, atol)
-    path = _save_atomic(out, lambda tmp: traced.save(str(tmp)))
+    path = atomic_write(out, lambda tmp: traced.save(str(tmp)))
     logger.info(
         "exported %s to %s (takes float images in [0, 1], %d x %d x %d)",
         model_path,

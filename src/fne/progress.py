@@ -139,11 +139,11 @@ def configure_logging(level: int = logging.INFO, fmt: str = "%(asctime)s %(level
     Replaces handlers this function installed before; other handlers are left alone.
     """
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_fne", False):
-            root.removeHandler(handler)
+    for old in list(root.handlers):
+        if getattr(old, "_fne", False):
+            root.removeHandler(old)
     handler: logging.Handler = _TqdmHandler() if is_terminal() else logging.StreamHandler(sys.stderr)
-    handler._fne = True  # type: ignore[attr-defined]
+    handler._fne = True  # type: ignore[attr-defined]  # marks the handlers fne added, to replace them
     handler.setFormatter(logging.Formatter(fmt))
     root.addHandler(handler)
     root.setLevel(level)

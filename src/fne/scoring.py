@@ -36,17 +36,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from fne.compute import ComputeOptions, default_workers, evaluator_for, resolve_backend
-from fne.data import load_dataset
-from fne.evolution.dataset import sample_batch
-from fne.evolution.fitness import DEFAULT_PROXIES, RANKING_AGGREGATOR, Scorer, list_proxies, resolve_device
+from fne.compute import ComputeOptions, evaluator_for, resolve_backend, resolve_device
+from fne.data import DataOptions, load_dataset, sample_batch
+from fne.evolution.defaults import AGGREGATORS_HELP, fill_search_defaults
+from fne.evolution.fitness import (
+    DEFAULT_PROXIES,
+    Scorer,
+    check_proxy_names,
+    list_proxies,
+)
 from fne.evolution.fitness.aggregate import aggregate, list_aggregators, named_weights
 from fne.evolution.fitness.units import proxy_label, uses_log_scale
+from fne.files import check_out_folder
 from fne.genotopheno import get_space, list_spaces
 from fne.options import check_options, key_value, option
 from fne.plots import scatter_png
-from fne.search.config import SEARCH_PROXIES, SEARCH_WEIGHTS, DataOptions
-from fne.search.ground_truth import column, correlation_report, rank_correlations, read_rows, sample_rows
+from fne.search.benchmark_table import ARCH_COLUMN, column, read_rows, sample_rows
+from fne.search.ground_truth import correlation_report
 
 logger = logging.getLogger(__name__)
 
@@ -67,22 +73,15 @@ class ScoreConfig(DataOptions, ComputeOptions):
     out: str = option("", "output folder (required)")
     proxies: tuple[str, ...] = option(DEFAULT_PROXIES, "proxies to score", choices=list_proxies)
     combine: tuple[str, ...] = option(
-        SEARCH_PROXIES,
-        "proxies of the combined ranking (scored too; default: the search's objectives)",
+        None,
+        "proxies of the combined ranking (scored too; default: the objectives of a search of --space)",
         choices=list_proxies,
     )
     aggregate: str = option(
-        RANKING_AGGREGATOR,
-        "how the --combine proxies' ranks make the combined ranking: "
-        "mean_rank, log_rank (sum of log ranks) or nondominated (the "
-        "search's --ranking choices)",
-        choices=list_aggregators,
+        None, f"the combined ranking: {AGGREGATORS_HELP} (default: the space's)", choices=list_aggregators
     )
-    combine_weights: dict[str, Any] | None = option(
-        default_factory=lambda: dict(SEARCH_WEIGHTS),
-        help="weight of a proxy in the combined ranking (repeatable PROXY=WEIGHT; proxies not named weigh 1; "
-        "default: the search's ranking weights)",
-        flag="combine-weight",
+    combine_weights: dict[str, Any] = option(
+        None, "weight of a proxy in --aggregate (repeatable PROXY=WEIGHT; default: the space's)", flag="combine-weight"
     )
     batch: int = option(64, "images in the scoring batch", low=2)
     build_kwargs: dict[str, Any] | None = option(
@@ -90,18 +89,17 @@ class ScoreConfig(DataOptions, ComputeOptions):
     )
     cache: str | None = option(None, "JSON score cache file")
 
+    def __post_init__(self) -> None:
+        """Fill ``combine``, ``aggregate`` and ``combine_weights`` left at None as a search of ``space`` would."""
+        fill_search_defaults(self, proxies="combine", ranking="aggregate", weights="combine_weights")
+
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad option."""
         for name in ("ground_truth", "metric", "out"):
             if not getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} is required")
         for name in ("proxies", "combine"):
-            unknown = [p for p in getattr(self, name) if p not in list_proxies()]
-            if unknown or not getattr(self, name):
-                raise ValueError(
-                    f"--{name} must name registered proxies ({', '.join(list_proxies())}), "
-                    f"got {list(getattr(self, name))}"
-                )
+            check_proxy_names(getattr(self, name), f"--{name}")
         check_options(self)
         self.combine_weight_list()
         if self.cache is not None and Path(self.cache).is_dir():
@@ -111,12 +109,6 @@ class ScoreConfig(DataOptions, ComputeOptions):
         except ValueError as err:
             raise ValueError(f"--device: {err}") from None
         resolve_backend(self.backend, self.resolved_workers(), self.ray_address)
-
-    def resolved_workers(self) -> int:
-        """``--workers``, or one for ``--backend serial`` or a GPU, else the usable cores."""
-        if self.workers is not None:
-            return self.workers
-        return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
 
     def combine_weight_list(self) -> list[float] | None:
         """One weight per ``combine`` proxy, as the search weighs its objectives (None: equal).
@@ -140,82 +132,24 @@ def check_out(out: Path) -> None:
     Raises:
         NotADirectoryError: ``out`` or one of its parents exists and is not a folder.
     """
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} exists and is not a folder")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if parent.exists() and not parent.is_dir():
-        raise NotADirectoryError(f"--out {out}: {parent} is a file, not a folder")
-
-
-def check_header(path: Path, metric: str) -> None:
-    """The table must be a readable CSV with ``arch_str`` and ``metric`` columns.
-
-    Raises:
-        FileNotFoundError: ``path`` is missing or not a file.
-        ValueError: unreadable, or a column is missing (named with the file's columns).
-    """
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise FileNotFoundError(f"--ground-truth {path} {what}")
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"--ground-truth {path} is not a readable CSV file ({err})") from None
-    missing = [
-        f"{name!r}{' (--metric)' if name == metric else ''}"
-        for name in dict.fromkeys(("arch_str", metric))
-        if name not in header
-    ]
-    if missing:
-        raise ValueError(
-            f"--ground-truth {path} has no {' and no '.join(missing)} column; "
-            f"its columns are {', '.join(header) or 'none'}"
-        )
-
-
-def _bad_rows(reader: csv.DictReader, space_name: str) -> list[str]:
-    """Descriptions of the rows whose non-empty ``arch_str`` is not a genotype of the space."""
-    space = get_space(space_name)
-    bad = []
-    for number, row in enumerate(reader, start=1):
-        text = (row.get("arch_str") or "").strip()
-        if not text:
-            continue
-        try:
-            space.parse(text)
-        except ValueError as err:
-            bad.append(
-                f"row {number} (line {reader.line_num}): arch_str {text!r} is not a {space_name} genotype ({err})"
-            )
-    return bad
-
-
-def check_genotypes(path: Path, space_name: str) -> None:
-    """Every non-empty ``arch_str`` of the table must parse as a genotype of the space.
-
-    Raises:
-        ValueError: naming the file, the first bad row (1 = first data row), its text and
-            how many rows are bad; or the file is not readable text CSV.
-    """
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            bad = _bad_rows(csv.DictReader(fh), space_name)
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise ValueError(f"--ground-truth {path} is not a readable CSV file ({err})") from None
-    if bad:
-        more = f"; {len(bad) - 1} more bad rows" if len(bad) > 1 else ""
-        raise ValueError(f"--ground-truth {path}: {bad[0]}{more}; is --space {space_name} right?")
+    check_out_folder(out, NotADirectoryError)
 
 
 def load_rows(config: ScoreConfig) -> list[dict[str, str]]:
-    """The ``--n`` sampled rows of ``--ground-truth``, after checking the whole table."""
+    """The ``--n`` sampled rows of ``--ground-truth``, after checking the whole table.
+
+    Raises:
+        FileNotFoundError, ValueError: see :func:`fne.search.benchmark_table.read_rows`;
+            ``--n`` larger than the usable rows.
+    """
     table = Path(config.ground_truth)
-    check_header(table, config.metric)
-    check_genotypes(table, config.space)
-    rows = read_rows(table, ("arch_str", config.metric))
+    rows = read_rows(
+        table,
+        (ARCH_COLUMN, config.metric),
+        space=get_space(config.space),
+        flag="--ground-truth",
+        column_flags={config.metric: "--metric"},
+    )
     if config.n > len(rows):
         raise ValueError(
             f"--n {config.n} is out of range: {table} has {len(rows)} usable rows "
@@ -401,10 +335,9 @@ def run_scoring(config: ScoreConfig) -> dict[str, Any]:
     timing = timing_entry(config, len(rows), time.perf_counter() - start)
     truth = column(rows, config.metric)
     combined = aggregate(scores, config.combine, config.aggregate, config.combine_weight_list())
-    report = correlation_report(scores, proxies, truth, config.combine)
+    report: dict[str, dict[str, Any]] = correlation_report(scores, proxies, truth, config.combine, combined)
     report["combined"] = {
-        **rank_correlations(combined, truth),
-        "failed": report["combined"]["failed"],
+        **report["combined"],
         "aggregate": config.aggregate,
         "proxies": list(config.combine),
         "weights": config.combine_weight_list(),

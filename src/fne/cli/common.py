@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from fne.data.download import DownloadError
+from fne.options import add_options
 from fne.progress import configure_logging
 
 __all__ = ["USAGE_ERRORS", "run_guarded", "resume_command"]
@@ -46,3 +47,17 @@ def run_guarded(parser: argparse.ArgumentParser, work: Callable[[], T], *, resum
         hint = f"; continue with: {resume}" if resume else ""
         parser.exit(130, f"\ninterrupted{hint}\n")
     raise AssertionError("unreachable")
+
+
+def config_parser(
+    config: type,
+    description: str,
+    prog: str | None = None,
+    parser: argparse.ArgumentParser | None = None,
+    skip: Sequence[str] = (),
+) -> argparse.ArgumentParser:
+    """The options of the configuration dataclass ``config`` (all but ``skip``), added to
+    ``parser`` or to a new parser named ``prog``."""
+    parser = parser or argparse.ArgumentParser(prog=prog, description=description)
+    add_options(parser, config, skip=tuple(skip))
+    return parser

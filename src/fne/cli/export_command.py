@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fne.cli.common import run_guarded
+from fne.cli.common import config_parser, run_guarded
 from fne.model_file import EXPORT_FORMATS, export_program, export_torchscript, read_model_info
-from fne.options import add_options, check_options, from_args, option
+from fne.options import check_options, from_args, option
 
 __all__ = ["ExportConfig", "build_parser", "main"]
 
@@ -47,9 +47,7 @@ def export(config: ExportConfig) -> Path:
 
 def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of ``fne export``, generated from :class:`ExportConfig`."""
-    parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
-    add_options(parser, ExportConfig)
-    return parser
+    return config_parser(ExportConfig, DESCRIPTION, prog, parser)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None) -> int:

@@ -12,8 +12,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from fne.cli.common import run_guarded
-from fne.options import add_options, from_args
+from fne.cli.common import config_parser, run_guarded
+from fne.options import from_args
 from fne.scoring import ScoreConfig, run_scoring
 
 __all__ = ["build_parser", "main", "run"]
@@ -23,9 +23,7 @@ DESCRIPTION = "Score benchmark cells with training-free proxies."
 
 def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of ``fne score``, generated from :class:`ScoreConfig`."""
-    parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
-    add_options(parser, ScoreConfig)
-    return parser
+    return config_parser(ScoreConfig, DESCRIPTION, prog, parser)
 
 
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] | None = None) -> dict[str, Any]:

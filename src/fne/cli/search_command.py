@@ -14,9 +14,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fne.cli.common import resume_command, run_guarded
-from fne.options import add_options, from_args
-from fne.search.run import SearchConfig, run_search
+from fne.cli.common import config_parser, resume_command, run_guarded
+from fne.options import from_args
+from fne.search.config import SearchConfig
+from fne.search.run import run_search
 
 __all__ = ["build_parser", "main", "summary"]
 
@@ -25,9 +26,7 @@ DESCRIPTION = "Search a cell with fne: training-free Pareto evolution plus DARTS
 
 def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     """The options of a search, generated from :class:`SearchConfig`."""
-    parser = parser or argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
-    add_options(parser, SearchConfig)
-    return parser
+    return config_parser(SearchConfig, DESCRIPTION, prog, parser)
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:

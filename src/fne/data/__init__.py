@@ -37,8 +37,8 @@ Main API:
   test_file=None) -> Dataset``; :func:`locate_dataset`, :func:`expected_layouts`.
 * :class:`Dataset` ``(train, test, source, classes=(), mean=None, std=None, name="")`` with
   ``num_classes``, ``channels``, ``image_size`` ``(H, W)`` and ``describe()``;
-  :data:`CIFAR10Data` is the same class. :class:`Split` ``(images, labels, name, source, mean,
-  std)``; :class:`DataSource` ``(kind, path)``.
+  :class:`Split` ``(images, labels, name, source, mean, std)``; :class:`DataSource`
+  ``(kind, path)``.
 * :func:`dataset_network_kwargs` ``(dataset) -> {"in_channels": C, "num_classes": K}``.
 * Batches: :func:`sample_indices`, :func:`sample_batch`, :func:`train_val_split`,
   :func:`iterate_minibatches`, :func:`split_tensors`, :func:`to_tensor`, :func:`normalize`,
@@ -65,8 +65,9 @@ from fne.data.download import DownloadError, extract_archive, fetch_file, file_m
 from fne.data.image_folder import IMAGE_EXTENSIONS, load_image_folder
 from fne.data.load import DATASET_KINDS, expected_layouts, load_dataset, locate_dataset
 from fne.data.npz import load_npz_folder, load_npz_split, read_npz
+from fne.data.options import DataOptions
 from fne.data.sampling import RandomSource, iterate_minibatches, sample_batch, sample_indices, train_val_split
-from fne.data.split import CIFAR10Data, Dataset, DataSource, Split, dataset_network_kwargs
+from fne.data.split import Dataset, DataSource, Split, dataset_network_kwargs
 from fne.data.stats import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, channel_stats
 from fne.data.transforms import Device, augment_batch, normalize, split_tensors, to_tensor
 
@@ -79,9 +80,9 @@ __all__ = [
     "CIFAR100_MEAN",
     "CIFAR100_STD",
     "CIFAR_SPECS",
-    "CIFAR10Data",
     "CifarSpec",
     "DATASET_KINDS",
+    "DataOptions",
     "DataSource",
     "Dataset",
     "Device",

@@ -138,8 +138,10 @@ def extract_archive(archive: str | Path, dest: str | Path) -> list[Path]:
         _check_members(members, archive, dest)
         staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
         try:
-            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(staging, members=members, **extra)
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(staging, members=members, filter="data")
+            else:
+                tar.extractall(staging, members=members)
             return [_move_into(child, dest) for child in sorted(staging.iterdir())]
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -76,7 +76,7 @@ def expected_layouts(data_dir: str | Path, kind: str | None = None) -> str:
 def _headline(data_dir: Path, kind: str | None) -> str:
     if kind in CIFAR_SPECS:
         return f"{CIFAR_SPECS[kind].title} not found in {data_dir}"
-    what = {"npz": "npz dataset", "folder": "image-folder dataset"}.get(kind, "dataset")
+    what = {"npz": "npz dataset", "folder": "image-folder dataset"}.get(kind or "", "dataset")
     return f"No {what} found in {data_dir}"
 
 

@@ -71,6 +71,8 @@ class NpzContents:
 def _npz_holds_objects(npz: np.lib.npyio.NpzFile, key: str) -> bool:
     """Whether the ``.npy`` header of ``key`` declares an object dtype (False if unreadable)."""
     fmt = np.lib.format
+    if npz.zip is None:  # a closed file
+        return False
     try:
         with npz.zip.open(f"{key}.npy") as fh:
             version = fmt.read_magic(fh)
@@ -267,6 +269,7 @@ def load_npz_folder(
     train, test = read_npz(train_path), read_npz(test_path)
     if train.images.shape[0] == 0:
         raise ValueError(f"{train_path}: holds no images; the train split needs at least one")
+    classes: tuple[str, ...]
     if _is_cifar10(folder, train, test, cifar10):
         stats, classes, name = (CIFAR10.mean, CIFAR10.std), CIFAR10_CLASSES, CIFAR10.name
     else:

@@ -193,4 +193,4 @@ def iterate_minibatches(
         x = to_unit_float(part.images, device)
         if augment:
             x = augment_batch(x, generator, flip=flip)
-        yield normalize(x, split.mean, split.std), torch.from_numpy(part.labels).to(device)
+        yield normalize(x, *split.stats), torch.from_numpy(part.labels).to(device)

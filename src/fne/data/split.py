@@ -16,7 +16,6 @@ __all__ = [
     "Split",
     "DataSource",
     "Dataset",
-    "CIFAR10Data",
     "check_split_arrays",
     "check_stats",
     "read_split",
@@ -87,6 +86,13 @@ def default_stats(images: np.ndarray) -> Stats:
     return channel_stats(images)
 
 
+def _stats(mean: tuple[float, ...] | None, std: tuple[float, ...] | None) -> Stats:
+    """``(mean, std)``, both set by ``__post_init__``."""
+    if mean is None or std is None:
+        raise ValueError("normalisation statistics are not set")
+    return mean, std
+
+
 @dataclass(frozen=True)
 class Split:
     """Images and labels of one split, with the statistics to normalise them with.
@@ -117,13 +123,18 @@ class Split:
         object.__setattr__(self, "labels", labels)
         if (self.mean is None) != (self.std is None):
             raise ValueError(f"{self.name}: give both mean and std, or neither")
-        mean, std = (self.mean, self.std) if self.mean is not None else default_stats(self.images)
-        mean, std = check_stats(mean, std, self.channels, self.name)
+        stats = default_stats(self.images) if self.mean is None or self.std is None else (self.mean, self.std)
+        mean, std = check_stats(*stats, self.channels, self.name)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
+
+    @property
+    def stats(self) -> Stats:
+        """``(mean, std)`` that normalise the images."""
+        return _stats(self.mean, self.std)
 
     @property
     def channels(self) -> int:
@@ -135,7 +146,7 @@ class Split:
         """``(H, W)`` of every image."""
         return int(self.images.shape[1]), int(self.images.shape[2])
 
-    def subset(self, indices: Sequence[int], name: str | None = None) -> Split:
+    def subset(self, indices: Sequence[int] | np.ndarray, name: str | None = None) -> Split:
         """The split restricted to ``indices`` (in the given order), same source and statistics."""
         idx = np.asarray(indices, dtype=np.int64)
         return Split(self.images[idx], self.labels[idx], name or self.name, self.source, self.mean, self.std)
@@ -180,7 +191,9 @@ def read_split(
         split = Split(images, labels, name, source, mean, std)
     except ValueError as err:
         raise ValueError(f"{source}: {err}") from err
-    bad = np.flatnonzero(split.labels >= num_classes) if num_classes is not None else ()
+    if num_classes is None:
+        return split
+    bad = np.flatnonzero(split.labels >= num_classes)
     if len(bad):
         raise ValueError(
             f"{source}: {name}: label {split.labels[bad[0]]} at index {bad[0]} is "
@@ -195,8 +208,7 @@ class DataSource:
 
     Attributes:
         kind: The layout read, one of ``"cifar10"`` / ``"cifar100"`` (official python
-            archive folders), ``"npz"`` or ``"folder"`` (see :data:`fne.data.DATASET_KINDS`);
-            :mod:`fne.evolution.dataset` keeps calling the official CIFAR-10 folder ``"official"``.
+            archive folders), ``"npz"`` or ``"folder"`` (see :data:`fne.data.DATASET_KINDS`).
         path: The folder the files were read from.
     """
 
@@ -245,7 +257,8 @@ class Dataset:
         if len(set(classes)) != len(classes):
             raise ValueError(f"{self.source.path}: class names must be unique, got {classes}")
         object.__setattr__(self, "classes", classes)
-        mean, std = self.mean or self.train.mean, self.std or self.train.std
+        train_mean, train_std = self.train.stats
+        mean, std = self.mean or train_mean, self.std or train_std
         mean, std = check_stats(mean, std, self.channels, f"dataset {self.source.path}")
         for attr, value in (
             ("mean", mean),
@@ -284,6 +297,11 @@ class Dataset:
         return len(self.classes)
 
     @property
+    def stats(self) -> Stats:
+        """``(mean, std)`` that normalise both splits."""
+        return _stats(self.mean, self.std)
+
+    @property
     def channels(self) -> int:
         """Image channels C (1 for grayscale, 3 for RGB)."""
         return self.train.channels
@@ -302,9 +320,6 @@ class Dataset:
             f"{len(self.test)} test images of {h}x{w} pixels with {channels}, "
             f"{self.num_classes} classes"
         )
-
-
-CIFAR10Data = Dataset
 
 
 def dataset_network_kwargs(dataset: Dataset) -> dict[str, int]:

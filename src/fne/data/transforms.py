@@ -66,7 +66,7 @@ def to_tensor(
     if (mean is None) != (std is None):
         raise ValueError("give both mean and std to normalise, or neither")
     x = to_unit_float(images, device)
-    return x if mean is None else normalize(x, mean, std)
+    return x if mean is None or std is None else normalize(x, mean, std)
 
 
 def split_tensors(

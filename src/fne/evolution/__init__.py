@@ -23,6 +23,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "evolution": ["Evolution", "EvolutionResult", "Snapshot", "Callback"],
+        "defaults": ["search_proxies", "search_weights", "search_ranking"],
         "fitness": [
             "Scorer",
             "register_proxy",
@@ -30,10 +31,9 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "list_proxies",
             "score_genotype",
             "to_objectives",
-            "combined_score",
         ],
         "selection": ["select_survivors", "pareto_front", "pick_order", "rank_and_crowding"],
         "tournament": ["Tournament", "TournamentResult", "DartsTournament"],
-        "callbacks": ["LoggingCallback", "HistoryCallback", "PopulationWriter", "CheckpointCallback", "PlotCallback"],
+        "callbacks": ["LoggingCallback", "PopulationWriter", "CheckpointCallback", "PlotCallback"],
     },
 )

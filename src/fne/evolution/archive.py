@@ -3,9 +3,10 @@
 Every cell the search scores enters the archive under its canonical key, with its
 genotype and its scores. Cells that lost a tournament are *eliminated*; the others are
 *eligible*. The pick order lists the eligible cells best first; its first cell is the
-final pick. It comes from a ``ranking`` function of the eligible cells' objective matrix,
-by default :func:`fne.evolution.selection.pick_order` (non-dominated front, then the sum
-of the per-objective ranks over all eligible cells, then evaluation order)::
+final pick. It comes from a ``ranking`` of the eligible cells' objective matrix
+(:mod:`fne.evolution.ranking`), by default :func:`fne.evolution.selection.pick_order`
+(non-dominated front, then the sum of the per-objective ranks over all eligible cells, then
+evaluation order)::
 
     archive = Archive(space, proxies, objectives, ranking=my_rank_aggregator)
     archive.add(genotype, scores)
@@ -17,10 +18,11 @@ spreads out to. After a final tournament its winners head the pick order, in the
 the tournament gave them: removing the losers can bring cells that were not candidates
 onto the front, and they must not overtake the cells that won.
 
-A ranking with ``uses_reference = True`` (:func:`fne.evolution.ranking.objective_ranking`
-with ``scale="reference"``) also receives the rows of the archive's *reference* cells, a
-random sample of the space (the search's initial population, :meth:`Archive.set_reference`),
-from which it estimates each cell's rank in the whole space.
+A ranking whose :attr:`~fne.evolution.ranking.Ranking.uses_reference` is true
+(:func:`fne.evolution.ranking.objective_ranking` with ``scale="reference"``) also receives
+the rows of the archive's *reference* cells, a random sample of the space (the search's
+initial population, :meth:`Archive.set_reference`), from which it estimates each cell's
+rank in the whole space.
 
 The objective matrix is computed once over all archived cells (in evaluation order) and
 kept until a cell is added; the eligible cells are rows of it. The failure rule of
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from fne.evolution.ranking import Ranking, rank_rows
+from fne.evolution.ranking import Ranking, RankingLike, rank_rows
 from fne.evolution.selection import pick_order
 from fne.genotopheno.space import SearchSpace
 
@@ -61,7 +63,7 @@ class Archive:
     """
 
     def __init__(
-        self, space: SearchSpace, proxies: Sequence[str], objectives: Objectives, ranking: Ranking = pick_order
+        self, space: SearchSpace, proxies: Sequence[str], objectives: Objectives, ranking: RankingLike = pick_order
     ) -> None:
         if not callable(ranking):
             raise ValueError(f"ranking must be callable (objective matrix -> indices), got {ranking!r}")

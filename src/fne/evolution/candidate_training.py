@@ -16,7 +16,7 @@ progress and can stop a tournament whose leader has settled.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +90,7 @@ def train_chunk(job: ChunkJob) -> ChunkResult:
     """
     device = torch.device(job.device)
     layout = torch.channels_last if job.channels_last else torch.contiguous_format
-    net = job.net.to(device, memory_format=layout).train()
+    net = job.net.to(device, memory_format=layout).train()  # type: ignore[call-overload]  # torch's stubs omit memory_format, which Module.to takes
     opt = _optimizer(net, job.lr, job.weight_decay, job.optimizer_state)
     logits: list[torch.Tensor] = []
     for s, use_alpha in enumerate(job.alpha_from):
@@ -139,8 +139,13 @@ class AlphaState:
         self.opt = torch.optim.Adam([self.alphas], lr=self.lr, betas=(0.5, 0.999))
         self.alive = self.alive or [True] * self.size
 
-    def step(self, logits: Sequence[torch.Tensor], labels: torch.Tensor) -> None:
-        """One Adam step on the cross-entropy of the mixed logits of the live candidates."""
+    def step(self, logits: Mapping[int, torch.Tensor], labels: torch.Tensor) -> None:
+        """One Adam step on the cross-entropy of the mixed logits of the live candidates.
+
+        Args:
+            logits: each live candidate's logits on the batch, by candidate index.
+            labels: the batch's labels.
+        """
         live = [k for k in range(self.size) if self.alive[k]]
         if len(live) < 2:
             return

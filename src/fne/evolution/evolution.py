@@ -1,28 +1,32 @@
-"""The search loop: (mu + lambda) evolution with Pareto selection and optional tournaments.
+"""The search loop: (mu + lambda) evolution led by a ranking of the cells, with optional tournaments.
 
 ::
 
     scorer = Scorer(space, ("ntk", "naswot", "grad_corr"), inputs=x, targets=y)
-    evo = Evolution(space=space, scorer=scorer, pop_size=16, generations=10, seed=0)
+    evo = Evolution(space=space, scorer=scorer, pop_size=20, generations=12, seed=0)
     result = evo.run()
     print(result.best["arch"])
 
 or, scoring elsewhere, ``genotypes = evo.ask(); evo.tell(genotypes, my_scores(genotypes))``.
 
 One generation: :meth:`Evolution.ask` returns new children (:mod:`fne.evolution.mating`:
-binary tournament, crossover and mutation at self-adaptive rates, nothing scored twice);
+binary selection, crossover and mutation at self-adaptive rates, nothing scored twice);
 :meth:`Evolution.tell` archives their scores (:mod:`fne.evolution.archive`), lets parents
 and children compete so that the survival strategy keeps ``pop_size`` of them
-(:mod:`fne.evolution.survival`: NSGA-II, or the ranking's order), adapts the rates from
-which children survived, and runs the tournament that is due (:mod:`fne.evolution.schedule`),
-whose losers leave the pick order and, except after the final tournament, the population.
+(:mod:`fne.evolution.survival`: the ranking's order by default, or NSGA-II), adapts the
+rates from which children survived, and runs the tournament that is due
+(:mod:`fne.evolution.schedule`), whose losers leave the pick order and, except after the
+final tournament, the population.
 
-The final pick is the first cell of the archive's pick order: by default the
-non-dominated eligible cell with the smallest rank sum over everything evaluated
-(:func:`fne.evolution.selection.pick_order`; another rule can be given as ``ranking``).
-The initial population, drawn at random, is the archive's *reference* sample, against
-which a ranking of the ``reference`` scale estimates ranks in the whole space
-(:mod:`fne.evolution.ranking`). Each history record's ``best`` is the pick at that generation.
+The final pick is the first cell of the archive's pick order, which the ``ranking`` gives
+over everything evaluated. By default it is the search's ranking
+(:func:`fne.evolution.defaults.search_ranking`: weighted mean rank of the proxies, ranks
+estimated in the whole space), so that ``Evolution(space=..., scorer=...)`` runs the
+algorithm of ``fne search`` (:mod:`fne.evolution.defaults`); the Pareto rule is
+:func:`fne.evolution.selection.pick_order`. The initial population, drawn at random, is the
+archive's *reference* sample, against which a ranking of the ``reference`` scale estimates
+ranks in the whole space (:mod:`fne.evolution.ranking`). Each history record's ``best`` is
+the pick at that generation.
 
 Each ``tell`` computes the objective matrix once, over the archive; survival, parent
 choice, the record and the pick order all read its rows. A failed score is the worst
@@ -39,11 +43,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from fne.evolution.archive import Archive, Ranking, Scores, clean_scores
+from fne.evolution.archive import Archive, Scores, clean_scores
+from fne.evolution.defaults import GENERATIONS, POP_SIZE, SURVIVAL, search_ranking
 from fne.evolution.fitness import to_objectives
 from fne.evolution.mating import AdaptiveRates, Mating, Origin
+from fne.evolution.ranking import RankingLike
 from fne.evolution.schedule import TournamentSchedule, surviving
-from fne.evolution.selection import pareto_front, pick_order
+from fne.evolution.selection import pareto_front
 from fne.evolution.survival import Survival, get_survival
 from fne.evolution.tournament import Tournament
 from fne.genotopheno.space import SearchSpace
@@ -53,6 +59,7 @@ from fne.progress import is_terminal, progress_bar
 __all__ = ["Evolution", "EvolutionResult", "Snapshot", "Callback"]
 
 STATE_VERSION = 1
+"""The layout of :meth:`Evolution.state_dict`; a state of version 1 always holds ``reference``."""
 
 
 @dataclass(frozen=True)
@@ -129,28 +136,18 @@ def _require(ok: bool, message: str) -> None:
 
 
 def _is_int(value: Any, low: int) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and bool(value >= low)
 
 
 def _rate_ok(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0
 
 
-class _Alias:
-    """A read-only attribute that reads ``component.name`` (``_Alias("schedule", "every")``)."""
-
-    def __init__(self, component: str, name: str) -> None:
-        self.component, self.name = component, name
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else getattr(getattr(obj, self.component), self.name)
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        raise AttributeError(f"{self.name} is read-only; it belongs to {self.component}")
-
-
 class Evolution:
     """Multi-objective evolution over a search space; see the module docstring.
+
+    Its defaults are those of ``fne search`` (:mod:`fne.evolution.defaults`): the search's
+    ranking, ``ranking`` survival, 20 cells, 12 generations and no tournament.
 
     Args:
         space: the search space (variation operators are looked up by its name).
@@ -158,7 +155,7 @@ class Evolution:
             and ``proxies``; needed by :meth:`run`, not by :meth:`ask`/:meth:`tell`.
         proxies: proxy names turned into objectives; default ``scorer.proxies``.
         objectives: ``f(list of score dicts) -> (n, k) array`` to minimise; default
-            ``fne.evolution.fitness.to_objectives(scores, proxies)``.
+            ``fne.evolution.fitness.to_objectives(scores, proxies)``, one column per proxy.
         pop_size: population size mu (>= 2).
         offspring_size: children per generation lambda; default ``pop_size``.
         generations: generations after the initial population (>= 0).
@@ -175,9 +172,13 @@ class Evolution:
         callbacks: observers (see :class:`Callback`).
         max_attempts: tries to find a new distinct child before drawing a random cell.
         ranking: ``f(objective matrix of the eligible archived cells) -> their indices, best
-            first``; orders the final pick and the tournament candidates (default
-            :func:`~fne.evolution.selection.pick_order`).
-        survival: ``"nsga2"``, ``"ranking"`` or a :class:`~fne.evolution.survival.Survival`.
+            first``; orders the final pick and the tournament candidates. ``None``: the
+            search's ranking, :func:`~fne.evolution.defaults.search_ranking` of ``proxies``,
+            which weighs the objective columns as the proxies (give one when ``objectives``
+            returns other columns); :func:`~fne.evolution.selection.pick_order` is the
+            Pareto rule.
+        survival: ``"ranking"`` (keep the cells the ranking puts first), ``"nsga2"`` or a
+            :class:`~fne.evolution.survival.Survival`.
 
     Attributes:
         archive: every scored cell and the pick order (:class:`~fne.evolution.archive.Archive`).
@@ -189,16 +190,6 @@ class Evolution:
         ValueError: naming the first argument that is out of range.
     """
 
-    tournament = _Alias("schedule", "tournament")
-    final_tournament = _Alias("schedule", "final_tournament")
-    tournament_every = _Alias("schedule", "every")
-    max_attempts = _Alias("mating", "max_attempts")
-    crossover_rate = _Alias("rates", "crossover")
-    mutation_rate = _Alias("rates", "mutation")
-    adapt_rates = _Alias("rates", "adapt")
-    adapt_speed = _Alias("rates", "speed")
-    rate_bounds = _Alias("rates", "bounds")
-
     def __init__(
         self,
         *,
@@ -206,9 +197,9 @@ class Evolution:
         scorer: Any = None,
         proxies: Sequence[str] | None = None,
         objectives: Callable[[list[Scores]], np.ndarray] | None = None,
-        pop_size: int = 16,
+        pop_size: int = POP_SIZE,
         offspring_size: int | None = None,
-        generations: int = 10,
+        generations: int = GENERATIONS,
         tournament: Tournament | None = None,
         tournament_every: int = 3,
         final_tournament: Tournament | None = None,
@@ -220,8 +211,8 @@ class Evolution:
         seed: int = 0,
         callbacks: Sequence[Callback] = (),
         max_attempts: int = 100,
-        ranking: Ranking = pick_order,
-        survival: str | Survival = "nsga2",
+        ranking: RankingLike | None = None,
+        survival: str | Survival = SURVIVAL,
     ) -> None:
         _require(isinstance(space, SearchSpace), f"space must be a SearchSpace, got {type(space).__name__}")
         self.variation: VariationOperators = get_variation(space)
@@ -230,7 +221,9 @@ class Evolution:
         self._check_rates(crossover_rate, mutation_rate, adapt_speed, rate_bounds)
         self._check_components(tournament, final_tournament, callbacks, ranking)
         self.survival: Survival = get_survival(survival)
-        self.space, self.scorer, self.callbacks, self.ranking = space, scorer, list(callbacks), ranking
+        self.ranking: RankingLike = search_ranking(self.proxies, space) if ranking is None else ranking
+        self._default_ranking = ranking is None
+        self.space, self.scorer, self.callbacks = space, scorer, list(callbacks)
         self._objectives_fn = objectives
         self.pop_size, self.generations, self.seed = int(pop_size), int(generations), int(seed)
         self.offspring_size = int(pop_size if offspring_size is None else offspring_size)
@@ -244,17 +237,14 @@ class Evolution:
     # ------------------------------------------------------------------ checks
     @staticmethod
     def _check_proxies(proxies: Sequence[str] | None, scorer: Any) -> tuple[str, ...]:
-        if proxies is None:
-            proxies = getattr(scorer, "proxies", None)
+        names = getattr(scorer, "proxies", None) if proxies is None else proxies
+        if names is None or isinstance(names, str) or len(names) == 0:
+            raise ValueError("give proxies (a non-empty sequence of names) or a scorer with a .proxies attribute")
         _require(
-            proxies is not None and not isinstance(proxies, str) and len(proxies) > 0,
-            "give proxies (a non-empty sequence of names) or a scorer with a .proxies attribute",
+            all(isinstance(p, str) for p in names) and len(set(names)) == len(names),
+            f"proxies must be distinct names, got {list(names)}",
         )
-        _require(
-            all(isinstance(p, str) for p in proxies) and len(set(proxies)) == len(proxies),
-            f"proxies must be distinct names, got {list(proxies)}",
-        )
-        return tuple(proxies)
+        return tuple(names)
 
     @staticmethod
     def _check_sizes(
@@ -291,7 +281,10 @@ class Evolution:
                 f"{name} must have run() and an int size >= 2, got {t!r}",
             )
         _require(all(isinstance(cb, Callback) for cb in callbacks), "callbacks must be Callback instances")
-        _require(callable(ranking), f"ranking must be callable (objective matrix -> indices), got {ranking!r}")
+        _require(
+            ranking is None or callable(ranking),
+            f"ranking must be callable (objective matrix -> indices), got {ranking!r}",
+        )
 
     def _reset(self) -> None:
         self.generation = -1
@@ -323,6 +316,11 @@ class Evolution:
             F.ndim == 2 and len(F) == len(scores),
             f"objectives must return an (n, k) array for {len(scores)} cells, got shape {F.shape}",
         )
+        _require(
+            not self._default_ranking or F.shape[1] == len(self.proxies),
+            f"objectives returned {F.shape[1]} columns for {len(self.proxies)} proxies; the default "
+            "ranking weighs one column per proxy: pass ranking= for other columns",
+        )
         return F
 
     def _population_keys(self) -> list[str]:
@@ -352,8 +350,9 @@ class Evolution:
         """
         if self._pending is not None:
             return list(self._pending)
+        origins: list[Origin] = []
         if self.generation < 0:
-            batch, origins = self.mating.initial(self.pop_size, self.archive, self._rng), []
+            batch = self.mating.initial(self.pop_size, self.archive, self._rng)
         else:
             fitness = self.survival.parent_fitness(self._population_keys(), self.archive)
             batch, origins = self.mating.offspring(
@@ -379,12 +378,12 @@ class Evolution:
             raise ValueError("tell() must receive exactly the genotypes of the last ask(), in order")
         if len(scores) != len(genotypes):
             raise ValueError(f"got {len(scores)} scores for {len(genotypes)} genotypes")
-        scores = [clean_scores(s, self.proxies) for s in scores]
-        keys = [self.archive.add(g, sc) for g, sc in zip(genotypes, scores, strict=False)]
+        cleaned = [clean_scores(s, self.proxies) for s in scores]
+        keys = [self.archive.add(g, sc) for g, sc in zip(genotypes, cleaned, strict=False)]
         if self.generation < 0:
             self.archive.set_reference(keys)
         self.num_evaluated += len(genotypes)
-        record = self._select(list(genotypes), scores)
+        record = self._select(list(genotypes), cleaned)
         self._pending, self._origins = None, []
         self._notify(record)
         return record
@@ -523,9 +522,10 @@ class Evolution:
         """Restore a :meth:`state_dict`; the search then continues where it stopped.
 
         Raises:
-            ValueError: a state of another space, size, seed or version, or a malformed one
-                (nothing is changed then).
+            ValueError: a state written by an earlier fne, a state of another space, size,
+                seed or version, or a malformed one (nothing is changed then).
         """
+        _refuse_earlier(state)
         for key, mine in (
             ("version", STATE_VERSION),
             ("space", self.space.name),
@@ -541,10 +541,6 @@ class Evolution:
         try:
             restored = self._parse_state(state)
             self.archive.load_state_dict(state)
-            if "reference" not in state:  # a state from before the reference: the initial population
-                self.archive.set_reference(
-                    [self.archive.key(self.space.parse(text)) for text, _ in state["archive"][: self.pop_size]]
-                )
         except (KeyError, TypeError, ValueError, RuntimeError) as err:  # RuntimeError: a bad torch_rng
             raise ValueError(f"malformed evolution state: {type(err).__name__}: {err}") from None
         self.rates.crossover, self.rates.mutation = restored.pop("rates")
@@ -571,6 +567,19 @@ class Evolution:
             "_rng": rng,
             "_torch_rng": _torch_generator(state["torch_rng"]),
         }
+
+
+def _refuse_earlier(state: Mapping[str, Any]) -> None:
+    """``ValueError`` for a state an earlier fne wrote: an earlier version, or one without ``reference``."""
+    version = state.get("version")
+    if isinstance(version, int) and (
+        version < STATE_VERSION or (version == STATE_VERSION and "reference" not in state)
+    ):
+        raise ValueError(
+            f"this evolution state was written by an earlier fne (state version {version}, "
+            f"{'with' if 'reference' in state else 'without'} reference cells) and cannot be continued; "
+            "start a new run"
+        )
 
 
 def _torch_generator(text: Any) -> torch.Generator:

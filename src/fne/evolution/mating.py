@@ -1,6 +1,6 @@
 """Mating: parent choice, variation, dedup by canonical key, and self-adaptive rates.
 
-One generation's children: parents are drawn by binary tournament (lower rank, then larger
+One generation's children: parents are drawn by binary selection (lower rank, then larger
 crowding distance, as the survival strategy gives them: :mod:`fne.evolution.survival`); each
 child is a crossover with probability ``crossover_rate`` and is mutated with probability
 ``mutation_rate`` (always when it was not crossed, so that it differs from its parent);
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from fne.evolution.selection import binary_tournament
+from fne.evolution.selection import binary_selection
 from fne.genotopheno.space import SearchSpace
 from fne.genotopheno.variation import VariationOperators
 
@@ -119,7 +119,7 @@ class Mating:
 
         Args:
             parents: the population.
-            fitness: per parent, ``(rank, crowding)`` for the binary tournament (e.g.
+            fitness: per parent, ``(rank, crowding)`` for the binary selection (e.g.
                 :func:`fne.evolution.selection.rank_and_crowding` of its objectives).
             size: children wanted.
             rates: the crossover and mutation probabilities.
@@ -153,7 +153,7 @@ class Mating:
     ) -> tuple[Any, Origin]:
         """One new child and how it was made (``None`` when no new cell was found)."""
         for _ in range(self.max_attempts):
-            a, b = binary_tournament(rank, crowd, 2, rng)
+            a, b = binary_selection(rank, crowd, 2, rng)
             crossed = bool(rng.random() < rates.crossover)
             mutated = bool(rng.random() < rates.mutation) or not crossed
             child = parents[a]

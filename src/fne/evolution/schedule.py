@@ -3,7 +3,7 @@
 Every ``every`` generations (never after the initial population) the first
 ``tournament.size`` cells of the archive's pick order compete in ``tournament.run``; a
 tournament therefore screens exactly the cells the final pick would choose. The losers
-are eliminated from the archive and leave the population, the next cells in NSGA-II
+are eliminated from the archive and leave the population, the next cells in the survival
 order of parents and children taking their places (:func:`surviving`).
 
 An optional ``final_tournament`` takes the place of the tournament after the last
@@ -124,8 +124,8 @@ def surviving(
     """The population after a tournament, as indices into the pool of parents and children.
 
     Args:
-        keep: the indices NSGA-II selected.
-        order: all pool indices in NSGA-II order (``keep`` is its head).
+        keep: the indices the survival strategy selected.
+        order: all pool indices in survival order (``keep`` is its head).
         pool_keys: canonical key of each pool cell.
         outcome: the tournament's outcome, or ``None``.
 

@@ -20,7 +20,7 @@ __all__ = [
     "survival_order",
     "select_survivors",
     "pareto_front",
-    "binary_tournament",
+    "binary_selection",
     "rank_sum",
     "pick_order",
 ]
@@ -87,14 +87,19 @@ def pareto_front(F: np.ndarray) -> np.ndarray:
     return fronts[0] if fronts else np.zeros(0, dtype=int)
 
 
-def binary_tournament(rank: np.ndarray, crowd: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Pick ``n`` parents, each the better of two random rows (lower front, then more crowding).
+def binary_selection(rank: np.ndarray, crowd: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Pick ``n`` parents, each the better of two random rows (lower rank, then more crowding).
 
-    A full tie is decided by a fair coin.
+    The parent choice of :mod:`fne.evolution.mating` (often called a binary tournament; fne's
+    tournaments are the training contests of :mod:`fne.evolution.tournament`). A full tie is
+    decided by a fair coin.
+
+    Raises:
+        ValueError: no rows to choose from.
     """
     size = len(rank)
     if size < 1:
-        raise ValueError("binary tournament needs at least one candidate")
+        raise ValueError("binary selection needs at least one candidate")
     a, b = rng.integers(size, size=n), rng.integers(size, size=n)
     coin = rng.random(n) < 0.5
     a_wins = (rank[a] < rank[b]) | ((rank[a] == rank[b]) & (crowd[a] > crowd[b]))

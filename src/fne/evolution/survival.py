@@ -2,7 +2,7 @@
 
 A survival strategy orders the pool of parents and children best first (the population
 is its head) and gives the population the ``(rank, crowding)`` pairs that the mating's
-binary tournament compares (lower rank wins, then larger crowding). Both read the rows of
+binary selection compares (lower rank wins, then larger crowding). Both read the rows of
 the archive's objective matrix, which is computed once per generation:
 
 * ``nsga2`` (:class:`ParetoSurvival`): NSGA-II, by non-dominated front, then crowding
@@ -20,7 +20,7 @@ the archive's objective matrix, which is computed once per generation:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -40,7 +40,7 @@ class Survival(Protocol):
         """Indices of ``keys`` (archived cells), best first."""
 
     def parent_fitness(self, keys: Sequence[str], archive: Archive) -> tuple[np.ndarray, np.ndarray]:
-        """Per cell of ``keys``: ``(rank, crowding)`` for the binary tournament."""
+        """Per cell of ``keys``: ``(rank, crowding)`` for the binary selection."""
 
 
 class ParetoSurvival:
@@ -76,7 +76,7 @@ class RankingSurvival:
         return self._positions(keys, archive), np.zeros(len(keys))
 
 
-SURVIVALS = {"nsga2": ParetoSurvival, "ranking": RankingSurvival}
+SURVIVALS: dict[str, Callable[[], Survival]] = {"nsga2": ParetoSurvival, "ranking": RankingSurvival}
 """The built-in strategies by name."""
 
 

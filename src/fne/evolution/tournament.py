@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fne.compute import DEFAULT_THREADS, Evaluator, Failed, SerialEvaluator, torch_threads
+from fne.data import Device
 from fne.evolution.candidate_training import AlphaState, ChunkJob, cosine_lr, train_chunk
 from fne.genotopheno.space import SearchSpace
 from fne.progress import progress_bar
@@ -50,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["Tournament", "TournamentResult", "DartsTournament", "Supernet", "build_supernet", "WEIGHT_LOSSES"]
 
-Device = str | torch.device
 
 WEIGHT_LOSSES = ("each", "mixture")
 
@@ -244,7 +244,8 @@ class DartsTournament:
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         net = build_supernet(space, genotypes, seed=seed, build_kwargs=self.build_kwargs, device="cpu")
         train_idx, val_idx = self._batch_indices(generator)
-        steps_before, trace = self.steps_run, []
+        steps_before = self.steps_run
+        trace: list[tuple[float, ...]] = []
         if self.weight_loss == "each":
             weights = self._run_each(list(net.candidates), train_idx, val_idx, trace)
         else:

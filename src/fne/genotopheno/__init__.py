@@ -1,12 +1,13 @@
 """Genotype to phenotype: search spaces, genotype strings and the networks they build.
 
 One package per space (:mod:`.nb201`, :mod:`.darts`, :mod:`.channels`) holds its genotype
-text, canonical key, network, presets and variation operators; :mod:`.ops` holds the
-operations cells are built from, :mod:`.space` the interface every space implements.
+text, canonical key, network, presets and variation operators (set as the space's
+``variation``); :mod:`.ops` holds the operations cells are built from, :mod:`.space` the
+interface every space implements, :mod:`.variation` the operators' common part.
 """
 
 from fne.genotopheno.ops import create_op, get_op, list_ops, register_op, unregister_op
-from fne.genotopheno.space import SearchSpace, get_space, list_spaces, register_space
+from fne.genotopheno.space import SearchSpace, get_space, get_space_class, list_spaces, register_space
 from fne.genotopheno.variation import VariationOperators, get_variation, list_variations, register_variation
 
 # isort: split
@@ -22,6 +23,7 @@ from fne.genotopheno.channels import ChannelGenotype, ChannelSpace
 __all__ = [
     "SearchSpace",
     "get_space",
+    "get_space_class",
     "list_spaces",
     "register_space",
     "create_op",

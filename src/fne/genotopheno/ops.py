@@ -59,23 +59,14 @@ def register_op(name: str) -> Callable[[OpFactory], OpFactory]:
     return decorator
 
 
-def unregister_op(name: str) -> None:
-    """Remove a registered op (mainly for tests); unknown names raise ``ValueError``."""
-    _REGISTRY.remove(name)
+unregister_op = _REGISTRY.remove
+"""``unregister_op(name)``: remove a registered op (mainly for tests); unknown names raise ``ValueError``."""
 
+get_op = _REGISTRY.get
+"""``get_op(name)``: the factory registered under ``name``; ``ValueError`` names the unknown op and the known ones."""
 
-def get_op(name: str) -> OpFactory:
-    """Return the factory registered under ``name``.
-
-    Raises:
-        ValueError: naming the unknown op and the known ones.
-    """
-    return _REGISTRY.get(name)
-
-
-def list_ops() -> list[str]:
-    """Names of all registered ops, in registration order."""
-    return _REGISTRY.names()
+list_ops = _REGISTRY.names
+"""``list_ops()``: names of all registered ops, in registration order."""
 
 
 def create_op(name: str, C_in: int, C_out: int, stride: int = 1, affine: bool = True) -> nn.Module:
@@ -171,6 +162,7 @@ class Pooling(nn.Module):
     def __init__(self, C_in: int, C_out: int, stride: int, mode: str, affine: bool = True) -> None:
         super().__init__()
         self.preprocess = None if C_in == C_out else ReLUConvBN(C_in, C_out, 1, 1, 0, 1, affine)
+        self.pool: nn.Module
         if mode == "avg":
             self.pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
         else:
@@ -180,53 +172,25 @@ class Pooling(nn.Module):
         return self.pool(x if self.preprocess is None else self.preprocess(x))
 
 
-@register_op("none")
-def _none(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return Zero(C_out, stride)
-
-
-@register_op("skip_connect")
 def _skip(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
     if stride == 1 and C_in == C_out:
         return nn.Identity()
     return FactorizedReduce(C_in, C_out, stride, affine)
 
 
-@register_op("nor_conv_1x1")
-def _conv1(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return ReLUConvBN(C_in, C_out, 1, stride, 0, 1, affine)
+_BUILT_IN_OPS: dict[str, OpFactory] = {
+    "none": lambda C_in, C_out, stride, affine: Zero(C_out, stride),
+    "skip_connect": _skip,
+    "nor_conv_1x1": lambda C_in, C_out, stride, affine: ReLUConvBN(C_in, C_out, 1, stride, 0, 1, affine),
+    "nor_conv_3x3": lambda C_in, C_out, stride, affine: ReLUConvBN(C_in, C_out, 3, stride, 1, 1, affine),
+    "avg_pool_3x3": lambda C_in, C_out, stride, affine: Pooling(C_in, C_out, stride, "avg", affine),
+    "max_pool_3x3": lambda C_in, C_out, stride, affine: Pooling(C_in, C_out, stride, "max", affine),
+    "sep_conv_3x3": lambda C_in, C_out, stride, affine: SepConv(C_in, C_out, 3, stride, 1, affine),
+    "sep_conv_5x5": lambda C_in, C_out, stride, affine: SepConv(C_in, C_out, 5, stride, 2, affine),
+    "dil_conv_3x3": lambda C_in, C_out, stride, affine: DilConv(C_in, C_out, 3, stride, 2, 2, affine),
+    "dil_conv_5x5": lambda C_in, C_out, stride, affine: DilConv(C_in, C_out, 5, stride, 4, 2, affine),
+}
+"""The ops of NAS-Bench-201 and DARTS, registered in this order."""
 
-
-@register_op("nor_conv_3x3")
-def _conv3(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return ReLUConvBN(C_in, C_out, 3, stride, 1, 1, affine)
-
-
-@register_op("avg_pool_3x3")
-def _avg_pool(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return Pooling(C_in, C_out, stride, "avg", affine)
-
-
-@register_op("max_pool_3x3")
-def _max_pool(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return Pooling(C_in, C_out, stride, "max", affine)
-
-
-@register_op("sep_conv_3x3")
-def _sep3(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return SepConv(C_in, C_out, 3, stride, 1, affine)
-
-
-@register_op("sep_conv_5x5")
-def _sep5(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return SepConv(C_in, C_out, 5, stride, 2, affine)
-
-
-@register_op("dil_conv_3x3")
-def _dil3(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return DilConv(C_in, C_out, 3, stride, 2, 2, affine)
-
-
-@register_op("dil_conv_5x5")
-def _dil5(C_in: int, C_out: int, stride: int, affine: bool) -> nn.Module:
-    return DilConv(C_in, C_out, 5, stride, 4, 2, affine)
+for _name, _factory in _BUILT_IN_OPS.items():
+    register_op(_name)(_factory)

@@ -9,20 +9,31 @@ names isomorphic cells alike (``canonical``), samples them and builds networks::
     net = space.build(g, num_classes=10)
 
 ``build`` and ``canonical`` take a genotype value or its text (``space.build(text)``).
+``build`` holds what every space shares (reading the genotype, checking ``num_classes`` and
+``in_channels``, moving the network to a device); a space builds its own network in ``_build``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+import inspect
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from torch import nn
+from torch.types import Device
 
 from fne.registry import Registry
 
-_SPACES: Registry[Callable[..., SearchSpace]] = Registry("search space")
+if TYPE_CHECKING:
+    from fne.genotopheno.variation import VariationOperators
+
+G = TypeVar("G", bound=Hashable)
+"""The genotype type of a space."""
+
+_SPACES: Registry[type[SearchSpace[Any]]] = Registry("search space")
 
 
 PRESETS = ("score", "tournament", "full")
@@ -31,17 +42,44 @@ PRESETS = ("score", "tournament", "full")
 picked cell is trained as)."""
 
 
-class SearchSpace(abc.ABC):
-    """Interface of a search space. Genotypes are immutable, hashable values.
+@dataclass(frozen=True)
+class SearchDefaults:
+    """The training-free ranking a search of a space uses unless told otherwise.
+
+    Chosen per space on its benchmark by ``benchmarks/bench_proxies.py`` (see the report).
+
+    Attributes:
+        proxies: the proxies of the chosen ranking.
+        ranking: the aggregator of their ranks (``mean_rank``, ``log_rank``, ``nondominated``).
+        weights: ``{proxy: weight}`` in that aggregator.
+    """
+
+    proxies: tuple[str, ...]
+    ranking: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+
+class SearchSpace(abc.ABC, Generic[G]):
+    """Interface of a search space whose genotypes are immutable, hashable values of type ``G``.
 
     Attributes:
         name: the registered name.
         presets: ``space.build`` arguments of each network size of :data:`PRESETS`; a
             space without its own presets builds its full network for all three.
+        variation: the space's crossovers and mutations
+            (:class:`fne.genotopheno.variation.VariationOperators`), which
+            :func:`fne.genotopheno.variation.get_variation` returns; each built-in space's
+            package sets it from its ``variation`` module, a user's space sets it on its class
+            or with :func:`fne.genotopheno.variation.register_variation`.
+        search_defaults: the training-free ranking chosen for this space
+            (:class:`SearchDefaults`); None where none was chosen on a benchmark of the
+            space, and the search then uses the NB201 one (:mod:`fne.evolution.defaults`).
     """
 
     name: str = ""
     presets: Mapping[str, Mapping[str, Any]] = {"score": {}, "tournament": {}, "full": {}}
+    variation: ClassVar[VariationOperators | None] = None
+    search_defaults: ClassVar[SearchDefaults | None] = None
 
     @classmethod
     def preset(cls, size: str) -> dict[str, Any]:
@@ -60,11 +98,11 @@ class SearchSpace(abc.ABC):
         """The op names a genotype of this space may use."""
 
     @abc.abstractmethod
-    def parse(self, text: str) -> Hashable:
+    def parse(self, text: str) -> G:
         """Parse genotype text; raises ``ValueError`` naming the bad token and position."""
 
     @abc.abstractmethod
-    def format(self, genotype: Any) -> str:
+    def format(self, genotype: G) -> str:
         """Write a genotype as text; ``parse(format(g)) == g``."""
 
     @abc.abstractmethod
@@ -72,18 +110,67 @@ class SearchSpace(abc.ABC):
         """Raise ``ValueError`` if ``genotype`` is not a valid genotype of this space."""
 
     @abc.abstractmethod
-    def canonical(self, genotype: Any) -> str:
+    def canonical(self, genotype: G | str) -> str:
         """A key equal for isomorphic or equivalent cells; ``genotype`` may be its text."""
 
     @abc.abstractmethod
-    def sample(self, rng: np.random.Generator) -> Hashable:
+    def sample(self, rng: np.random.Generator) -> G:
         """Draw a random valid genotype with ``rng``."""
 
-    @abc.abstractmethod
-    def build(self, genotype: Any, *, num_classes: int = 10, **kwargs: Any) -> nn.Module:
-        """Build the network for ``genotype`` (a value or its text); ``print(net)`` shows the genotype."""
+    def build(
+        self,
+        genotype: G | str,
+        *,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        device: Device = None,
+        **size: Any,
+    ) -> nn.Module:
+        """Build the network for ``genotype`` (a value or its text); ``print(net)`` shows the genotype.
 
-    def coerce(self, genotype: Any) -> Hashable:
+        Args:
+            genotype: the genotype (validated first) or its text (parsed).
+            num_classes: outputs of the classifier.
+            in_channels: channels of the input images.
+            device: where to put the network; None leaves it on the CPU.
+            **size: the space's own arguments (sizes as in its :attr:`presets`), documented
+                in its :meth:`_build`.
+
+        Returns:
+            The space's network.
+
+        Raises:
+            ValueError: for an argument the space does not take, invalid genotype text or
+                value, a ``num_classes`` or ``in_channels`` that is not a positive int, or
+                sizes the space rejects.
+        """
+        unknown = self._unknown_build_arguments(size)
+        if unknown:
+            raise ValueError(f"unexpected build arguments for {self.name or type(self).__name__}: {unknown}")
+        g = self.coerce(genotype)
+        check_positive_ints(num_classes=num_classes, in_channels=in_channels)
+        net = self._build(g, num_classes=num_classes, in_channels=in_channels, **size)
+        return net if device is None else net.to(device)
+
+    @abc.abstractmethod
+    def _build(self, genotype: G, *args: Any, **kwargs: Any) -> nn.Module:
+        """Build the network of a valid ``genotype``; :meth:`build` calls it.
+
+        :meth:`build` passes ``num_classes`` and ``in_channels`` (checked) and the space's own
+        arguments by keyword. A space declares its own arguments as keyword-only parameters
+        with the defaults of its full network and documents them in its ``_build`` docstring;
+        :meth:`build` rejects any other name.
+        """
+
+    def _unknown_build_arguments(self, names: Iterable[str]) -> list[str]:
+        """The names among ``names`` that :meth:`_build` does not take, sorted (none if it takes ``**kwargs``)."""
+        params = inspect.signature(self._build).parameters.values()
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return []
+        keywords = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return sorted(set(names) - {p.name for p in params if p.kind in keywords})
+
+    def coerce(self, genotype: G | str) -> G:
         """The genotype ``genotype`` stands for: text is parsed, a value is validated.
 
         Raises:
@@ -98,10 +185,13 @@ class SearchSpace(abc.ABC):
         return f"{type(self).__name__}(name={self.name!r}, ops={list(self.ops)})"
 
 
-def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]]:
+S = TypeVar("S", bound="type[SearchSpace[Any]]")
+
+
+def register_space(name: str) -> Callable[[S], S]:
     """Class decorator registering a :class:`SearchSpace` subclass under ``name``."""
 
-    def decorator(cls: type[SearchSpace]) -> type[SearchSpace]:
+    def decorator(cls: S) -> S:
         _SPACES.add(name, cls)
         cls.name = name
         return cls
@@ -109,12 +199,12 @@ def register_space(name: str) -> Callable[[type[SearchSpace]], type[SearchSpace]
     return decorator
 
 
-def get_space(name: str, **kwargs: Any) -> SearchSpace:
+def get_space(name: str, **kwargs: Any) -> SearchSpace[Any]:
     """Return a new instance of the space registered under ``name``.
 
     Args:
         name: ``"nb201"``, ``"darts"``, ``"channels"`` or a user-registered space.
-        **kwargs: passed to the space's constructor (e.g. ``ops=`` for ``fne``).
+        **kwargs: passed to the space's constructor (e.g. ``ops=`` for ``channels``).
 
     Raises:
         ValueError: for an unknown name.
@@ -122,9 +212,9 @@ def get_space(name: str, **kwargs: Any) -> SearchSpace:
     return _SPACES.get(name)(**kwargs)
 
 
-def space_preset(name: str, size: str) -> dict[str, Any]:
-    """The build arguments of network size ``size`` of the space registered as ``name``."""
-    return _SPACES.get(name).preset(size)
+def get_space_class(name: str) -> type[SearchSpace[Any]]:
+    """The class of the space registered under ``name``; raises ``ValueError`` for an unknown name."""
+    return _SPACES.get(name)
 
 
 def list_spaces() -> list[str]:
@@ -135,6 +225,13 @@ def list_spaces() -> list[str]:
 def is_ascii_digits(text: str) -> bool:
     """Whether ``text`` is one or more ASCII digits ``0-9`` (``str.isdigit`` also takes ``'²'``)."""
     return bool(text) and text.isascii() and text.isdigit()
+
+
+def check_positive_ints(**values: Any) -> None:
+    """Raise ``ValueError`` naming the first of ``values`` that is not a positive int (a bool is not)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def check_ops_known(ops: tuple[str, ...], registered: list[str]) -> None:

@@ -20,7 +20,6 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_VERSION",
     "save_checkpoint",
-    "load_checkpoint",
     "read_checkpoint",
     "config_mismatch",
 ]
@@ -52,13 +51,6 @@ def config_mismatch(saved: Mapping[str, Any], current: Mapping[str, Any], ignore
     return {
         k: (saved.get(k), current.get(k)) for k in sorted(keys) if jsonable(saved.get(k)) != jsonable(current.get(k))
     }
-
-
-def load_checkpoint(
-    path: PathLike, *, config: Mapping[str, Any] | None = None, ignore: Iterable[str] = ()
-) -> dict[str, Any]:
-    """Read a checkpoint and return its ``state`` (see :func:`read_checkpoint`)."""
-    return read_checkpoint(path, config=config, ignore=ignore)["state"]
 
 
 def read_checkpoint(

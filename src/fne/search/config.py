@@ -3,68 +3,30 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fne.compute import ComputeOptions, default_workers, resolve_backend
-from fne.evolution.fitness import (
-    DEFAULT_PROXIES,
-    RANKING_AGGREGATOR,
-    RANKING_PROXIES,
-    RANKING_WEIGHTS,
-    list_proxies,
-    resolve_device,
+from fne.compute import ComputeOptions, resolve_backend, resolve_device
+from fne.data import DataOptions
+from fne.evolution.defaults import (
+    AGGREGATORS_HELP,
+    GENERATIONS,
+    POP_SIZE,
+    RANK_SCALE,
+    SURVIVAL,
+    fill_search_defaults,
 )
+from fne.evolution.fitness import check_proxy_names
 from fne.evolution.fitness.aggregate import list_aggregators, named_weights
-from fne.evolution.ranking import RANK_SCALES
+from fne.evolution.ranking import RANK_SCALES, RankingLike, objective_ranking
 from fne.evolution.survival import SURVIVALS
 from fne.evolution.tournament import WEIGHT_LOSSES
 from fne.genotopheno import list_spaces
-from fne.genotopheno.space import space_preset
+from fne.genotopheno.space import get_space_class
 from fne.options import check_options, option
 from fne.training.recipe import TrainConfig
 
-__all__ = ["DataOptions", "SearchConfig", "DATASET_KINDS", "SEARCH_PROXIES", "SEARCH_WEIGHTS", "PREVIOUS_DEFAULTS"]
-
-DATASET_KINDS = ("cifar10", "cifar100", "npz", "folder")
-SEARCH_PROXIES: tuple[str, ...] = tuple(dict.fromkeys(RANKING_PROXIES + DEFAULT_PROXIES))
-"""The default objectives: the training-free ranking chosen by ``benchmarks/bench_proxies.py``
-on seed-0 NB201 samples (:data:`fne.evolution.fitness.RANKING_PROXIES`), with fne's three
-heuristics (NTK condition number, NASWOT, gradient correlation) added where it lacks them."""
-
-_RANKING_WEIGHTS: dict[str, float] = dict(RANKING_WEIGHTS or {})
-SEARCH_WEIGHTS: dict[str, float] = {
-    p: _RANKING_WEIGHTS.get(p, statistics.median(_RANKING_WEIGHTS.values()) if _RANKING_WEIGHTS else 1.0)
-    for p in SEARCH_PROXIES
-}
-"""The default ranking weights of :data:`SEARCH_PROXIES`: the ranking's own weights, and a
-heuristic the ranking lacks weighs as much as its typical member (the median weight)."""
-
-PREVIOUS_DEFAULTS: dict[str, Any] = {
-    "proxies": ("params", "synflow"),
-    "ranking": "nondominated",
-    "ranking_weights": None,
-    "rank_scale": "cells",
-    "survival": "nsga2",
-    "final_tournament_size": 8,
-    "final_tournament_steps": 75,
-    "build_kwargs": {"C": 8, "N": 1},
-}
-"""The defaults of the search before the training-free ranking led it (parameter count and
-SynFlow, Pareto survival, a final tournament of 8 cells and 75 steps on its scoring network of
-one cell a stage), for comparison (``SearchConfig(**PREVIOUS_DEFAULTS)``)."""
-
-
-@dataclass(frozen=True)
-class DataOptions:
-    """Where the images are and in which format (a base of the run configurations)."""
-
-    data_dir: str = option(
-        "../shared/data", "folder holding the images (CIFAR-10/100 archives, npz files or train/<class>/ image folders)"
-    )
-    dataset: str | None = option(None, "cifar10, cifar100, npz or folder (default: detected)", choices=DATASET_KINDS)
-    download: bool = option(False, "download CIFAR-10 or CIFAR-100 into --data-dir when it is not there")
+__all__ = ["SearchConfig"]
 
 
 @dataclass(frozen=True)
@@ -83,10 +45,15 @@ class SearchConfig(DataOptions, ComputeOptions):
         train_epochs: train the picked cell's network this many epochs, test it and save it as
             ``out/model.pt`` (0: no).
         training: the training recipe (:class:`fne.training.recipe.TrainConfig`).
-        benchmark: CSV with ``arch_str`` and ``c10_test_200ep`` to look the pick up in.
-        proxies: proxies turned into objectives (default :data:`SEARCH_PROXIES`).
-        ranking: the aggregator that orders the scored cells for survival, tournaments and the pick.
-        ranking_weights: ``{proxy: weight}`` of that aggregator (None: equal weights).
+        benchmark: CSV with ``arch_str`` and the ``benchmark_metric`` column to look the pick up in.
+        benchmark_metric: the ``benchmark`` column that ``result.json`` reports for the pick.
+        proxies: proxies turned into objectives (None: the space's,
+            :func:`fne.evolution.defaults.search_proxies`).
+        ranking: the aggregator that orders the scored cells for survival, tournaments and the
+            pick (None: the space's, ``space.search_defaults.ranking``).
+        ranking_weights: ``{proxy: weight}`` of that aggregator; an objective not named weighs 1,
+            so ``{}`` weighs all equally (None: the space's,
+            :func:`fne.evolution.defaults.search_weights`).
         rank_scale: ``cells`` (ranks among the scored cells) or ``reference`` (ranks in the
             space, estimated from the random initial population; :mod:`fne.evolution.ranking`).
         survival: ``nsga2`` (Pareto fronts and crowding) or ``ranking`` (the ranking's order)
@@ -106,36 +73,38 @@ class SearchConfig(DataOptions, ComputeOptions):
     """
 
     space: str = option("nb201", "search space", choices=list_spaces)
-    pop_size: int = option(20, "population size", low=2)
-    generations: int = option(12, "generations after the first", low=0)
+    pop_size: int = option(POP_SIZE, "population size", low=2)
+    generations: int = option(GENERATIONS, "generations after the first", low=0)
     seed: int = option(0, "seed of everything random", low=0)
     out: str = option("runs/nas_cifar10", "output folder")
     resume: bool = option(False, "continue the run in --out from its checkpoint")
     train_epochs: int = option(0, "train the pick N epochs, test it and save out/model.pt (0: no training)", low=0)
     training: TrainConfig = option(help="training of the pick", default_factory=TrainConfig)
-    benchmark: str | None = option(None, "look the pick's c10_test_200ep up in this CSV", metavar="CSV")
-    proxies: tuple[str, ...] = option(SEARCH_PROXIES, "comma-separated proxies used as objectives")
+    benchmark: str | None = option(None, "look the pick's --benchmark-metric up in this CSV", metavar="CSV")
+    benchmark_metric: str = option("c10_test_200ep", "the --benchmark column to report for the pick", metavar="COLUMN")
+    proxies: tuple[str, ...] = option(
+        None, "comma-separated proxies used as objectives (default: the space's search proxies)"
+    )
     ranking: str = option(
-        RANKING_AGGREGATOR,
-        "how the scored cells are ordered for the tournaments and the pick: "
-        "nondominated (Pareto front, then rank sum), mean_rank or log_rank "
-        "(sum of log ranks) over the proxies",
+        None,
+        f"the order of the scored cells for the pick, tournaments and survival: {AGGREGATORS_HELP} "
+        "(default: the space's)",
         choices=list_aggregators,
     )
-    ranking_weights: dict[str, Any] | None = option(
-        default_factory=lambda: dict(SEARCH_WEIGHTS),
-        help="weight of a proxy in --ranking (repeatable PROXY=WEIGHT; objectives not named weigh 1)",
+    ranking_weights: dict[str, Any] = option(
+        None,
+        "weight of a proxy in --ranking (repeatable PROXY=WEIGHT; objectives not named weigh 1; default: the space's)",
         flag="ranking-weight",
     )
     rank_scale: str = option(
-        "reference",
+        RANK_SCALE,
         "ranks the ranking aggregates: cells (among the scored cells) or "
         "reference (in the whole space, estimated from the random initial "
         "population)",
         choices=RANK_SCALES,
     )
     survival: str = option(
-        "ranking",
+        SURVIVAL,
         "which cells stay in the population: nsga2 (Pareto fronts and crowding "
         "distance) or ranking (the --ranking order)",
         choices=tuple(SURVIVALS),
@@ -174,16 +143,16 @@ class SearchConfig(DataOptions, ComputeOptions):
         flag="tournament-build-arg",
     )
 
+    def __post_init__(self) -> None:
+        """Fill ``proxies``, ``ranking`` and ``ranking_weights`` left at None with the space's search defaults."""
+        fill_search_defaults(self, proxies="proxies", ranking="ranking", weights="ranking_weights")
+
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first option out of range."""
         check_options(self)
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"--val-fraction must be in (0, 1), got {self.val_fraction!r}")
-        unknown = [p for p in self.proxies if p not in list_proxies()]
-        if not self.proxies or unknown or len(set(self.proxies)) != len(self.proxies):
-            raise ValueError(
-                f"--proxies must be distinct registered proxies ({', '.join(list_proxies())}), got {list(self.proxies)}"
-            )
+        check_proxy_names(self.proxies, "--proxies")
         self.objective_weights()
         if self.tournament_keep >= self.tournament_size:
             raise ValueError(
@@ -197,7 +166,7 @@ class SearchConfig(DataOptions, ComputeOptions):
             raise ValueError("--out must name a folder")
 
     def objective_weights(self) -> list[float] | None:
-        """The ranking weight of each objective, in ``proxies`` order (None: all equal).
+        """The ranking weight of each objective, in ``proxies`` order (``ranking_weights={}``: all equal).
 
         An objective that ``ranking_weights`` does not name weighs 1; a named proxy that is
         not an objective is left out (so the default weights suit any ``--proxies``).
@@ -206,12 +175,17 @@ class SearchConfig(DataOptions, ComputeOptions):
             ValueError: a name that is not a registered proxy, or weights that are negative,
                 not numbers or all zero.
         """
-        if self.ranking_weights is None:
+        if not self.ranking_weights:
             return None
-        unknown = sorted(set(self.ranking_weights) - set(list_proxies()))
-        if unknown:
-            raise ValueError(f"--ranking-weight names {unknown}, which are not registered proxies")
+        check_proxy_names(self.ranking_weights, "--ranking-weight")
         return named_weights(self.ranking_weights, self.proxies, "--ranking-weight")
+
+    def ranking_rule(self) -> RankingLike:
+        """The ranking of the run: ``ranking`` on the ``rank_scale`` scale with :meth:`objective_weights`.
+
+        With the default options it is :func:`fne.evolution.defaults.search_ranking` of ``proxies``.
+        """
+        return objective_ranking(self.ranking, self.objective_weights(), self.rank_scale)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
@@ -219,20 +193,14 @@ class SearchConfig(DataOptions, ComputeOptions):
         d["proxies"] = list(self.proxies)
         return d
 
-    def resolved_workers(self) -> int:
-        """``workers``, or the default for the device and backend when it is None."""
-        if self.workers is not None:
-            return self.workers
-        return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
-
     def network_kwargs(self) -> dict[str, Any]:
         """Build arguments used for scoring (without the data's channels and classes)."""
         if self.build_kwargs is not None:
             return dict(self.build_kwargs)
-        return space_preset(self.space, "score")
+        return get_space_class(self.space).preset("score")
 
     def tournament_network_kwargs(self) -> dict[str, Any]:
         """Build arguments used for tournaments (without the data's channels and classes)."""
         if self.tournament_build_kwargs is not None:
             return dict(self.tournament_build_kwargs)
-        return space_preset(self.space, "tournament")
+        return get_space_class(self.space).preset("tournament")

@@ -53,15 +53,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from fne.compute import Evaluator, evaluator_for, torch_threads
-from fne.data import Dataset, dataset_network_kwargs, load_dataset
+from fne.compute import Evaluator, evaluator_for, resolve_device, torch_threads
+from fne.data import Dataset, Split, dataset_network_kwargs, load_dataset, sample_batch, split_tensors, train_val_split
 from fne.evolution.callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
-from fne.evolution.dataset import Split, sample_batch, split_tensors, train_val_split
 from fne.evolution.evolution import Evolution
-from fne.evolution.fitness import Scorer, resolve_device
-from fne.evolution.ranking import objective_ranking
+from fne.evolution.fitness import Scorer
 from fne.evolution.tournament import DartsTournament
-from fne.files import atomic_write_json
+from fne.files import atomic_write_json, check_out_folder
 from fne.genotopheno import get_space
 from fne.genotopheno.space import SearchSpace
 from fne.search.benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
@@ -73,15 +71,7 @@ from fne.training.train_cell import train_cell
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "SearchConfig",
-    "run_search",
-    "build_scorer",
-    "search_splits",
-    "read_benchmark",
-    "lookup_benchmark",
-    "RESUME_IGNORED",
-]
+__all__ = ["run_search", "build_scorer", "search_splits", "RESUME_IGNORED"]
 
 CHECKPOINT = "checkpoint.json"
 RESULT = "result.json"
@@ -94,6 +84,7 @@ RESUME_IGNORED = (
     "train_epochs",
     "training",
     "benchmark",
+    "benchmark_metric",
     "generations",
     "data_dir",
     "download",
@@ -105,20 +96,10 @@ RESUME_IGNORED = (
 """Configuration keys that may change when a run is resumed."""
 
 
-def _check_out_path(out: Path) -> None:
-    """Refuse an ``--out`` that is, or lies below, a regular file."""
-    for folder in (out, *out.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                where = "is a file" if folder == out else f"lies below {folder}, which is a file"
-                raise ValueError(f"--out {out} {where}, not a folder; choose another --out")
-            return
-
-
 def _check_out(config: SearchConfig) -> None:
     """Before anything is written: the output folder can hold this run."""
     out = Path(config.out)
-    _check_out_path(out)
+    check_out_folder(out)
     if config.resume and not (out / CHECKPOINT).exists() and not (out / RESULT).exists():
         raise FileNotFoundError(f"--resume: no checkpoint {out / CHECKPOINT}; run without --resume to start")
 
@@ -186,20 +167,16 @@ def build_tournaments(
         return None, None
     train, val = (split_tensors(split) for split in search_splits(config, data))
 
+    shared: dict[str, Any] = {
+        "warmup": config.tournament_warmup,
+        "batch_size": config.tournament_batch,
+        "build_kwargs": {**config.tournament_network_kwargs(), **dataset_network_kwargs(data)},
+        "device": resolve_device(config.device),
+        "evaluator": evaluator,
+    }
+
     def darts_tournament(size: int, keep: int, steps: int, loss: str) -> DartsTournament:
-        return DartsTournament(
-            train=train,
-            val=val,
-            size=size,
-            keep=keep,
-            steps=steps,
-            warmup=config.tournament_warmup,
-            batch_size=config.tournament_batch,
-            weight_loss=loss,
-            build_kwargs={**config.tournament_network_kwargs(), **dataset_network_kwargs(data)},
-            device=resolve_device(config.device),
-            evaluator=evaluator,
-        )
+        return DartsTournament(train=train, val=val, size=size, keep=keep, steps=steps, weight_loss=loss, **shared)
 
     tournament = final = None
     if config.tournament_every > 0:
@@ -238,6 +215,8 @@ class _Run:
 
 
 def _make_evolution(run: _Run) -> Evolution:
+    """The library's :class:`Evolution` with the run's options (its defaults are the search's), its
+    tournaments and the callbacks that write the run's files."""
     config, out = run.config, Path(run.config.out)
     tournament, final = run.tournaments
     callbacks = [
@@ -246,18 +225,20 @@ def _make_evolution(run: _Run) -> Evolution:
         CheckpointCallback(out / CHECKPOINT, config.to_dict(), extra=lambda: {"timing": run.timing()}),
         PlotCallback(out / "plots", config.proxies),
     ]
+    schedule: dict[str, Any] = {}
+    if tournament is not None:
+        schedule.update(tournament=tournament, tournament_every=config.tournament_every)
     return Evolution(
         space=run.space,
         scorer=run.scorer,
         pop_size=config.pop_size,
         generations=config.generations,
-        tournament=tournament,
-        tournament_every=max(config.tournament_every, 1),
-        final_tournament=final,
         seed=config.seed,
-        callbacks=callbacks,
-        ranking=objective_ranking(config.ranking, config.objective_weights(), config.rank_scale),
+        ranking=config.ranking_rule(),
         survival=config.survival,
+        final_tournament=final,
+        callbacks=callbacks,
+        **schedule,
     )
 
 
@@ -291,7 +272,7 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> dict[str, Any]
     config.validate()
     space = get_space(config.space)
     _check_out(config)
-    bench = check_benchmark(config.benchmark, space) if config.benchmark is not None else None
+    bench = check_benchmark(config.benchmark, space, config.benchmark_metric) if config.benchmark is not None else None
     data = load_dataset(config.data_dir, config.dataset, download=config.download)
     with FolderLock(config.out):
         finished = _finished_result(config)
@@ -417,6 +398,7 @@ def _train_pick(run: _Run, arch: str) -> dict[str, Any]:
 
 
 def _look_up(run: _Run, bench: Path, arch: str) -> dict[str, Any]:
-    acc = lookup_benchmark(read_benchmark(bench), run.space, arch)
-    logger.info("benchmark accuracy of the pick: %s", acc)
-    return {"csv": str(bench), "c10_test_200ep": acc}
+    metric = run.config.benchmark_metric
+    acc = lookup_benchmark(read_benchmark(bench, metric), run.space, arch)
+    logger.info("benchmark %s of the pick: %s", metric, acc)
+    return {"csv": str(bench), metric: acc}

@@ -24,7 +24,6 @@ same weights an uninterrupted run would reach::
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -34,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from fne.evolution.dataset import Split, iterate_minibatches
+from fne.data import Device, Split, iterate_minibatches
+from fne.files import atomic_save_torch
 from fne.options import option
 from fne.progress import progress_bar
 
@@ -46,12 +46,10 @@ __all__ = [
     "AUGMENT_MIN_EPOCHS",
     "scaled_batch_size",
     "train_network",
-    "train_and_test",
     "evaluate_accuracy",
     "augmentation_for",
 ]
 
-Device = str | torch.device
 AUGMENTATIONS = ("auto", "crop+flip", "crop", "none")
 TRAIN_STATE_FORMAT = "fne-train-state"
 AUGMENT_MIN_EPOCHS = 10
@@ -184,12 +182,8 @@ def _resume(training: _Training, path: Path, config: TrainConfig, epochs: int) -
 
 
 def _save(training: _Training, path: Path, config: TrainConfig, epochs: int) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(training.state(config, epochs), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write the training state to ``path`` atomically (a crash keeps the previous epoch's)."""
+    atomic_save_torch(path, training.state(config, epochs))
 
 
 def _one_epoch(training: _Training, train: Split, batch: int, augment: str, device: Device, bar: Any = None) -> float:
@@ -270,19 +264,3 @@ def train_network(
             logger.info("epoch %d/%d: training loss %.3f", training.epoch, epochs, loss)
             bar.update(1)
     return time.perf_counter() - start
-
-
-def train_and_test(
-    net: nn.Module,
-    train: Split,
-    test: Split,
-    *,
-    epochs: int,
-    generator: torch.Generator,
-    config: TrainConfig | None = None,
-    device: Device = "cpu",
-    progress: bool = True,
-) -> float:
-    """:func:`train_network`, then :func:`evaluate_accuracy` on ``test``; returns the accuracy in percent."""
-    train_network(net, train, epochs=epochs, generator=generator, config=config, device=device, progress=progress)
-    return evaluate_accuracy(net, test, device=device)

@@ -90,14 +90,15 @@ def train_cell(
         acc = evaluate_accuracy(net, data.test, device=device)
     if clock is not None:
         clock.add("training", seconds)
+    mean, std = data.stats
     path = save_model(
         out / MODEL,
         net,
         space=space.name,
         genotype=arch,
         build_kwargs=kwargs,
-        mean=data.mean,
-        std=data.std,
+        mean=mean,
+        std=std,
         classes=data.classes,
         image_size=data.image_size,
         extra={"epochs": epochs, "test_accuracy": acc, "seed": seed, "training": config.to_dict()},

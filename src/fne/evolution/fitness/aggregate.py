@@ -5,30 +5,39 @@ meaning ranked better. Ranks follow :func:`fne.evolution.fitness.rank_matrix`: p
 proxy, 1 is the best cell, ties share their average rank and failed (NaN) cells come
 last. The registered aggregators:
 
-* ``mean_rank``: minus the (weighted) mean rank, i.e. ``combined_score`` and the rank sum
-  that breaks ties in ``selection.pick_order``;
+* ``mean_rank``: minus the (weighted) mean rank, i.e. the rank sum that breaks ties in
+  ``selection.pick_order``;
 * ``log_rank``: the (weighted) sum over proxies of ``log(r / n)``, ``r`` being the rank
   counted from the worst cell (the best cell has ``r = n``), as in AZ-NAS: a cell must be
   good on every proxy, one bad rank costs much more than under ``mean_rank``;
 * ``nondominated``: minus the non-dominated front number (0 = Pareto front), ties broken
   by the mean rank.
 
+Ranks can also be each cell's estimated rank in the whole space, from a reference sample of
+random cells (:mod:`.reference_ranks`): ``aggregate(..., reference=...)`` and
+:func:`objective_values` with a reference, which the search's rankings use
+(:mod:`fne.evolution.ranking`).
+
+Weights name proxies (``{proxy: weight}``) or follow their order; a proxy that named weights
+leave out weighs 1, as it does under equal weights (:func:`named_weights`).
+
 Example::
 
     values = aggregate(scores, ["expressivity", "trainability", "flops"], "log_rank")
-    best_first = aggregation_order(scores, RANKING_PROXIES, RANKING_AGGREGATOR, RANKING_WEIGHTS)
+    best_first = aggregation_order(scores, ['meco', 'naswot'], 'mean_rank', {'meco': 2.0})
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 
 from fne.evolution.fitness.objectives import non_dominated_ranks, rank_matrix, to_objectives
 from fne.evolution.fitness.reference_ranks import reference_ranks
+from fne.evolution.fitness.registry import check_proxy_names
 from fne.registry import Registry
 
 Aggregator = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -36,39 +45,9 @@ Aggregator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 WeightsLike = Sequence[float] | Mapping[str, float] | None
 """Per-proxy weights: None (all 1), one weight per proxy in order, or ``{proxy: weight}``
-(proxies not named get 0)."""
+(a proxy not named weighs 1, see :func:`named_weights`)."""
 
 _AGGREGATORS: Registry[Aggregator] = Registry("aggregator")
-
-RANKING_PROXIES = ("expressivity", "trainability", "meco", "flops", "naswot", "grad_corr")
-"""The proxies of the default training-free ranking, chosen on 3,000 seed-0 NB201 cells by
-``benchmarks/bench_proxies.py`` on the NB201 ``score`` preset: of all sets within the cost
-limit, the one most likely to meet the ranking targets (Spearman 0.91, top-10 mean 93.8) on a
-new sample of 1,000 cells, estimated on bootstrap resamples of the seed-0 cells (odds 0.91;
-seed-0 Spearman 0.931, top-10 mean 94.07, the best cell ranked first, about 1.6
-forward+backward passes per cell; see ``report/results/bench_proxies_nb201_select.json``)."""
-
-RANKING_AGGREGATOR = "mean_rank"
-"""The aggregator of the default training-free ranking."""
-
-RANKING_WEIGHTS: Mapping[str, float] | None = MappingProxyType(
-    {"expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5}
-)
-"""Per-proxy weights of the default ranking (None would weigh all equally)."""
-
-DARTS_RANKING_PROXIES = ("expressivity", "naswot", "linear_regions")
-"""The proxies of the training-free ranking in the DARTS space, chosen by the same rule on the
-seed-0 half of the NB301 table (362 cells) on the DARTS ``score`` preset, with the Spearman
-target 0.60 (odds 0.84; seed-0 Spearman 0.630, about 2.1 forward+backward passes per cell; see
-``report/results/bench_proxies_darts_select.json``)."""
-
-DARTS_RANKING_AGGREGATOR = "nondominated"
-"""The aggregator of the training-free ranking in the DARTS space."""
-
-DARTS_RANKING_WEIGHTS: Mapping[str, float] | None = MappingProxyType(
-    {"expressivity": 0.5, "naswot": 1.0, "linear_regions": 0.5}
-)
-"""Per-proxy weights of the DARTS ranking (under ``nondominated`` they order the cells of a front)."""
 
 
 def register_aggregator(name: str) -> Callable[[Aggregator], Aggregator]:
@@ -125,7 +104,7 @@ def _weight_vector(weights: WeightsLike, proxies: Sequence[str]) -> np.ndarray:
         unknown = sorted(set(weights) - set(proxies))
         if unknown:
             raise ValueError(f"weights name proxies {unknown} that are not among {list(proxies)}")
-        vector = np.array([float(weights.get(p, 0.0)) for p in proxies])
+        vector = np.asarray(named_weights(weights, proxies, "weights"), dtype=float)
     else:
         vector = np.asarray(weights, dtype=float).reshape(-1)
         if vector.size != len(proxies):
@@ -136,7 +115,10 @@ def _weight_vector(weights: WeightsLike, proxies: Sequence[str]) -> np.ndarray:
 
 
 def named_weights(weights: Mapping[str, Any] | None, proxies: Sequence[str], flag: str) -> list[float] | None:
-    """One weight per proxy of ``proxies`` from ``{proxy: weight}`` (a proxy not named weighs 1).
+    """One weight per proxy of ``proxies`` from ``{proxy: weight}``: the rule of named weights.
+
+    A proxy not named weighs 1 (as under equal weights); a named proxy that is not among
+    ``proxies`` is left out, so one set of named weights suits any choice of proxies.
 
     Args:
         weights: the named weights, as an option gives them (None: equal weights).
@@ -160,7 +142,7 @@ def named_weights(weights: Mapping[str, Any] | None, proxies: Sequence[str], fla
 def aggregate(
     scores: Sequence[Mapping[str, float]],
     proxies: Sequence[str],
-    method: str = RANKING_AGGREGATOR,
+    method: str = "mean_rank",
     weights: WeightsLike = None,
     reference: Sequence[Mapping[str, float]] | None = None,
 ) -> np.ndarray:
@@ -180,12 +162,11 @@ def aggregate(
         Array of shape ``(n,)``; empty for no cells.
 
     Raises:
-        ValueError: no proxies, an unknown proxy or method, a row without a value for a
-            proxy, or bad weights.
+        ValueError: ``proxies`` not one or more distinct registered proxies, an unknown
+            method, a row without a value for a proxy, or bad weights.
     """
     names = list(proxies)
-    if not names:
-        raise ValueError("at least one proxy is needed to aggregate")
+    check_proxy_names(names, "proxies")
     fn = get_aggregator(method)
     vector = _weight_vector(weights, names)
     if len(scores) == 0:
@@ -193,13 +174,38 @@ def aggregate(
     if reference is None:
         return np.asarray(fn(rank_matrix(scores, names), vector), dtype=float)
     both = to_objectives(list(scores) + list(reference), names)
-    return np.asarray(fn(reference_ranks(both[: len(scores)], both[len(scores) :]), vector), dtype=float)
+    return objective_values(both[: len(scores)], method, vector, both[len(scores) :])
+
+
+def objective_values(
+    objectives: np.ndarray, method: str, weights: np.ndarray, reference: np.ndarray | None = None
+) -> np.ndarray:
+    """One value per row of an objective matrix, higher meaning ranked better.
+
+    Args:
+        objectives: ``(n, k)`` matrix, every column minimised and finite
+            (e.g. :func:`~fne.evolution.fitness.to_objectives`).
+        method: a name from :func:`list_aggregators`.
+        weights: one weight per column.
+        reference: ``(m, k)`` objective rows of random cells (``m >= 2``); when given, the
+            ranks are the rows' estimated ranks in the space (:func:`.reference_ranks`),
+            otherwise their ranks among the rows.
+
+    Returns:
+        Array of shape ``(n,)``.
+
+    Raises:
+        ValueError: an unknown method, or a reference that does not fit ``objectives``.
+    """
+    fn = get_aggregator(method)
+    ranks = rankdata(objectives, axis=0) if reference is None else reference_ranks(objectives, reference)
+    return np.asarray(fn(ranks, weights), dtype=float)
 
 
 def aggregation_order(
     scores: Sequence[Mapping[str, float]],
     proxies: Sequence[str],
-    method: str = RANKING_AGGREGATOR,
+    method: str = "mean_rank",
     weights: WeightsLike = None,
 ) -> np.ndarray:
     """Indices of the cells, best first by :func:`aggregate`; equal values keep index order."""

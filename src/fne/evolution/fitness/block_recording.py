@@ -1,8 +1,8 @@
 """The blocks of a network and their features, as the block-wise proxies see them.
 
 A *block* is a stage of the network's computation whose output feeds the next one: the
-stem and every cell of ``net.cells`` (NB201, DARTS and ``fne`` networks all hold their
-cells there). A network without ``cells`` is split into its direct children that have
+stem and every cell of ``net.cells`` (the NB201, DARTS and channel-count networks all hold
+their cells there). A network without ``cells`` is split into its direct children that have
 parameters. Blocks of the type of the first cell are the *cells* (built from the
 genotype); NB201's fixed residual reductions between stages are other blocks.
 
@@ -69,8 +69,9 @@ def block_kinds(net: nn.Module) -> dict[nn.Module, str]:
     """The kind (see :class:`BlockCall`) of every block of :func:`feature_blocks`."""
     blocks = feature_blocks(net)
     cells = getattr(net, "cells", None)
-    has_cells = isinstance(cells, (nn.Sequential, nn.ModuleList)) and len(cells) > 0
-    cell_type = type(cells[0]) if has_cells else None
+    first = cells[0] if isinstance(cells, (nn.Sequential, nn.ModuleList)) and len(cells) > 0 else None
+    has_cells = first is not None
+    cell_type = type(first) if first is not None else None
     stem = getattr(net, "stem", None) if has_cells else None
     return {b: "stem" if b is stem else ("cell" if type(b) is cell_type or not has_cells else "block") for b in blocks}
 

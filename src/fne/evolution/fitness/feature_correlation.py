@@ -85,7 +85,7 @@ def meco_score(net: nn.Module, inputs: torch.Tensor, images: int = MECO_IMAGES) 
     return float(per_layer.sum(dim=0).mean())
 
 
-@register_proxy("meco", higher_is_better=True)
+@register_proxy("meco", higher_is_better=True, unit="summed smallest eigenvalue")
 def meco(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """MeCo-like feature correlation: :func:`meco_score` on images pooled to :data:`MECO_RESOLUTION`."""
     return meco_score(net, downsampled(inputs, MECO_RESOLUTION))

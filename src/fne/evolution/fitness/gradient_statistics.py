@@ -91,7 +91,7 @@ def zico_score(
     return float(sum(kept)) if kept else math.nan
 
 
-@register_proxy("zico", higher_is_better=True)
+@register_proxy("zico", higher_is_better=True, unit="summed log gradient ratio")
 def zico(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """ZiCo-like gradient statistics: :func:`zico_score` with the module defaults."""
     return zico_score(net, inputs, targets)

@@ -1,4 +1,11 @@
-"""Helpers the proxies share: scratch copies, ReLU codes, re-initialisation, degeneracy."""
+"""What the proxies do to a network to probe it, without changing it for good.
+
+Scratch copies (:func:`scratch_copy`) and state restored on exit (:func:`preserved`), the
+binary ReLU codes of a forward pass (:func:`relu_codes`), seeded re-initialisation
+(:func:`reinitialise`), batch statistics held fixed (:func:`batch_statistics_as_constants`),
+smaller images (:func:`downsampled`), and the checks that tell a degenerate cell
+(:func:`output_depends_on_input`, :func:`finite_or_nan`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -94,7 +102,7 @@ def reinitialise(net: nn.Module, generator: torch.Generator, scheme: str = "kaim
                 module.reset_parameters()
 
 
-def _draw_layer(layer: nn.Module, generator: torch.Generator, scheme: str) -> None:
+def _draw_layer(layer: nn.Conv2d | nn.Linear, generator: torch.Generator, scheme: str) -> None:
     if scheme == "kaiming_normal":
         nn.init.kaiming_normal_(layer.weight, nonlinearity="relu", generator=generator)
         if layer.bias is not None:
@@ -118,7 +126,7 @@ def batch_statistics_as_constants(net: nn.Module) -> Iterator[None]:
     as they are. The pre-hooks are removed when the block ends.
     """
 
-    def hook(module: nn.Module, args: tuple) -> None:
+    def hook(module: _BatchNorm, args: tuple) -> None:
         with torch.no_grad():  # momentum 1: the running statistics become the batch's
             F.batch_norm(
                 args[0].detach(), module.running_mean, module.running_var, training=True, momentum=1.0, eps=module.eps

@@ -15,10 +15,9 @@ import numpy as np
 from scipy.stats import rankdata
 
 from fne.evolution.fitness.registry import get_proxy
+from fne.evolution.selection import nondominated_fronts
 
-COMBINED_PROXIES = ("ntk", "naswot", "grad_corr", "params")
-"""Proxies of the default ``combined`` ranking: the three mission proxies and the
-parameter count, each with the same weight (nothing is fitted to accuracies)."""
+__all__ = ["to_objectives", "rank_matrix", "non_dominated_ranks"]
 
 
 def _oriented(scores: Sequence[Mapping[str, float]], proxies: Sequence[str]) -> np.ndarray:
@@ -71,39 +70,17 @@ def rank_matrix(scores: Sequence[Mapping[str, float]], proxies: Sequence[str]) -
     return np.column_stack([rankdata(objectives[:, j]) for j in range(objectives.shape[1])])
 
 
-def combined_score(scores: Sequence[Mapping[str, float]], proxies: Sequence[str] | None = None) -> np.ndarray:
-    """Rank aggregation: minus the mean rank over ``proxies`` (higher is better).
-
-    Args:
-        scores: one ``{proxy: value}`` dict per cell.
-        proxies: the proxies to aggregate, equally weighted; :data:`COMBINED_PROXIES` by default.
-
-    Returns:
-        Array of shape ``(n,)``; a cell failed on every proxy gets the lowest value.
-    """
-    ranks = rank_matrix(scores, COMBINED_PROXIES if proxies is None else proxies)
-    if ranks.size == 0:
-        return np.zeros(len(scores))
-    return -ranks.mean(axis=1)
-
-
 def non_dominated_ranks(objectives: np.ndarray) -> np.ndarray:
-    """Front index of each row of a minimisation matrix (0 = non-dominated front).
+    """Front number of each row of a minimisation matrix (0 = the non-dominated front).
 
-    A simple ``O(n^2 k)`` non-dominated sort, for evaluation and small populations.
+    The fronts are :func:`fne.evolution.selection.nondominated_fronts` (pymoo's
+    non-dominated sorting); equal rows share a front.
+
+    Raises:
+        ValueError: ``objectives`` is not a finite 2-D array.
     """
     objectives = np.asarray(objectives, dtype=float)
-    n = objectives.shape[0]
-    le = (objectives[:, None, :] <= objectives[None, :, :]).all(axis=2)
-    lt = (objectives[:, None, :] < objectives[None, :, :]).any(axis=2)
-    dominates = le & lt
-    fronts = np.full(n, -1)
-    remaining = np.ones(n, dtype=bool)
-    front = 0
-    while remaining.any():
-        dominated = (dominates[remaining][:, remaining]).any(axis=0)
-        current = np.flatnonzero(remaining)[~dominated]
-        fronts[current] = front
-        remaining[current] = False
-        front += 1
+    fronts = np.zeros(objectives.shape[0], dtype=np.int64)
+    for number, front in enumerate(nondominated_fronts(objectives)):
+        fronts[front] = number
     return fronts

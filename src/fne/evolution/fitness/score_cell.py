@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 
+from fne.compute import resolve_device
 from fne.evolution.fitness.network_probes import finite_or_nan, output_depends_on_input
 from fne.evolution.fitness.registry import Proxy, get_proxy
 from fne.genotopheno import SearchSpace, get_space
-from fne.genotopheno.space import space_preset
 
 logger = logging.getLogger(__name__)
 
@@ -32,33 +32,6 @@ MIN_OOM_BATCH = 2
 
 Scores = dict[str, float]
 SpaceLike = str | SearchSpace
-
-
-def proxy_build_kwargs(space_name: str) -> dict[str, Any]:
-    """The build arguments of the network proxies are computed on: the ``score`` preset of
-    the space registered as ``space_name`` (see :meth:`fne.genotopheno.SearchSpace.preset`)."""
-    return space_preset(space_name, "score")
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:N"``) into a ``torch.device``.
-
-    ``"auto"`` is CUDA when available, else CPU.
-
-    Raises:
-        ValueError: an unknown name, or CUDA asked for but not available.
-    """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        return torch.device(device)
-    raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
 
 
 def _release_cuda_memory(device: torch.device) -> None:

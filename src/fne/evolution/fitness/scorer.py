@@ -28,9 +28,9 @@ from typing import Any
 
 import torch
 
-from fne.compute import Evaluator, Failed, SerialEvaluator
+from fne.compute import Evaluator, Failed, SerialEvaluator, resolve_device
 from fne.evolution.fitness.registry import get_proxy
-from fne.evolution.fitness.score_cell import Scores, resolve_device, score_genotype
+from fne.evolution.fitness.score_cell import Scores, score_genotype
 from fne.files import atomic_write_json
 from fne.genotopheno import SearchSpace, get_space
 from fne.progress import progress_bar

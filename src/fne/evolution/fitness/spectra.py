@@ -159,19 +159,19 @@ def _generator(inputs: torch.Tensor) -> torch.Generator:
     return torch.Generator(device=inputs.device).manual_seed(seed)
 
 
-@register_proxy("expressivity", higher_is_better=True)
+@register_proxy("expressivity", higher_is_better=True, unit="summed entropy, nats")
 def expressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Sum over the cells of the correlation-spectrum entropy of their features."""
     return expressivity_score(block_entropies(net, downsampled(inputs, BLOCK_RESOLUTION), standardise=True))
 
 
-@register_proxy("progressivity", higher_is_better=True)
+@register_proxy("progressivity", higher_is_better=True, unit="entropy increase, nats")
 def progressivity(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """Smallest block-to-block increase of the covariance-spectrum entropy."""
     return progressivity_score(block_entropies(net, downsampled(inputs, BLOCK_RESOLUTION), standardise=False))
 
 
-@register_proxy("trainability", higher_is_better=True)
+@register_proxy("trainability", higher_is_better=True, unit="minus mean squared log gain")
 def trainability(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """``-mean((log sigma)^2)`` of the blocks' Jacobian gains at a grown input scale."""
     return trainability_score(block_gains(net, downsampled(inputs, BLOCK_RESOLUTION), _generator(inputs)))

@@ -1,7 +1,8 @@
-"""Units, directions and axis labels of proxy values, and objectives turned back into them.
+"""Axis labels of proxy values, and objectives turned back into them.
 
 Objectives are minimised: a higher-is-better proxy's objective is minus its value. Plots
-show raw proxy values instead, labelled with their unit and direction::
+show raw proxy values instead, labelled with the unit and direction each proxy declares
+when it is registered (:func:`fne.evolution.fitness.register_proxy`)::
 
     proxy_label("params")   # 'params (M parameters, higher is better)'
     proxy_label("ntk")      # 'ntk (condition number, lower is better; log scale)'
@@ -10,15 +11,12 @@ show raw proxy values instead, labelled with their unit and direction::
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from fne.evolution.fitness.registry import get_proxy, list_proxies
 
 __all__ = [
-    "ProxyUnit",
-    "PROXY_UNITS",
     "PickLike",
     "proxy_unit",
     "higher_is_better",
@@ -30,37 +28,15 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class ProxyUnit:
-    """How a proxy's values read: the unit and whether they are best seen on a log axis."""
-
-    unit: str
-    log_scale: bool = False
-
-
-PROXY_UNITS: dict[str, ProxyUnit] = {
-    "params": ProxyUnit("M parameters"),
-    "flops": ProxyUnit("M multiply-accumulates"),
-    "synflow": ProxyUnit("log synaptic flow"),
-    "ntk": ProxyUnit("condition number", log_scale=True),
-    "naswot": ProxyUnit("log-determinant"),
-    "grad_corr": ProxyUnit("score"),
-    "linear_regions": ProxyUnit("distinct patterns"),
-    "expressivity": ProxyUnit("summed entropy, nats"),
-    "progressivity": ProxyUnit("entropy increase, nats"),
-    "trainability": ProxyUnit("minus mean squared log gain"),
-    "meco": ProxyUnit("summed smallest eigenvalue"),
-    "zico": ProxyUnit("summed log gradient ratio"),
-}
-"""Units of the built-in proxies; other proxies are labelled with their name and direction."""
-
 PickLike = Mapping[str, float] | Sequence[float]
 """The pick as its ``{proxy: value}`` scores or as raw values in the order of the names."""
 
 
-def proxy_unit(name: str) -> ProxyUnit | None:
-    """The unit of a built-in proxy, or ``None`` for any other name."""
-    return PROXY_UNITS.get(name)
+def proxy_unit(name: str) -> str | None:
+    """The unit a registered proxy declares; ``None`` when it declares none or is not registered."""
+    if name not in list_proxies():
+        return None
+    return get_proxy(name).unit
 
 
 def higher_is_better(name: str) -> bool | None:
@@ -71,9 +47,8 @@ def higher_is_better(name: str) -> bool | None:
 
 
 def uses_log_scale(name: str) -> bool:
-    """Whether ``name``'s values are shown on a logarithmic axis."""
-    unit = proxy_unit(name)
-    return unit is not None and unit.log_scale
+    """Whether ``name``'s values are shown on a logarithmic axis (as its registration declares)."""
+    return name in list_proxies() and get_proxy(name).log_scale
 
 
 def proxy_label(name: str, log_scale: bool | None = None) -> str:
@@ -89,7 +64,7 @@ def proxy_label(name: str, log_scale: bool | None = None) -> str:
     """
     hib = higher_is_better(name)
     unit = proxy_unit(name)
-    parts = [] if unit is None else [unit.unit]
+    parts = [] if unit is None else [unit]
     if hib is None:
         parts = ["objective", "minimised"]
     else:

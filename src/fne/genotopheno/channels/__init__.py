@@ -1,9 +1,10 @@
 """The channel-count space:
-its genotype text and network (:mod:`.space`), its variation operators (:mod:`.variation`)."""
+its genotype text and network (:mod:`.space`), its variation operators (:mod:`.variation`),
+which are the space's ``variation``."""
 
+from fne.genotopheno.channels import variation
 from fne.genotopheno.channels.space import ChannelGenotype, ChannelSpace
 
-# isort: split
-from fne.genotopheno.channels import variation  # noqa: F401  (registers the space"s crossovers and mutations)
+ChannelSpace.variation = variation.OPERATORS
 
 __all__ = ["ChannelGenotype", "ChannelSpace"]

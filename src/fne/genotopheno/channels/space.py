@@ -30,13 +30,14 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from fne.genotopheno.ops import DARTS_OPS, ReLUConvBN, create_op, list_ops
-from fne.genotopheno.space import SearchSpace, check_ops_known, is_ascii_digits, register_space
+from fne.genotopheno.space import SearchSpace, check_ops_known, check_positive_ints, is_ascii_digits, register_space
 
 logger = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ def _dominates(a: StateKey, b: StateKey) -> bool:
 
 
 @register_space("channels")
-class ChannelSpace(SearchSpace):
+class ChannelSpace(SearchSpace[ChannelGenotype]):
     """Cells as DAGs whose edges carry one output-channel count per op.
 
     Args:
@@ -495,51 +496,48 @@ class ChannelSpace(SearchSpace):
         counts[i, j, op] = int(rng.integers(1, self.max_channels + 1))
 
     # ---------------------------------------------------------------- build
-    def build(
+    def _build(
         self,
-        genotype: ChannelGenotype | str,
+        genotype: ChannelGenotype,
         *,
-        num_classes: int = 10,
+        num_classes: int,
+        in_channels: int,
         C: int = 16,
         num_cells: int = 3,
         num_stages: int = 3,
         channel_scale: int = 4,
-        in_channels: int = 3,
         stem: nn.Module | None = None,
         affine: bool = True,
-        device: str | torch.device | None = None,
     ) -> ChannelNetwork:
-        """Build the network of ``genotype`` (the same cell everywhere).
+        """The network of ``genotype`` (the same cell everywhere).
 
         Args:
-            genotype: an :class:`ChannelGenotype` or its text.
+            genotype: the cell.
             num_classes: outputs of the linear head.
+            in_channels: channels of the input images.
             C: channels after the stem (doubled by each reduction cell).
             num_cells: normal cells per stage.
             num_stages: stages; a reduction cell (stride 2, channels x2) sits between stages.
             channel_scale: width multiplier: an op with count ``c`` outputs ``c * channel_scale`` channels.
-            in_channels: channels of the input images.
             stem: module mapping ``(N, in_channels, H, W)`` to ``C`` channels; default 3x3 conv + BN.
             affine: affine batch norms in the cells.
-            device: where to put the network (default: left on the CPU).
 
         Raises:
-            ValueError: for an invalid genotype or non-positive sizes.
+            ValueError: for non-positive sizes.
         """
-        g = self.coerce(genotype)
-        sizes = dict(
+        sizes = dict(C=C, num_cells=num_cells, num_stages=num_stages, channel_scale=channel_scale)
+        check_positive_ints(**sizes)
+        text = self.format(genotype)
+        return ChannelNetwork(
+            genotype,
+            self.ops,
+            text=text,
+            stem=stem,
+            affine=affine,
             num_classes=num_classes,
-            C=C,
-            num_cells=num_cells,
-            num_stages=num_stages,
-            channel_scale=channel_scale,
             in_channels=in_channels,
+            **sizes,
         )
-        for name, value in sizes.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        net = ChannelNetwork(g, self.ops, text=self.format(g), stem=stem, affine=affine, **sizes)
-        return net if device is None else net.to(device)
 
 
 class ChannelCell(nn.Module):
@@ -586,7 +584,8 @@ class ChannelCell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         states = [x]
         for modules, sources in zip(self.nodes, self.sources, strict=False):
-            states.append(torch.cat([op(states[j]) for op, j in zip(modules, sources, strict=False)], dim=1))
+            ops = cast(nn.ModuleList, modules)  # _add_node appends one ModuleList per node
+            states.append(torch.cat([op(states[j]) for op, j in zip(ops, sources, strict=False)], dim=1))
         return self.project(states[-1])
 
     def extra_repr(self) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from fne.genotopheno.channels.space import ChannelGenotype, ChannelSpace, edge_index, nodes_for_blocks
-from fne.genotopheno.variation import register_variation
+from fne.genotopheno.variation import VariationOperators
 
 __all__ = [
+    "OPERATORS",
     "uniform_crossover",
     "min_crossover",
     "mutate_op",
@@ -214,8 +215,7 @@ def remove_node(space: ChannelSpace, genotype: ChannelGenotype, rng: np.random.G
     return _repair(space, old[np.ix_(keep, keep)].copy(), rng)
 
 
-register_variation(
-    "channels",
+OPERATORS = VariationOperators.create(
     crossovers={"uniform": uniform_crossover, "min": min_crossover},
     mutations={
         "op": mutate_op,
@@ -225,4 +225,6 @@ register_variation(
         "add_node": add_node,
         "remove_node": remove_node,
     },
+    space_name="channels",
 )
+"""The crossovers and mutations of :class:`ChannelSpace`, its ``variation``."""

@@ -1,9 +1,11 @@
-"""The DARTS space:
-its genotype text and network (:mod:`.space`), its variation operators (:mod:`.variation`)."""
+"""The DARTS space: its genotype and text (:mod:`.genotype`), the space's checks, sampling and
+presets (:mod:`.space`), the network a genotype builds (:mod:`.network`) and its variation
+operators (:mod:`.variation`), which are the space's ``variation``."""
 
-from fne.genotopheno.darts.space import DartsGenotype, DartsSpace
+from fne.genotopheno.darts import variation
+from fne.genotopheno.darts.genotype import DartsGenotype
+from fne.genotopheno.darts.space import DartsSpace
 
-# isort: split
-from fne.genotopheno.darts import variation  # noqa: F401  (registers the space"s crossovers and mutations)
+DartsSpace.variation = variation.OPERATORS
 
 __all__ = ["DartsGenotype", "DartsSpace"]

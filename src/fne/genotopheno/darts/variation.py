@@ -6,23 +6,27 @@ Every operator keeps the two inputs of a node distinct, as ``DartsSpace.validate
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
-from fne.genotopheno.darts.space import CELL_FIELDS, NUM_INPUTS, DartsGenotype, DartsSpace
-from fne.genotopheno.variation import register_variation
+from fne.genotopheno.darts.genotype import CELL_FIELDS, NUM_INPUTS, DartsGenotype, Pair
+from fne.genotopheno.darts.space import DartsSpace
+from fne.genotopheno.variation import VariationOperators
 
-__all__ = ["uniform_crossover", "mutate_op", "mutate_input"]
+__all__ = ["OPERATORS", "uniform_crossover", "mutate_op", "mutate_input"]
 
-Pair = tuple[str, int]
+T = TypeVar("T")
 
 
-def _pick(rng: np.random.Generator, items: Sequence) -> object:
+def _pick(rng: np.random.Generator, items: Sequence[T]) -> T:
     return items[int(rng.integers(len(items)))]
 
 
 def _replace_cell(genotype: DartsGenotype, cell: str, pairs: Sequence[Pair]) -> DartsGenotype:
-    return genotype._replace(**{cell: tuple(pairs)})
+    if cell == "normal":
+        return genotype._replace(normal=tuple(pairs))
+    return genotype._replace(reduce=tuple(pairs))
 
 
 def uniform_crossover(space: DartsSpace, a: DartsGenotype, b: DartsGenotype, rng: np.random.Generator) -> DartsGenotype:
@@ -54,17 +58,17 @@ def mutate_op(space: DartsSpace, genotype: DartsGenotype, rng: np.random.Generat
     have) that gets a real op is also rewired to an input of its own. Returns the parent
     itself when the space has a single op.
     """
-    cell = str(_pick(rng, CELL_FIELDS))
+    cell = _pick(rng, CELL_FIELDS)
     pairs: list[Pair] = list(getattr(genotype, cell))
     pos = int(rng.integers(len(pairs)))
     op, src = pairs[pos]
     choices = [o for o in space.ops if o != op and o != "none"] or [o for o in space.ops if o != op]
     if not choices:
         return genotype
-    new_op = str(_pick(rng, choices))
+    new_op = _pick(rng, choices)
     sibling_op, sibling = pairs[pos ^ 1]
     if src == sibling and "none" not in (new_op, sibling_op):
-        src = int(_pick(rng, _other_inputs(pos, src, sibling)))
+        src = _pick(rng, _other_inputs(pos, src, sibling))
     pairs[pos] = (new_op, src)
     return _replace_cell(genotype, cell, pairs)
 
@@ -76,11 +80,11 @@ def mutate_input(space: DartsSpace, genotype: DartsGenotype, rng: np.random.Gene
     same node, so a node's two inputs stay distinct. Node 2 is left alone: its inputs
     are nodes 0 and 1 in some order, and exchanging them gives the same cell.
     """
-    cell = str(_pick(rng, CELL_FIELDS))
+    cell = _pick(rng, CELL_FIELDS)
     pairs: list[Pair] = list(getattr(genotype, cell))
     pos = int(rng.integers(2, len(pairs)))
     op, src = pairs[pos]
-    pairs[pos] = (op, int(_pick(rng, _other_inputs(pos, src, pairs[pos ^ 1][1]))))
+    pairs[pos] = (op, _pick(rng, _other_inputs(pos, src, pairs[pos ^ 1][1])))
     return _replace_cell(genotype, cell, pairs)
 
 
@@ -89,6 +93,7 @@ def _other_inputs(pos: int, *taken: int) -> list[int]:
     return [j for j in range(NUM_INPUTS + pos // 2) if j not in taken]
 
 
-register_variation(
-    "darts", crossovers={"uniform": uniform_crossover}, mutations={"op": mutate_op, "input": mutate_input}
+OPERATORS = VariationOperators.create(
+    crossovers={"uniform": uniform_crossover}, mutations={"op": mutate_op, "input": mutate_input}, space_name="darts"
 )
+"""The crossovers and mutations of :class:`DartsSpace`, its ``variation``."""

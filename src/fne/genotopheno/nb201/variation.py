@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from fne.genotopheno.nb201.space import NB201Genotype, NB201Space
-from fne.genotopheno.variation import register_variation
+from fne.genotopheno.variation import VariationOperators
 
-__all__ = ["uniform_crossover", "mutate_op"]
+__all__ = ["OPERATORS", "uniform_crossover", "mutate_op"]
 
 
 def uniform_crossover(space: NB201Space, a: NB201Genotype, b: NB201Genotype, rng: np.random.Generator) -> NB201Genotype:
@@ -46,4 +46,7 @@ def mutate_op(space: NB201Space, genotype: NB201Genotype, rng: np.random.Generat
     return NB201Genotype.from_ops(ops)
 
 
-register_variation("nb201", crossovers={"uniform": uniform_crossover}, mutations={"op": mutate_op})
+OPERATORS = VariationOperators.create(
+    crossovers={"uniform": uniform_crossover}, mutations={"op": mutate_op}, space_name="nb201"
+)
+"""The crossovers and mutations of :class:`NB201Space`, its ``variation``."""
