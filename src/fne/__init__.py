@@ -1,13 +1,15 @@
 """fne: fast neural evolution, training-free neural architecture search.
 
 Importing :mod:`fne` is cheap: networks, data and search machinery live in the
-subpackages :mod:`fne.genotopheno`, :mod:`fne.data` and :mod:`fne.evolution`.
+subpackages :mod:`fne.genotopheno`, :mod:`fne.data`, :mod:`fne.evolution`,
+:mod:`fne.search` and :mod:`fne.training`.
 :func:`fne.load_model` rebuilds a trained network from its ``model.pt``.
 """
 
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+"""The version of fne, declared here only (setup.cfg reads it)."""
 
 __all__ = ["__version__", "load_model"]
 

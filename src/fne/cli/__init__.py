@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from fne import __version__
+
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 COMMANDS = ("search", "score", "train", "export")
@@ -26,6 +28,7 @@ def _module(name: str) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     """The ``fne`` parser with one sub-parser per command."""
     parser = argparse.ArgumentParser(prog="fne", description="fne: training-free neural architecture search")
+    parser.add_argument("--version", action="version", version=f"fne {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     for name in COMMANDS:
         module = _module(name)
