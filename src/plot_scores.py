@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from fne.cli import score_command
-from fne.scoring import ScoreConfig, Scorer, build_arg, run_scoring, write_plots  # noqa: F401
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from fne import scoring
+
 SCRIPT = Path(__file__).resolve().parents[1] / "src" / "plot_scores.py"
 CELLS = [
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
@@ -175,7 +177,7 @@ def test_row_that_is_not_a_genotype_is_named_before_scoring(plot_scores, inputs,
     lines = table.read_text().splitlines()
     lines[3] = lines[3].replace("nor_conv_3x3", "conv_7x7", 1)
     table.write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(plot_scores.Scorer, "score_many", lambda *a, **k: pytest.fail("scored a cell"))
+    monkeypatch.setattr(scoring.Scorer, "score_many", lambda *a, **k: pytest.fail("scored a cell"))
     out = tmp_path / "out"
     err = _usage_error(plot_scores, _argv(table, data_dir, out), capsys)
     assert str(table) in err and "row 4: arch_str" in err and "conv_7x7" in err and "nb201" in err
@@ -282,7 +284,7 @@ def test_plots_label_proxies_with_units(plot_scores, tmp_path, monkeypatch):
     monkeypatch.setattr(score_command, "scatter_png", fake_scatter)
     scores = [{"ntk": 10.0 * (i + 1), "grad_corr": -float(i), "params": 0.1 * i} for i in range(4)]
     report = {p: {"spearman": 0.0, "kendall": 0.0, "failed": 0} for p in ("ntk", "grad_corr", "params")}
-    plot_scores.write_plots(tmp_path, scores, ["ntk", "grad_corr", "params"], np.arange(4.0), report, "acc")
+    scoring.write_plots(tmp_path, scores, ["ntk", "grad_corr", "params"], np.arange(4.0), report, "acc")
     assert labels["ntk"] == ("ntk (condition number, lower is better; log scale)", "acc", True)
     assert labels["params"][0] == "params (M parameters, higher is better)"
     assert labels["ntk_vs_grad_corr"][:2] == (
@@ -292,10 +294,10 @@ def test_plots_label_proxies_with_units(plot_scores, tmp_path, monkeypatch):
 
 
 def test_build_arg_parsing(plot_scores):
-    assert plot_scores.build_arg("C=8") == ("C", 8)
-    assert plot_scores.build_arg("scale=0.5") == ("scale", 0.5)
+    assert scoring.build_arg("C=8") == ("C", 8)
+    assert scoring.build_arg("scale=0.5") == ("scale", 0.5)
     with pytest.raises(Exception, match="KEY=VALUE"):
-        plot_scores.build_arg("C8")
+        scoring.build_arg("C8")
 
 
 @pytest.mark.parametrize(

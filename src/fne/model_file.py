@@ -175,7 +175,7 @@ def load_model(path: PathLike, device: str | torch.device = "cpu") -> nn.Module:
         net.load_state_dict(doc["state_dict"])
     except RuntimeError as err:
         raise ValueError(f"{path}: the weights do not fit the network of {info.genotype!r} ({err})") from None
-    net.fne_info = info  # type: ignore[assignment]
+    net.fne_info = info  # type: ignore[assignment]  # nn.Module types attributes as tensors or modules
     return net.to(device).eval()
 
 
@@ -197,7 +197,7 @@ class Normalized(nn.Module):
 
 def _wrapped(model_path: PathLike) -> tuple[nn.Module, ModelInfo]:
     net = load_model(model_path)
-    info: ModelInfo = net.fne_info  # type: ignore[assignment]
+    info: ModelInfo = net.fne_info  # type: ignore[assignment]  # set by load_model; nn.Module types it as a tensor
     return Normalized(net, info.mean, info.std).eval(), info
 
 

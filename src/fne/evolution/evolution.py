@@ -150,7 +150,8 @@ class Evolution:
     ranking, ``ranking`` survival, 20 cells, 12 generations and no tournament.
 
     Args:
-        space: the search space (variation operators are looked up by its name).
+        space: the search space (its crossovers and mutations are ``space.variation``; its
+            ``search_defaults`` set the default ranking).
         scorer: object with ``score_many(genotypes, progress=...) -> list of score dicts``
             and ``proxies``; needed by :meth:`run`, not by :meth:`ask`/:meth:`tell`.
         proxies: proxy names turned into objectives; default ``scorer.proxies``.
