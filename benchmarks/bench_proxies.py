@@ -16,7 +16,7 @@ on the selection cells, evaluates every subset of up to ``--max-set`` proxies un
 aggregator, and picks the set, aggregator and weights by :data:`SELECTION_RULE` (the best
 odds of meeting the space's targets on a new sample of the report's size; see
 ``selection_rule.py``), within ``--max-cost`` forward+backward passes per cell. ``--phase report`` scores the report
-cells with the library's chosen ranking (``fitness.aggregate.RANKING_*``), the mission
+cells with the library's chosen ranking (the space's ``search_defaults``), the mission
 proxies and today's combined ranking, and prints Spearman, Kendall, the mean accuracy of
 the 10 cells ranked first, the rank of the truly best cell, the published proxies on the
 same cells, and the cost (seconds per cell of the chosen set against one plain

@@ -68,3 +68,30 @@ def test_ranking_weights_are_checked_against_the_objectives() -> None:
         SearchConfig(ranking_weights={"bogus": 1.0}).validate()
     with pytest.raises(ValueError, match="not all 0"):
         SearchConfig(proxies=("params", "synflow"), ranking_weights={"params": 0.0, "synflow": 0}).validate()
+
+
+def test_each_space_searches_with_its_own_ranking() -> None:
+    from fne.evolution.defaults import search_proxies, search_weights, space_defaults
+    from fne.genotopheno import DartsSpace, NB201Space, get_space
+    from fne.scoring import ScoreConfig
+    from fne.search.config import SearchConfig
+
+    darts = SearchConfig(space="darts")
+    assert DartsSpace.search_defaults is not None and NB201Space.search_defaults is not None
+    assert darts.proxies[: len(DartsSpace.search_defaults.proxies)] == DartsSpace.search_defaults.proxies
+    assert darts.proxies == search_proxies("darts") != search_proxies("nb201")
+    assert darts.ranking == "nondominated" and darts.ranking_weights == search_weights("darts")
+    score = ScoreConfig(space="darts", ground_truth="t.csv", metric="acc", out="o")
+    assert score.combine == darts.proxies and score.aggregate == darts.ranking
+    assert score.combine_weight_list() == darts.objective_weights()
+    # a space without a ranking of its own uses the NB201 choice; options given win
+    assert space_defaults("channels") == NB201Space.search_defaults
+    assert SearchConfig(space="channels").proxies == search_proxies("nb201")
+    given = SearchConfig(space="darts", proxies=("params", "synflow"), ranking="log_rank", ranking_weights={})
+    assert given.proxies == ("params", "synflow") and given.ranking == "log_rank" and given.objective_weights() is None
+    assert repr(SearchConfig(space="darts").ranking_rule()).startswith("AggregateRanking('nondominated'")
+    assert get_space("darts").search_defaults == DartsSpace.search_defaults
+    from fne.evolution import Evolution
+
+    evo = Evolution(space=get_space("darts"), proxies=darts.proxies)
+    assert repr(evo.ranking) == repr(darts.ranking_rule())
