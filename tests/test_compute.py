@@ -303,7 +303,7 @@ def test_command_line_options() -> None:
 
     def from_argv(parser: argparse.ArgumentParser, argv: list):
         args = parser.parse_args(argv)
-        return evaluator_for(args.backend, args.workers, args.ray_address)
+        return evaluator_for(ComputeOptions(workers=args.workers, backend=args.backend, ray_address=args.ray_address))
 
     default = from_argv(parser, [])
     assert default.workers == usable_cpus() and default.threads == 1

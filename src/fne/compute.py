@@ -449,8 +449,6 @@ class ComputeOptions:
         """
         if self.workers is not None:
             return self.workers
-        # imported here: fne.evolution.fitness imports this module
-
         return 1 if self.backend == "serial" else default_workers(str(resolve_device(self.device)))
 
 
@@ -500,20 +498,13 @@ def resolve_backend(backend: str | None, workers: int, ray_address: str | None =
     return chosen
 
 
-def evaluator_for(
-    backend: str | None,
-    workers: int | None,
-    ray_address: str | None = None,
-    threads: int = DEFAULT_THREADS,
-    device: str = "cpu",
-) -> Evaluator:
-    """The evaluator for these options (``workers=None``: see :meth:`ComputeOptions.resolved_workers`).
+def evaluator_for(options: ComputeOptions) -> Evaluator:
+    """The evaluator a run's compute options ask for (workers: :meth:`ComputeOptions.resolved_workers`).
 
     Raises:
         ValueError: see :func:`resolve_backend`; ``threads`` below 1.
     """
-    options = ComputeOptions(device=device, workers=workers, backend=backend, ray_address=ray_address, threads=threads)
     workers = options.resolved_workers()
-    chosen = resolve_backend(backend, workers, ray_address)
-    _check_threads(threads)
-    return make_evaluator(chosen, workers, ray_address, threads)
+    chosen = resolve_backend(options.backend, workers, options.ray_address)
+    _check_threads(options.threads)
+    return make_evaluator(chosen, workers, options.ray_address, options.threads)

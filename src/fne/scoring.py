@@ -126,15 +126,6 @@ class ScoreConfig(DataOptions, ComputeOptions):
 # --------------------------------------------------------------------------- checks before scoring
 
 
-def check_out(out: Path) -> None:
-    """``--out`` must be a folder or creatable as one.
-
-    Raises:
-        NotADirectoryError: ``out`` or one of its parents exists and is not a folder.
-    """
-    check_out_folder(out, NotADirectoryError)
-
-
 def load_rows(config: ScoreConfig) -> list[dict[str, str]]:
     """The ``--n`` sampled rows of ``--ground-truth``, after checking the whole table.
 
@@ -207,13 +198,7 @@ def score_rows(config: ScoreConfig, rows: list[dict[str, str]]) -> list[dict[str
     """Scores of the rows' cells; everything is checked before the first cell is scored."""
     x, y, data_kwargs = load_batch(config)
     build = build_kwargs(config, rows[0]["arch_str"], data_kwargs)
-    evaluator = evaluator_for(
-        config.backend,
-        config.resolved_workers(),
-        config.ray_address,
-        threads=config.threads,
-        device=str(resolve_device(config.device)),
-    )
+    evaluator = evaluator_for(config)
     try:
         scorer = Scorer(
             config.space,
@@ -327,7 +312,7 @@ def run_scoring(config: ScoreConfig) -> dict[str, Any]:
     """
     out = Path(config.out or ".")
     config.validate()
-    check_out(out)
+    check_out_folder(out, NotADirectoryError)
     rows = load_rows(config)
     proxies = config.all_proxies()
     start = time.perf_counter()

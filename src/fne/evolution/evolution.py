@@ -20,8 +20,8 @@ final tournament, the population.
 
 The final pick is the first cell of the archive's pick order, which the ``ranking`` gives
 over everything evaluated. By default it is the search's ranking
-(:func:`fne.evolution.defaults.search_ranking`: weighted mean rank of the proxies, ranks
-estimated in the whole space), so that ``Evolution(space=..., scorer=...)`` runs the
+(:func:`fne.evolution.defaults.search_ranking`: the space's aggregator of the proxies'
+weighted ranks, estimated in the whole space), so that ``Evolution(space=..., scorer=...)`` runs the
 algorithm of ``fne search`` (:mod:`fne.evolution.defaults`); the Pareto rule is
 :func:`fne.evolution.selection.pick_order`. The initial population, drawn at random, is the
 archive's *reference* sample, against which a ranking of the ``reference`` scale estimates

@@ -245,13 +245,7 @@ def _make_evolution(run: _Run) -> Evolution:
 @contextlib.contextmanager
 def _evaluator(config: SearchConfig) -> Iterator[Evaluator]:
     """The run's evaluator, closed at the end; its workers are stopped at once on an error or Ctrl-C."""
-    evaluator = evaluator_for(
-        config.backend,
-        config.resolved_workers(),
-        config.ray_address,
-        config.threads,
-        str(resolve_device(config.device)),
-    )
+    evaluator = evaluator_for(config)
     try:
         yield evaluator
     except BaseException:
