@@ -9,6 +9,8 @@ For every seed, with the default settings of ``src/NAS_on_cifar10.py``:
 * ``previous default``: the search's defaults before the ranking led it
   (:data:`PREVIOUS_DEFAULTS`: parameter count and SynFlow, Pareto
   survival, a final tournament of 8 cells and 75 steps);
+* ``fne2021``: fne's original design (``--preset fne2021``: NTK, linear regions and gradient
+  correlation, Pareto survival and pick, a tournament every third generation);
 * ``random``: as many distinct random cells as ``fne`` evaluated, scored by the same
   proxies, picked by the same ranking rule (``SearchConfig.ranking``);
 * ``naswot``: the same random cells, picked by the NASWOT score alone.
@@ -71,11 +73,12 @@ PREVIOUS_DEFAULTS: dict[str, Any] = {
 SynFlow, Pareto survival, a final tournament of 8 cells and 75 steps on its scoring network of
 one cell a stage), for comparison (``SearchConfig(**PREVIOUS_DEFAULTS)``)."""
 
-METHODS = ("fne", "fne, no tournament", "previous default", "random", "naswot")
+METHODS = ("fne", "fne, no tournament", "previous default", "fne2021", "random", "naswot")
 SLUGS = {
     "fne": "fne",
     "fne-no-tournament": "fne, no tournament",
     "previous": "previous default",
+    "fne2021": "fne2021",
     "random": "random",
     "naswot": "naswot",
 }
@@ -83,6 +86,7 @@ VARIANTS = (
     ("fne", {}),
     ("fne, no tournament", {"tournament_every": 0, "final_tournament_size": 0}),
     ("previous default", PREVIOUS_DEFAULTS),
+    ("fne2021", {"preset": "fne2021"}),
 )
 """``--methods`` names of the methods."""
 

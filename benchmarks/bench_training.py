@@ -1,20 +1,27 @@
-"""Test accuracy and time per epoch of a cell trained with fne's default recipe on each dataset.
+"""Test figures and time per epoch of a cell trained with fne's default recipe on each dataset.
 
 Trains one fixed NB201 cell (by default the benchmark's best CIFAR-10 cell) at the space's
-full size with the default recipe (batch scaled to the data, crop and flip where they suit
-it) for ``--epochs`` epochs on each dataset, tests it, and prints the accuracy and the
-seconds per epoch; writes JSON::
+full size with the default recipe (batch and learning rate scaled to the data, warm-up, the
+best epoch on held-out training images kept, crop and flip where they suit the images) for
+``--epochs`` epochs on each dataset, tests it, and prints the accuracy, the balanced accuracy
+and the seconds per epoch; writes JSON::
 
     python benchmarks/bench_training.py --epochs 1
+    python benchmarks/bench_training.py --datasets fashion_mnist --epochs 10
 
 Datasets: Fashion-MNIST (10,000 train / 10,000 test, 28 x 28 grayscale) and the CIFAR-10
-subset (5,000 train / 10,000 test) of ``../shared/data``. Run it with nothing else busy.
+subset (5,000 train / 10,000 test) of ``../shared/data``. Run it with nothing else busy:
+training uses every usable core (``--threads N`` fixes the count).
 
 Recipe settings are chosen without the test images: ``--holdout 0.2`` trains on 80% of the
-training images and reports the accuracy on the other 20% (a seeded, stratified split), and
-``--set FIELD=JSON`` changes a :class:`TrainConfig` field, e.g.::
+training images and reports the accuracy on the other 20% (a seeded, stratified split; the
+recipe's own ``val_split`` is then taken from the 80%), ``--train-images N`` trains on a
+stratified subset for quick comparisons, and ``--set FIELD=JSON`` changes a
+:class:`TrainConfig` field, e.g.::
 
     python benchmarks/bench_training.py --datasets fashion_mnist --holdout 0.2 --set 'augment="crop"'
+    python benchmarks/bench_training.py --datasets fashion_mnist --holdout 0.2 --train-images 2000 \
+        --set 'lr_scaling="sqrt"'
 """
 
 from __future__ import annotations
@@ -36,11 +43,12 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import numpy as np
 
+from fne.compute import usable_cpus
 from fne.data import load_dataset
 from fne.data.sampling import train_val_split
 from fne.genotopheno import get_space
 from fne.options import json_fields
-from fne.training.recipe import TrainConfig, scaled_batch_size
+from fne.training.recipe import TrainConfig
 from fne.training.train_cell import train_cell
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -53,7 +61,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--arch", default=BEST_NB201, help="NB201 cell to train")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2, help="torch threads (one process runs)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: every usable core, tuned)")
+    ap.add_argument(
+        "--train-images", type=int, default=0, help="train on a seeded, stratified subset of this many (0: all)"
+    )
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument(
         "--holdout",
@@ -68,6 +79,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if not 0.0 <= args.holdout < 1.0:
         ap.error(f"--holdout must be in [0, 1), got {args.holdout}")
+    if args.train_images < 0 or (args.threads is not None and args.threads < 1):
+        ap.error("--train-images must be >= 0 and --threads >= 1")
     try:
         args.changes = json_fields(args.set, [f.name for f in dataclasses.fields(TrainConfig)])
     except ValueError as err:
@@ -83,8 +96,16 @@ def _with_holdout(data: Any, share: float, seed: int) -> Any:
     return dataclasses.replace(data, train=train, test=held)
 
 
+def _subset(data: Any, images: int, seed: int) -> Any:
+    """``data`` with a seeded, stratified subset of ``images`` training images (0: all)."""
+    if images <= 0 or images >= len(data.train):
+        return data
+    _, kept = train_val_split(data.train, images, np.random.default_rng(seed + 1))
+    return dataclasses.replace(data, train=kept)
+
+
 def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    data = _with_holdout(load_dataset(DATASETS[name]), args.holdout, args.seed)
+    data = _subset(_with_holdout(load_dataset(DATASETS[name]), args.holdout, args.seed), args.train_images, args.seed)
     config = TrainConfig(**args.changes)
     with tempfile.TemporaryDirectory() as folder:
         report = train_cell(
@@ -96,23 +117,28 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
             config=config,
             progress=False,
+            threads=args.threads,
         )
-    batch = scaled_batch_size(len(data.train), config.batch_size, config.min_steps, epochs=args.epochs)
+    keys = ("test_accuracy", "balanced_accuracy", "best_epoch", "val_accuracy", "epochs_run", "seconds_per_epoch")
     entry = {
         "dataset": data.describe(),
         "train_images": len(data.train),
         "test_images": len(data.test),
         "tested_on": "held-out training images" if args.holdout else "test images",
         "config": config.to_dict(),
-        "batch": batch,
-        "steps_per_epoch": len(data.train) // batch,
         "epochs": args.epochs,
-        "test_accuracy": report["test_accuracy"],
-        "seconds_per_epoch": report["seconds_per_epoch"],
+        **{key: report[key] for key in keys},
+        "test_seconds": report["test_seconds"],
+        "settings": report["settings"],
+        "threads": report["threads"],
+        "history": report["history"],
     }
+    settings = report["settings"]
     print(
-        f"{name:16s} {entry['test_accuracy']:6.2f}% after {args.epochs} epoch(s), batch {batch} "
-        f"({entry['steps_per_epoch']} steps/epoch), {entry['seconds_per_epoch']:.1f} s/epoch",
+        f"{name:16s} {entry['test_accuracy']:6.2f}% (balanced {entry['balanced_accuracy']:.2f}%) after "
+        f"{args.epochs} epoch(s), kept epoch {entry['best_epoch']}, batch {settings['batch']} "
+        f"({settings['steps_per_epoch']} steps/epoch), lr {settings['lr']:.4g}, {settings['precision']}, "
+        f"{entry['seconds_per_epoch']:.1f} s/epoch, test {entry['test_seconds']:.1f} s",
         flush=True,
     )
     return entry
@@ -120,14 +146,14 @@ def run_one(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
     results = {name: run_one(name, args) for name in args.datasets}
     doc = {
         "arch": args.arch,
         "space": "nb201",
         "build": "full preset (C=16, N=5)",
-        "threads": args.threads,
+        "threads": args.threads or f"every usable core ({usable_cpus()}), tuned",
         "holdout": args.holdout,
+        "train_images": args.train_images,
         "changes": args.changes,
         "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,

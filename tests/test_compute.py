@@ -328,3 +328,69 @@ def test_resolved_workers() -> None:
     assert ComputeOptions(workers=3).resolved_workers() == 3
     assert ComputeOptions(backend="serial").resolved_workers() == 1
     assert ComputeOptions(device="cpu").resolved_workers() == usable_cpus()
+
+
+@pytest.fixture
+def no_ray_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No Ray token variables and an empty HOME (no ``~/.ray/auth_token``)."""
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return monkeypatch
+
+
+def test_ray_token_is_found_where_ray_keeps_it(no_ray_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fne.ray_cluster import ray_token_source
+
+    assert ray_token_source() is None
+    default = tmp_path / "home" / ".ray" / "auth_token"
+    default.parent.mkdir(parents=True)
+    default.write_text("secret-a")
+    assert ray_token_source() == str(default)
+    named = tmp_path / "token.txt"
+    named.write_text("secret-b")
+    no_ray_env.setenv("RAY_AUTH_TOKEN_PATH", str(named))
+    assert ray_token_source() == f"RAY_AUTH_TOKEN_PATH ({named})"
+    no_ray_env.setenv("RAY_AUTH_TOKEN", "secret-c")
+    assert ray_token_source() == "RAY_AUTH_TOKEN"
+    no_ray_env.delenv("RAY_AUTH_TOKEN")
+    no_ray_env.setenv("RAY_AUTH_TOKEN_PATH", str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="RAY_AUTH_TOKEN_PATH names .*missing, which is not a file"):
+        ray_token_source()
+
+
+def test_ray_versions_the_cluster_refuses_are_named(no_ray_env: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray")
+    from importlib.metadata import version
+
+    from fne.ray_cluster import ray_version_problem
+
+    here = ".".join(map(str, sys.version_info[:3]))
+    other_patch = ".".join(map(str, (*sys.version_info[:2], sys.version_info[2] + 1)))
+    ray_here = version("ray")
+    assert ray_version_problem({"ray_version": ray_here, "python_version": here}, "h:1") is None
+    line = ray_version_problem({"ray_version": "2.1.0", "python_version": here}, "h:1")
+    assert line is not None and "\n" not in line
+    assert line.startswith("--ray-address h:1: the cluster runs Ray 2.1.0") and f"Ray {ray_here}" in line
+    assert "ray==2.1.0" in line
+    assert ray_version_problem({"ray_version": ray_here, "python_version": other_patch}, "h:1") is not None
+    no_ray_env.setenv("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL", "minor")
+    assert ray_version_problem({"ray_version": ray_here, "python_version": other_patch}, "h:1") is None
+
+
+def test_ray_address_is_checked_before_use(no_ray_env: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray")
+    import socket
+
+    from fne.compute import resolve_backend
+
+    with pytest.raises(ValueError, match="give the head's HOST:PORT"):
+        resolve_backend("ray", 2, "10.0.0.1")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    with pytest.raises(ValueError, match=f"--ray-address 127.0.0.1:{free}: cannot reach it"):
+        resolve_backend("ray", 2, f"127.0.0.1:{free}")
+    no_ray_env.setenv("RAY_AUTH_MODE", "token")
+    with pytest.raises(ValueError, match="RAY_AUTH_MODE=token is set but no token was found"):
+        resolve_backend("ray", 2, f"127.0.0.1:{free}")

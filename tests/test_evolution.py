@@ -633,7 +633,7 @@ def test_the_readme_library_example_runs_the_search_of_run_search(tmp_path: Any)
     from fne import evolution as fe
     from fne.data import load_dataset
     from fne.search.config import SearchConfig
-    from fne.search.run import build_scorer, run_search
+    from fne.search.run import build_budget, build_scorer, run_search
 
     data_dir = SHARED_DATA / "fashion_mnist"
     if not data_dir.is_dir():
@@ -652,9 +652,15 @@ def test_the_readme_library_example_runs_the_search_of_run_search(tmp_path: Any)
     )
     searched = run_search(config, progress=False)
     space = get_space(config.space)
-    scorer = build_scorer(config, load_dataset(config.data_dir, config.dataset), space)
+    data = load_dataset(config.data_dir, config.dataset)
+    scorer = build_scorer(config, data, space)
     evo = fe.Evolution(
-        space=space, scorer=scorer, pop_size=config.pop_size, generations=config.generations, seed=config.seed
+        space=space,
+        scorer=scorer,
+        pop_size=config.pop_size,
+        generations=config.generations,
+        seed=config.seed,
+        budget=build_budget(config, data, space),
     )
     result = evo.run(progress=False)
     assert result.best == searched["best"] and result.evaluations == searched["evaluations"]

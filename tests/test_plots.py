@@ -50,7 +50,7 @@ def _draw(fig: Any) -> Any:
         ("synflow", "synflow (log synaptic flow, higher is better)"),
         ("ntk", "ntk (condition number, lower is better; log scale)"),
         ("naswot", "naswot (log-determinant, higher is better)"),
-        ("flops", "flops (M multiply-accumulates, higher is better)"),
+        ("flops", "flops (M FLOPs, higher is better)"),
         ("grad_corr", "grad_corr (score, higher is better)"),
         ("linear_regions", "linear_regions (distinct patterns, higher is better)"),
     ],

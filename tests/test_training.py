@@ -66,7 +66,9 @@ CONFIG = TrainConfig(batch_size=32, min_steps=1)
 def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
     train = _split(96)
     whole = _net()
-    train_network(whole, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG, progress=False)
+    train_network(
+        whole, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG, progress=False, threads=1
+    )
     state = tmp_path / "train_state.pt"
     part = _net()
     train_network(
@@ -77,6 +79,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
         config=CONFIG,
         progress=False,
         checkpoint=state,
+        threads=1,
     )
     saved = torch.load(state, weights_only=True)
     assert saved["epoch"] == 3
@@ -95,6 +98,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
         config=CONFIG,
         progress=False,
         checkpoint=state,
+        threads=1,
     )
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=False):
         assert torch.equal(a, b)
@@ -122,6 +126,7 @@ def _train_then_interrupt(net: torch.nn.Module, train: Split, state: Path, after
             config=CONFIG,
             progress=False,
             checkpoint=state,
+            threads=1,
         )
     finally:
         training._save = original

@@ -19,12 +19,17 @@ thread count for the duration of each call and restores the caller's afterwards.
 Workers do not outlive this process, however it ends (SIGKILL included): a process-pool
 worker watches its parent and exits when it dies, and a local Ray instance started here
 shares this process's fate (see :class:`ProcessEvaluator` and :class:`RayEvaluator`).
+
+An existing Ray cluster (``ray_address``) is checked before it is used, within seconds
+(:func:`fne.ray_cluster.check_ray_cluster`): its token is found where Ray's own command line
+keeps it, and a cluster that cannot be used from here is one line naming what to set or check.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import logging
 import multiprocessing
 import os
@@ -40,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fne.options import option
 from fne.progress import progress_bar
+from fne.ray_cluster import RAY_MISSING, check_ray_cluster, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -372,13 +378,20 @@ class RayEvaluator(_MapMixin):
         try:
             import ray
         except ImportError:
-            raise ValueError("the ray backend needs ray: pip install 'fne[ray]'") from None
+            raise ValueError(RAY_MISSING) from None
         self._ray, self.workers, self.address = ray, workers, address
         self.threads = _check_threads(threads)
         self._started = not ray.is_initialized()
-        if self._started:
-            kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
+        if not self._started:
+            return
+        if not address:
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, num_cpus=workers)
+            return
+        check_ray_cluster(address)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError or errors of its own here
+            raise ValueError(f"--ray-address {address}: Ray cannot connect ({first_line(exc)})") from None
 
     def imap(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[Result]:
         ray = self._ray
@@ -483,8 +496,12 @@ def default_workers(device: str = "cpu") -> int:
 def resolve_backend(backend: str | None, workers: int, ray_address: str | None = None) -> str:
     """The backend the options ask for (``None``: serial for one worker, else process).
 
+    With ``ray_address``, the cluster is checked here (:func:`check_ray_cluster`, once per
+    process and address), so that a run stops before it writes anything.
+
     Raises:
-        ValueError: for contradictory options, naming them.
+        ValueError: for contradictory options, naming them; ray asked for but not installed;
+            a Ray cluster that cannot be used from here (one line naming what to set or check).
     """
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
@@ -495,6 +512,10 @@ def resolve_backend(backend: str | None, workers: int, ray_address: str | None =
         raise ValueError("--ray-address needs --backend ray")
     if chosen == "serial" and workers != 1:
         raise ValueError("--backend serial runs one worker; drop --workers or pick process/ray")
+    if chosen == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError(RAY_MISSING)
+    if chosen == "ray" and ray_address:
+        check_ray_cluster(ray_address)
     return chosen
 
 

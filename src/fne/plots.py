@@ -4,6 +4,8 @@
   generation;
 * :func:`front_figure` / :func:`plot_front`: the population for
   each pair of proxies, its Pareto front and the pick;
+* :func:`quality_cost_figure` / :func:`plot_quality_cost`: every evaluated cell's training-free
+  quality against its cost in real units, the quality-cost front, the limit and the pick;
 * :func:`scatter_png`: one scatter plot of proxy scores (``fne score``).
 
 Values are raw proxy values (:mod:`fne.evolution.fitness.units`): objectives, which are
@@ -45,6 +47,8 @@ __all__ = [
     "front_figure",
     "front_pairs",
     "plot_front",
+    "quality_cost_figure",
+    "plot_quality_cost",
     "scatter_png",
 ]
 
@@ -262,6 +266,66 @@ def plot_front(
     """
     shown = values if raw else objectives_to_raw(values, names)
     _save_figure(front_figure(shown, front, names, pick, generation), Path(path))
+
+
+def quality_cost_figure(
+    quality: Sequence[float],
+    cost: Sequence[float],
+    front: Sequence[int],
+    label: str,
+    limit: float | None = None,
+    pick: int = 0,
+    title: str = "",
+) -> Figure:
+    """Quality (up) against cost (right): every cell, the front as a staircase, the limit and the pick.
+
+    Args:
+        quality: per cell, its training-free quality in [0, 1] (1 = ranked first).
+        cost: per cell, its cost (a log axis when all are positive and span more than 10x).
+        front: indices of the front's cells.
+        label: the cost axis label with its unit.
+        limit: the largest cost allowed (a dashed line), or None.
+        pick: index of the picked cell (starred).
+        title: the figure title.
+    """
+    q, c = np.asarray(quality, float), np.asarray(cost, float)
+    keep = np.isfinite(q) & np.isfinite(c)
+    fig = Figure(figsize=(6.0, 4.2))
+    ax = fig.subplots()
+    ax.scatter(c[keep], q[keep], s=10, color="0.65", label=f"evaluated ({int(keep.sum())})")
+    shown = [i for i in front if keep[i]]
+    if shown:
+        order = sorted(shown, key=lambda i: c[i])
+        ax.step(c[order], q[order], where="post", color="tab:red", linewidth=1.2)
+        ax.scatter(c[order], q[order], s=22, color="tab:red", zorder=3, label=f"front ({len(order)})")
+    if 0 <= pick < len(q) and keep[pick]:
+        ax.scatter([c[pick]], [q[pick]], marker="*", s=180, color="gold", edgecolor="black", zorder=4, label="pick")
+    if limit is not None:
+        ax.axvline(limit, color="black", linestyle="--", linewidth=1.0, label=f"limit {limit:g}")
+    positive = c[keep][c[keep] > 0]
+    if positive.size == keep.sum() and positive.size and positive.max() > 10 * positive.min():
+        ax.set_xscale("log")
+    ax.set_xlabel(label)
+    ax.set_ylabel("training-free quality (share of evaluated cells ranked below)")
+    ax.set_ylim(-0.03, 1.05)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(title or "quality against cost", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_quality_cost(
+    quality: Sequence[float],
+    cost: Sequence[float],
+    front: Sequence[int],
+    label: str,
+    path: PathLike,
+    limit: float | None = None,
+    pick: int = 0,
+    title: str = "",
+) -> None:
+    """Write :func:`quality_cost_figure` to a PNG file (same arguments, and ``path``)."""
+    _save_figure(quality_cost_figure(quality, cost, front, label, limit, pick, title), Path(path))
 
 
 def _pyplot():

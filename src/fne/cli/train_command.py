@@ -4,8 +4,11 @@
         --epochs 1 --out runs/fm_train
     fne train ... --resume          # continue an interrupted training by epoch
 
-Writes ``--out/model.pt`` (load it with :func:`fne.load_model`) and ``--out/train.json``; the
-training itself is :func:`fne.training.run.run_training`.
+Writes ``--out/model.pt`` (load it with :func:`fne.load_model`) and ``--out/train.json`` (the
+test figures, among them ``balanced_accuracy``, ``per_class_recall``, ``confusion_matrix`` and,
+for two classes, ``roc_auc``; and the training's course epoch by epoch); the training itself is
+:func:`fne.training.run.run_training`. It uses every usable core unless ``--threads`` says how
+many.
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ from fne.training.run import TrainCommandConfig, run_training
 __all__ = ["build_parser", "main"]
 
 DESCRIPTION = "Train a cell's network on a dataset, test it and save model.pt."
-PRINTED = ("epochs", "test_accuracy", "seconds_per_epoch", "model")
-"""The keys of the training report that the command prints."""
+PRINTED = (
+    "epochs",
+    "best_epoch",
+    "val_accuracy",
+    "test_accuracy",
+    "balanced_accuracy",
+    "roc_auc",
+    "seconds_per_epoch",
+    "model",
+)
+"""The keys of the training report that the command prints (``roc_auc`` for two classes only)."""
 
 
 def build_parser(prog: str | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -35,7 +47,8 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequenc
     report = run_guarded(
         parser, lambda: run_training(from_args(TrainCommandConfig, args)), resume=resume_command(parser.prog, argv)
     )
-    print(json.dumps({k: report[k] for k in PRINTED}, indent=2))
+    shown = {k: report[k] for k in PRINTED if k != "roc_auc" or report[k] is not None}
+    print(json.dumps(shown, indent=2))
     return 0
 
 

@@ -1,5 +1,6 @@
 """Seeded sampling: fixed batches (optionally class-balanced), stratified train/validation
-splits and training epochs, for any number of classes and channels."""
+splits and training epochs (optionally drawn class-balanced), for any number of classes and
+channels."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ __all__ = [
     "sample_indices",
     "sample_batch",
     "train_val_split",
+    "class_balanced_indices",
     "iterate_minibatches",
 ]
 
@@ -161,6 +163,27 @@ def train_val_split(split: Split, val_size: int | float, generator: RandomSource
     )
 
 
+def class_balanced_indices(labels: np.ndarray, count: int, generator: RandomSource) -> np.ndarray:
+    """``count`` indices into ``labels`` drawn with replacement, every class present equally likely.
+
+    Each image is drawn with probability ``1 / (classes * images of its class)``, so a class of
+    50 images comes up as often as one of 5,000 (its images repeat): class-balanced sampling.
+
+    Raises:
+        ValueError: ``labels`` is empty or ``count`` < 1.
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0 or count < 1:
+        raise ValueError(f"need labels and count >= 1 to draw from, got {labels.size} labels and count {count}")
+    weights = 1.0 / np.bincount(labels)[labels]
+    if isinstance(generator, np.random.Generator):
+        return generator.choice(labels.size, count, replace=True, p=weights / weights.sum())
+    drawn = torch.multinomial(
+        torch.from_numpy(weights).to(generator.device), count, replacement=True, generator=generator
+    )
+    return drawn.cpu().numpy()
+
+
 def iterate_minibatches(
     split: Split,
     batch_size: int,
@@ -171,6 +194,7 @@ def iterate_minibatches(
     augment: bool = False,
     flip: bool = True,
     drop_last: bool = True,
+    balanced: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One epoch of normalised ``(images, labels)`` minibatches for short training runs.
 
@@ -184,9 +208,14 @@ def iterate_minibatches(
         flip: With ``augment``, also flip images left-right at random (leave it out for
             images whose meaning changes when mirrored, e.g. digits).
         drop_last: Skip a final batch smaller than ``batch_size``.
+        balanced: Draw the epoch's ``len(split)`` images with replacement, every class
+            equally often (:func:`class_balanced_indices`) instead of each image once.
     """
     check_batch_size(batch_size, len(split), split.describe())
-    order = permutation(len(split), generator) if shuffle else np.arange(len(split))
+    if balanced:
+        order = class_balanced_indices(split.labels, len(split), generator)
+    else:
+        order = permutation(len(split), generator) if shuffle else np.arange(len(split))
     stop = len(split) - len(split) % batch_size if drop_last else len(split)
     for start in range(0, stop, batch_size):
         part = split.subset(order[start : start + batch_size])

@@ -24,6 +24,10 @@ the rows of the archive's *reference* cells, a random sample of the space (the s
 initial population, :meth:`Archive.set_reference`), from which it estimates each cell's
 rank in the whole space.
 
+With a cost axis (``cost_axis``: the name of a cost each cell was measured on, see
+:mod:`fne.costs`), :meth:`Archive.front` is the quality-cost front: the eligible cells that no
+cell ahead of them in the pick order matches or beats on that cost.
+
 The objective matrix is computed once over all archived cells (in evaluation order) and
 kept until a cell is added; the eligible cells are rows of it. The failure rule of
 :func:`fne.evolution.fitness.to_objectives` puts a failed value past every finite value
@@ -43,7 +47,7 @@ from fne.evolution.ranking import Ranking, RankingLike, rank_rows
 from fne.evolution.selection import pick_order
 from fne.genotopheno.space import SearchSpace
 
-__all__ = ["Archive", "Ranking", "Scores", "clean_scores"]
+__all__ = ["Archive", "Ranking", "Scores", "clean_scores", "clean_costs"]
 
 Scores = Mapping[str, float]
 Objectives = Callable[[Sequence[Scores]], np.ndarray]
@@ -57,19 +61,27 @@ class Archive:
         proxies: proxy names every score dict must hold.
         objectives: ``f(score dicts) -> (n, k)`` objective matrix, minimised.
         ranking: ``f(objective matrix of the eligible cells) -> their indices, best first``.
+        cost_axis: the cost of :meth:`front` (every cell is added with it among its costs), or None.
 
     Raises:
         ValueError: when ``ranking`` is not callable.
     """
 
     def __init__(
-        self, space: SearchSpace, proxies: Sequence[str], objectives: Objectives, ranking: RankingLike = pick_order
+        self,
+        space: SearchSpace,
+        proxies: Sequence[str],
+        objectives: Objectives,
+        ranking: RankingLike = pick_order,
+        cost_axis: str | None = None,
     ) -> None:
         if not callable(ranking):
             raise ValueError(f"ranking must be callable (objective matrix -> indices), got {ranking!r}")
         self.space, self.proxies, self.ranking = space, tuple(proxies), ranking
         self._objectives = objectives
+        self.cost_axis = cost_axis
         self._entries: dict[str, tuple[Any, dict[str, float]]] = {}
+        self._costs: dict[str, dict[str, float]] = {}
         self._eliminated: dict[str, None] = {}
         self._final_winners: list[str] = []
         self._reference: list[str] = []
@@ -86,10 +98,17 @@ class Archive:
         """The canonical key of ``genotype``."""
         return self.space.canonical(genotype)
 
-    def add(self, genotype: Any, scores: Scores) -> str:
-        """Archive a scored cell (replacing an entry of the same key); returns its key."""
+    def add(self, genotype: Any, scores: Scores, costs: Mapping[str, float] | None = None) -> str:
+        """Archive a scored cell with its costs (replacing an entry of the same key); returns its key.
+
+        Raises:
+            ValueError: scores without one of the proxies, or costs without the cost axis.
+        """
         key = self.key(genotype)
+        cleaned = clean_costs(costs, self.cost_axis)
         self._entries[key] = (genotype, clean_scores(scores, self.proxies))
+        if cleaned:
+            self._costs[key] = cleaned
         self._matrix = self._order = None
         return key
 
@@ -100,7 +119,40 @@ class Archive:
     def entry(self, key: str) -> dict[str, Any]:
         """``{"arch": text, "scores": {...}}`` of the cell archived under ``key``."""
         genotype, scores = self._entries[key]
-        return {"arch": self.space.format(genotype), "scores": dict(scores)}
+        entry: dict[str, Any] = {"arch": self.space.format(genotype), "scores": dict(scores)}
+        if key in self._costs:
+            entry["costs"] = dict(self._costs[key])
+        return entry
+
+    def costs(self, key: str) -> dict[str, float]:
+        """The costs the cell archived under ``key`` was added with (empty when none)."""
+        return dict(self._costs.get(key, {}))
+
+    def axis_costs(self, keys: Sequence[str]) -> np.ndarray:
+        """The :attr:`cost_axis` cost of each of ``keys``.
+
+        Raises:
+            ValueError: an archive without a cost axis.
+        """
+        if self.cost_axis is None:
+            raise ValueError("this archive has no cost axis")
+        return np.array([self._costs[k][self.cost_axis] for k in keys], dtype=float)
+
+    def front(self) -> list[str]:
+        """Keys of the quality-cost front, best first: the eligible cells whose :attr:`cost_axis`
+        cost is below that of every cell ahead of them in the pick order.
+
+        Raises:
+            ValueError: an archive without a cost axis.
+        """
+        order = self.pick_order()
+        front: list[str] = []
+        cheapest = math.inf
+        for key, cost in zip(order, self.axis_costs(order), strict=True):
+            if cost < cheapest:
+                front.append(key)
+                cheapest = float(cost)
+        return front
 
     @property
     def eliminated(self) -> tuple[str, ...]:
@@ -173,9 +225,16 @@ class Archive:
         return matrix[[index[k] for k in keys]] if keys else matrix[:0]
 
     def state_dict(self) -> dict[str, Any]:
-        """``archive`` (``[text, scores]`` pairs), ``eliminated``, ``final_winners`` and ``reference`` (keys)."""
+        """``archive`` (``[text, scores]`` pairs, ``[text, scores, costs]`` with costs), ``eliminated``,
+        ``final_winners`` and ``reference`` (keys)."""
+        rows = []
+        for key, (g, sc) in self._entries.items():
+            row: list[Any] = [self.space.format(g), dict(sc)]
+            if key in self._costs:
+                row.append(dict(self._costs[key]))
+            rows.append(row)
         return {
-            "archive": [[self.space.format(g), dict(sc)] for g, sc in self._entries.values()],
+            "archive": rows,
             "eliminated": list(self._eliminated),
             "final_winners": list(self._final_winners),
             "reference": list(self._reference),
@@ -188,16 +247,21 @@ class Archive:
             ValueError, KeyError, TypeError: for a malformed state.
         """
         entries: dict[str, tuple[Any, dict[str, float]]] = {}
-        for text, scores in state["archive"]:
+        costs: dict[str, dict[str, float]] = {}
+        for text, scores, *rest in state["archive"]:
             genotype = self.space.parse(text)
-            entries[self.key(genotype)] = (genotype, clean_scores(scores, self.proxies))
+            key = self.key(genotype)
+            entries[key] = (genotype, clean_scores(scores, self.proxies))
+            cleaned = clean_costs(rest[0] if rest else None, self.cost_axis)
+            if cleaned:
+                costs[key] = cleaned
         eliminated = dict.fromkeys(str(k) for k in state["eliminated"])
         winners = [str(k) for k in state.get("final_winners", [])]
         reference = [str(k) for k in state.get("reference", [])]
         if any(k not in entries for k in reference):
             raise ValueError("reference names cells that are not in the archive")
         self._entries, self._eliminated, self._final_winners = entries, eliminated, winners
-        self._reference = reference
+        self._costs, self._reference = costs, reference
         self._matrix = self._order = None
 
 
@@ -221,3 +285,20 @@ def clean_scores(scores: Scores, proxies: Sequence[str]) -> dict[str, float]:
     if missing:
         raise ValueError(f"scores lack proxies {missing}: got {sorted(scores)}")
     return {str(k): (math.nan if v is None else float(v)) for k, v in scores.items()}
+
+
+def clean_costs(costs: Mapping[str, float] | None, axis: str | None) -> dict[str, float]:
+    """Costs as plain floats (None, as JSON writes a non-finite value, becomes infinity).
+
+    Raises:
+        ValueError: costs that are not a mapping, or that lack ``axis`` (when ``axis`` is given).
+    """
+    if costs is None:
+        if axis is not None:
+            raise ValueError(f"every cell needs its {axis!r} cost: this archive's front is drawn on it")
+        return {}
+    if not isinstance(costs, Mapping):
+        raise ValueError(f"costs must be a mapping of cost name to value, got {type(costs).__name__}")
+    if axis is not None and axis not in costs:
+        raise ValueError(f"costs lack the cost axis {axis!r}: got {sorted(costs)}")
+    return {str(k): (math.inf if v is None else float(v)) for k, v in costs.items()}

@@ -20,7 +20,7 @@ from typing import Any
 from fne.evolution.evolution import Callback, EvolutionResult, Snapshot
 from fne.evolution.fitness.units import scores_to_raw
 from fne.files import atomic_write_json
-from fne.plots import plot_front, plot_history
+from fne.plots import plot_front, plot_history, plot_quality_cost
 from fne.search.checkpoint import save_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ class CheckpointCallback(Callback):
 
 
 class PlotCallback(Callback):
-    """Draws ``objectives.png`` (per generation) and ``pareto_front.png`` as a run goes.
+    """Draws ``objectives.png`` (per generation), ``pareto_front.png`` and, with a budget,
+    ``front.png`` (quality against cost, :func:`fne.plots.plot_quality_cost`) as a run goes.
 
     Both show raw proxy values in their units; failed cells are left out of the front plot
     and the pick is starred at its own scores. Drawing takes about a second per figure, so a
@@ -141,4 +142,16 @@ class PlotCallback(Callback):
         values = scores_to_raw(snapshot.scores, self.names)
         path = self.folder / "pareto_front.png"
         plot_front(values, snapshot.front, self.names, path, pick, snapshot.generation, raw=True)
+        if snapshot.cost_front is not None:
+            view = snapshot.cost_front
+            title = f"generation {snapshot.generation}: quality against {view['label']}"
+            plot_quality_cost(
+                view["quality"],
+                view["cost"],
+                view["front"],
+                view["label"],
+                self.folder / "front.png",
+                view["limit"],
+                title=title,
+            )
         self._last_drawn = time.monotonic()

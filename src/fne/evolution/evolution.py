@@ -28,6 +28,13 @@ archive's *reference* sample, against which a ranking of the ``reference`` scale
 ranks in the whole space (:mod:`fne.evolution.ranking`). Each history record's ``best`` is
 the pick at that generation.
 
+With a :class:`~fne.costs.Budget` (``budget=``), every cell the search considers is measured on
+the budget's costs first: a cell over a limit is never scored, picked nor on the front, and
+the result's ``front`` is the quality-cost front of everything evaluated
+(:meth:`~fne.evolution.archive.Archive.front`), each cell with its costs and its ``quality``
+(the share of the evaluated cells the ranking puts below it). ``survival="front"`` spreads the
+population along that front.
+
 Each ``tell`` computes the objective matrix once, over the archive; survival, parent
 choice, the record and the pick order all read its rows. A failed score is the worst
 value of that matrix's column (:func:`fne.evolution.fitness.to_objectives`).
@@ -43,6 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fne.costs.budget import Budget
 from fne.evolution.archive import Archive, Scores, clean_scores
 from fne.evolution.defaults import GENERATIONS, POP_SIZE, SURVIVAL, search_ranking
 from fne.evolution.fitness import to_objectives
@@ -73,6 +81,9 @@ class Snapshot:
         objectives: their objectives (minimised), read-only.
         front: indices of the non-dominated cells.
         record: this generation's history record.
+        cost_front: with a budget, ``{"quality", "cost", "front", "limit", "label"}``: every
+            evaluated cell's quality and cost (pick order), the front's positions among them,
+            the limit on the cost axis (or None) and its axis label; None without a budget.
     """
 
     generation: int
@@ -82,6 +93,7 @@ class Snapshot:
     front: tuple[int, ...]
     record: dict[str, Any]
     state: Callable[[], dict[str, Any]] = field(repr=False)
+    cost_front: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         """The evolution's full state (a fresh copy), e.g. for a checkpoint."""
@@ -107,7 +119,8 @@ class EvolutionResult:
 
     Attributes:
         best: ``{"arch": text, "scores": {...}}`` of the picked cell.
-        front: the final non-dominated cells, same form, best pick first.
+        front: the final non-dominated cells, same form, best pick first (with a budget: the
+            quality-cost front, each cell with ``costs`` and ``quality``).
         history: one record per generation.
         evaluations: distinct cells scored.
         generations: generations completed (initial population excluded).
@@ -178,8 +191,11 @@ class Evolution:
             which weighs the objective columns as the proxies (give one when ``objectives``
             returns other columns); :func:`~fne.evolution.selection.pick_order` is the
             Pareto rule.
-        survival: ``"ranking"`` (keep the cells the ranking puts first), ``"nsga2"`` or a
+        survival: ``"ranking"`` (keep the cells the ranking puts first), ``"nsga2"``,
+            ``"front"`` (a spread along the quality-cost front; needs ``budget``) or a
             :class:`~fne.evolution.survival.Survival`.
+        budget: the costs every cell is measured on and the limits it must meet
+            (:class:`~fne.costs.Budget`); None: no costs, no limits.
 
     Attributes:
         archive: every scored cell and the pick order (:class:`~fne.evolution.archive.Archive`).
@@ -214,6 +230,7 @@ class Evolution:
         max_attempts: int = 100,
         ranking: RankingLike | None = None,
         survival: str | Survival = SURVIVAL,
+        budget: Budget | None = None,
     ) -> None:
         _require(isinstance(space, SearchSpace), f"space must be a SearchSpace, got {type(space).__name__}")
         self.variation: VariationOperators = get_variation(space)
@@ -222,13 +239,20 @@ class Evolution:
         self._check_rates(crossover_rate, mutation_rate, adapt_speed, rate_bounds)
         self._check_components(tournament, final_tournament, callbacks, ranking)
         self.survival: Survival = get_survival(survival)
+        _require(budget is None or isinstance(budget, Budget), f"budget must be a Budget, got {budget!r}")
+        _require(
+            budget is not None or getattr(self.survival, "name", "") != "front",
+            "survival 'front' needs a budget (the cost axis of the front)",
+        )
+        self.budget = budget
         self.ranking: RankingLike = search_ranking(self.proxies, space) if ranking is None else ranking
         self._default_ranking = ranking is None
         self.space, self.scorer, self.callbacks = space, scorer, list(callbacks)
         self._objectives_fn = objectives
         self.pop_size, self.generations, self.seed = int(pop_size), int(generations), int(seed)
         self.offspring_size = int(pop_size if offspring_size is None else offspring_size)
-        self.mating = Mating(space, self.variation, max_attempts)
+        fits = budget.fits if budget is not None and budget.limits else None
+        self.mating = Mating(space, self.variation, max_attempts, accept=fits)
         self.schedule = TournamentSchedule(tournament, tournament_every, final_tournament, self.generations)
         self.rates = AdaptiveRates(
             float(crossover_rate), float(mutation_rate), bool(adapt_rates), float(adapt_speed), rate_bounds
@@ -293,7 +317,8 @@ class Evolution:
         self.population_scores: list[dict[str, float]] = []
         self.history: list[dict[str, Any]] = []
         self.num_evaluated = 0
-        self.archive = Archive(self.space, self.proxies, self.objectives, self.ranking)
+        axis = self.budget.axis.name if self.budget is not None else None
+        self.archive = Archive(self.space, self.proxies, self.objectives, self.ranking, cost_axis=axis)
         self._population_objectives: np.ndarray | None = None
         self._pending: list[Any] | None = None
         self._origins: list[Origin] = []
@@ -354,6 +379,7 @@ class Evolution:
         origins: list[Origin] = []
         if self.generation < 0:
             batch = self.mating.initial(self.pop_size, self.archive, self._rng)
+            _require(bool(batch), f"no cell of the {self.space.name} space fits the budget: nothing to evaluate")
         else:
             fitness = self.survival.parent_fitness(self._population_keys(), self.archive)
             batch, origins = self.mating.offspring(
@@ -380,7 +406,8 @@ class Evolution:
         if len(scores) != len(genotypes):
             raise ValueError(f"got {len(scores)} scores for {len(genotypes)} genotypes")
         cleaned = [clean_scores(s, self.proxies) for s in scores]
-        keys = [self.archive.add(g, sc) for g, sc in zip(genotypes, cleaned, strict=False)]
+        costs = self.budget.measure(list(genotypes)) if self.budget is not None else [None] * len(genotypes)
+        keys = [self.archive.add(g, sc, c) for g, sc, c in zip(genotypes, cleaned, costs, strict=True)]
         if self.generation < 0:
             self.archive.set_reference(keys)
         self.num_evaluated += len(genotypes)
@@ -418,7 +445,7 @@ class Evolution:
             "evaluations": self.num_evaluated,
             "new": new,
             "survived": int(survived.sum()),
-            "front_size": int(len(pareto_front(F))),
+            "front_size": len(self.archive.front()) if self.budget is not None else int(len(pareto_front(F))),
             "objectives_min": [float(v) for v in F.min(axis=0)],
             "objectives_mean": [float(v) for v in F.mean(axis=0)],
             "best": self.archive.entry(self.archive.pick_order()[0]),
@@ -447,7 +474,21 @@ class Evolution:
             front=tuple(int(i) for i in pareto_front(F)) if len(F) else (),
             record=dict(record if record is not None else (self.history[-1] if self.history else {})),
             state=self.state_dict,
+            cost_front=self._cost_front(),
         )
+
+    def _cost_front(self) -> dict[str, Any] | None:
+        if self.budget is None or not len(self.archive):
+            return None
+        order = self.archive.pick_order()
+        positions = {k: i for i, k in enumerate(order)}
+        return {
+            "quality": quality_of(len(order)).tolist(),
+            "cost": self.archive.axis_costs(order).tolist(),
+            "front": [positions[k] for k in self.archive.front()],
+            "limit": self.budget.limits.get(self.budget.axis.name),
+            "label": self.budget.axis.label or self.budget.axis.name,
+        }
 
     def result(self) -> EvolutionResult:
         """The final pick, the non-dominated cells and the history so far.
@@ -458,11 +499,16 @@ class Evolution:
         if not self.population:
             raise ValueError("no population yet: nothing has been evaluated")
         ranking = self.archive.pick_order()
-        front = set(int(i) for i in pareto_front(self.archive.objectives_of(ranking)))
         entries = [self.archive.entry(k) for k in ranking]
+        if self.budget is not None:
+            quality = dict(zip(ranking, quality_of(len(ranking)).tolist(), strict=True))
+            front_entries = [{**self.archive.entry(k), "quality": quality[k]} for k in self.archive.front()]
+        else:
+            front = set(int(i) for i in pareto_front(self.archive.objectives_of(ranking)))
+            front_entries = [e for i, e in enumerate(entries) if i in front]
         return EvolutionResult(
             best=entries[0],
-            front=[e for i, e in enumerate(entries) if i in front],
+            front=front_entries,
             history=[dict(h) for h in self.history],
             evaluations=self.num_evaluated,
             generations=max(self.generation, 0),
@@ -568,6 +614,14 @@ class Evolution:
             "_rng": rng,
             "_torch_rng": _torch_generator(state["torch_rng"]),
         }
+
+
+def quality_of(n: int) -> np.ndarray:
+    """The quality of the cells at positions ``0 .. n-1`` of a pick order: the share of the
+    other cells ranked below each (1 for the first, 0 for the last; 1 for a lone cell)."""
+    if n <= 1:
+        return np.ones(n)
+    return 1.0 - np.arange(n) / (n - 1)
 
 
 def _refuse_earlier(state: Mapping[str, Any]) -> None:

@@ -5,7 +5,9 @@ crowding distance, as the survival strategy gives them: :mod:`fne.evolution.surv
 child is a crossover with probability ``crossover_rate`` and is mutated with probability
 ``mutation_rate`` (always when it was not crossed, so that it differs from its parent);
 children whose canonical key was already evaluated are mutated again, so nothing is scored
-twice. Every random draw comes from the generator passed in::
+twice. With a budget, a cell that does not fit it (``accept`` returns False) is never a
+child either; it is passed over like a duplicate. Every random draw comes from the generator
+passed in::
 
     mating = Mating(space, get_variation(space), max_attempts=100)
     children, origins = mating.offspring(population, (rank, crowding), 16, rates, seen=archive, rng=rng)
@@ -20,7 +22,7 @@ An operator that produces survivors more often than the rest is used more.
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,14 +86,23 @@ class Mating:
         space: the search space.
         variation: its crossover and mutation operators.
         max_attempts: tries to find a new distinct child before drawing a random cell.
+        accept: ``f(genotype) -> bool``, False for a cell that must never be a child (e.g. one
+            over budget); None accepts every cell.
     """
 
-    def __init__(self, space: SearchSpace, variation: VariationOperators, max_attempts: int) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        variation: VariationOperators,
+        max_attempts: int,
+        accept: Callable[[Any], bool] | None = None,
+    ) -> None:
         self.space, self.variation, self.max_attempts = space, variation, int(max_attempts)
+        self.accept = accept
 
     def _fresh(self, genotype: Any, seen: Container[str], taken: dict[str, None]) -> bool:
         key = self.space.canonical(genotype)
-        return key not in seen and key not in taken
+        return key not in seen and key not in taken and (self.accept is None or self.accept(genotype))
 
     def initial(self, size: int, seen: Container[str], rng: np.random.Generator) -> list[Any]:
         """Up to ``size`` random cells whose keys are neither in ``seen`` nor repeated."""

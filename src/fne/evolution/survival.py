@@ -11,6 +11,9 @@ the archive's objective matrix, which is computed once per generation:
 * ``ranking`` (:class:`RankingSurvival`): by the archive's pick order, i.e. the search's
   ranking rule (:mod:`fne.evolution.ranking`); the population closes in on the cells the
   ranking puts first, which is where the pick is taken.
+* ``front`` (:class:`FrontSurvival`): NSGA-II on two axes, the position in the pick order
+  (quality) and the archive's cost axis (:mod:`fne.costs`); the population keeps a spread of
+  cells along the quality-cost front, from the best cell to the cheapest.
 
 ::
 
@@ -28,7 +31,7 @@ import numpy as np
 from fne.evolution.archive import Archive
 from fne.evolution.selection import rank_and_crowding, survival_order
 
-__all__ = ["Survival", "ParetoSurvival", "RankingSurvival", "SURVIVALS", "get_survival"]
+__all__ = ["Survival", "ParetoSurvival", "RankingSurvival", "FrontSurvival", "SURVIVALS", "get_survival"]
 
 
 class Survival(Protocol):
@@ -76,7 +79,34 @@ class RankingSurvival:
         return self._positions(keys, archive), np.zeros(len(keys))
 
 
-SURVIVALS: dict[str, Callable[[], Survival]] = {"nsga2": ParetoSurvival, "ranking": RankingSurvival}
+class FrontSurvival:
+    """NSGA-II on (position in the pick order, cost on the archive's cost axis).
+
+    Raises:
+        ValueError: from :meth:`order` when the archive has no cost axis.
+    """
+
+    name = "front"
+
+    @staticmethod
+    def _axes(keys: Sequence[str], archive: Archive) -> np.ndarray:
+        quality = RankingSurvival._positions(keys, archive)
+        return np.column_stack([quality, archive.axis_costs(keys)])
+
+    def order(self, keys: Sequence[str], archive: Archive) -> np.ndarray:
+        """Pool indices by quality-cost front, crowding distance and index."""
+        return survival_order(self._axes(keys, archive))
+
+    def parent_fitness(self, keys: Sequence[str], archive: Archive) -> tuple[np.ndarray, np.ndarray]:
+        """Front number and crowding distance of each cell on the quality-cost axes."""
+        return rank_and_crowding(self._axes(keys, archive))
+
+
+SURVIVALS: dict[str, Callable[[], Survival]] = {
+    "nsga2": ParetoSurvival,
+    "ranking": RankingSurvival,
+    "front": FrontSurvival,
+}
 """The built-in strategies by name."""
 
 

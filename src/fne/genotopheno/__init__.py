@@ -1,6 +1,6 @@
 """Genotype to phenotype: search spaces, genotype strings and the networks they build.
 
-One package per space (:mod:`.nb201`, :mod:`.darts`, :mod:`.channels`) holds its genotype
+One package per space (:mod:`.nb201`, :mod:`.darts`, :mod:`.channels`, :mod:`.sss`) holds its genotype
 text, canonical key, network, presets and variation operators (set as the space's
 ``variation``); :mod:`.ops` holds the operations cells are built from, :mod:`.space` the
 interface every space implements, :mod:`.variation` the operators' common part.
@@ -11,7 +11,7 @@ from fne.genotopheno.space import SearchSpace, get_space, get_space_class, list_
 from fne.genotopheno.variation import VariationOperators, get_variation, list_variations, register_variation
 
 # isort: split
-# Spaces register in this order, the default first: nb201, darts, channels.
+# Spaces register in this order, the default first: nb201, darts, channels, sss.
 from fne.genotopheno.nb201 import NB201Genotype, NB201Space
 
 # isort: split
@@ -19,6 +19,9 @@ from fne.genotopheno.darts import DartsGenotype, DartsSpace
 
 # isort: split
 from fne.genotopheno.channels import ChannelGenotype, ChannelSpace
+
+# isort: split
+from fne.genotopheno.sss import SizeGenotype, SizeSpace
 
 __all__ = [
     "SearchSpace",
@@ -41,4 +44,6 @@ __all__ = [
     "DartsSpace",
     "ChannelGenotype",
     "ChannelSpace",
+    "SizeGenotype",
+    "SizeSpace",
 ]

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from fne.compute import ComputeOptions, resolve_backend, resolve_device
+from fne.costs.options import CostOptions
 from fne.data import DataOptions
 from fne.evolution.defaults import (
     AGGREGATORS_HELP,
@@ -24,16 +26,19 @@ from fne.evolution.tournament import WEIGHT_LOSSES
 from fne.genotopheno import list_spaces
 from fne.genotopheno.space import get_space_class
 from fne.options import check_options, option
+from fne.search.presets import get_preset, list_presets
 from fne.training.recipe import TrainConfig
 
 __all__ = ["SearchConfig"]
 
 
 @dataclass(frozen=True)
-class SearchConfig(DataOptions, ComputeOptions):
+class SearchConfig(DataOptions, ComputeOptions, CostOptions):
     """Everything that defines a search run.
 
-    Attributes (besides the data and compute options of the bases):
+    Attributes (besides the data, compute and cost options of the bases):
+        preset: a named set of settings (:mod:`fne.search.presets`) for the options left at
+            their defaults.
         space: registered search space name.
         pop_size: population size.
         generations: generations after the initial population.
@@ -44,6 +49,9 @@ class SearchConfig(DataOptions, ComputeOptions):
         resume: continue from ``out/checkpoint.json``.
         train_epochs: train the picked cell's network this many epochs, test it and save it as
             ``out/model.pt`` (0: no).
+        ensemble: train the ranking's first ``ensemble`` cells (within the budget) side by side
+            and save the ensemble that averages their probabilities as ``model.pt`` (1: the pick
+            alone).
         training: the training recipe (:class:`fne.training.recipe.TrainConfig`).
         benchmark: CSV with ``arch_str`` and the ``benchmark_metric`` column to look the pick up in.
         benchmark_metric: the ``benchmark`` column that ``result.json`` reports for the pick.
@@ -56,8 +64,9 @@ class SearchConfig(DataOptions, ComputeOptions):
             :func:`fne.evolution.defaults.search_weights`).
         rank_scale: ``cells`` (ranks among the scored cells) or ``reference`` (ranks in the
             space, estimated from the random initial population; :mod:`fne.evolution.ranking`).
-        survival: ``nsga2`` (Pareto fronts and crowding) or ``ranking`` (the ranking's order)
-            decides which cells stay in the population (:mod:`fne.evolution.survival`).
+        survival: ``nsga2`` (Pareto fronts and crowding), ``ranking`` (the ranking's order) or
+            ``front`` (a spread along the quality-cost front) decides which cells stay in the
+            population (:mod:`fne.evolution.survival`).
         proxy_batch: images each cell is scored on.
         val_fraction: share of the training images held out for the tournaments' alpha updates.
         tournament_size / tournament_keep / tournament_steps / tournament_warmup /
@@ -72,6 +81,11 @@ class SearchConfig(DataOptions, ComputeOptions):
             the space's ``score`` and ``tournament`` presets).
     """
 
+    preset: str | None = option(
+        None,
+        "named settings for the options left at their defaults (fne2021: the original design)",
+        choices=list_presets,
+    )
     space: str = option("nb201", "search space", choices=list_spaces)
     pop_size: int = option(POP_SIZE, "population size", low=2)
     generations: int = option(GENERATIONS, "generations after the first", low=0)
@@ -79,6 +93,12 @@ class SearchConfig(DataOptions, ComputeOptions):
     out: str = option("runs/nas_cifar10", "output folder")
     resume: bool = option(False, "continue the run in --out from its checkpoint")
     train_epochs: int = option(0, "train the pick N epochs, test it and save out/model.pt (0: no training)", low=0)
+    ensemble: int = option(
+        1,
+        "train the K cells the ranking puts first (within the budget) side by side and save their ensemble "
+        "as model.pt (1: the pick alone)",
+        low=1,
+    )
     training: TrainConfig = option(help="training of the pick", default_factory=TrainConfig)
     benchmark: str | None = option(None, "look the pick's --benchmark-metric up in this CSV", metavar="CSV")
     benchmark_metric: str = option("c10_test_200ep", "the --benchmark column to report for the pick", metavar="COLUMN")
@@ -106,7 +126,7 @@ class SearchConfig(DataOptions, ComputeOptions):
     survival: str = option(
         SURVIVAL,
         "which cells stay in the population: nsga2 (Pareto fronts and crowding "
-        "distance) or ranking (the --ranking order)",
+        "distance), ranking (the --ranking order) or front (a spread along the quality-cost front)",
         choices=tuple(SURVIVALS),
     )
     proxy_batch: int = option(64, "images each cell is scored on", low=2)
@@ -144,7 +164,13 @@ class SearchConfig(DataOptions, ComputeOptions):
     )
 
     def __post_init__(self) -> None:
-        """Fill ``proxies``, ``ranking`` and ``ranking_weights`` left at None with the space's search defaults."""
+        """Apply the preset to the options left at their defaults, then fill ``proxies``, ``ranking``
+        and ``ranking_weights`` still None with the space's search defaults."""
+        if self.preset is not None:
+            defaults = {f.name: _field_default(f) for f in dataclasses.fields(self)}
+            for name, value in get_preset(self.preset).values.items():
+                if getattr(self, name) == defaults[name]:
+                    object.__setattr__(self, name, value)
         fill_search_defaults(self, proxies="proxies", ranking="ranking", weights="ranking_weights")
 
     def validate(self) -> None:
@@ -153,6 +179,7 @@ class SearchConfig(DataOptions, ComputeOptions):
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"--val-fraction must be in (0, 1), got {self.val_fraction!r}")
         check_proxy_names(self.proxies, "--proxies")
+        self.check_costs()
         self.objective_weights()
         if self.tournament_keep >= self.tournament_size:
             raise ValueError(
@@ -204,3 +231,9 @@ class SearchConfig(DataOptions, ComputeOptions):
         if self.tournament_build_kwargs is not None:
             return dict(self.tournament_build_kwargs)
         return get_space_class(self.space).preset("tournament")
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default

@@ -13,19 +13,31 @@ Files in ``config.out`` (all written atomically):
 * ``population.json``: the population after every generation;
 * ``scores_cache.json``: proxy scores by canonical cell (so a resumed run rescoring the
   interrupted generation reads them back);
-* ``plots/objectives.png`` and ``plots/pareto_front.png``;
-* ``result.json``: ``best`` (``{"arch", "scores"}``), the Pareto ``front``, per-generation
-  ``history``, ``config``, ``evaluations``, ``wall_time_s`` and, on request, the trained
-  network's test accuracy and the benchmark's accuracy of the pick;
+* ``plots/objectives.png``, ``plots/pareto_front.png`` and ``plots/front.png`` (quality
+  against cost);
+* ``result.json``: ``best`` (``{"arch", "scores", "costs"}``), the quality-cost ``front``
+  (each cell with its ``costs`` and ``quality``), the ``budget`` (the cost axis, each cost's
+  settings, the limits), per-generation ``history``, ``config``, ``evaluations``,
+  ``wall_time_s`` and, on request, the trained network's test accuracy and the benchmark's
+  accuracy of the pick;
 * with ``train_epochs``: ``model.pt``, the trained pick (:func:`fne.load_model`), and while
-  it trains ``train_state.pt``, from which an interrupted training resumes by epoch.
+  it trains ``train_state.pt``, from which an interrupted training resumes by epoch; with
+  ``ensemble`` K > 1, the ensemble of the ranking's first K cells (``members/<i>/`` holds
+  each member, :mod:`fne.training.ensemble`);
+* ``report.html``: the run in one self-contained page (:mod:`fne.run_report`), written at the
+  end.
 
 The data (``data_dir``, ``dataset``) can be any classification dataset :func:`fne.data.load_dataset`
 reads; its channels and classes size every network of the run.
 
-Nothing is written before the options, the data folder and the benchmark table (every row
-parsed in the searched space) have been checked. A run holds an exclusive lock on
-``out`` (``out/.lock``) for its lifetime: a second run into the same folder is refused
+Every cell is measured on the budget's costs (:mod:`fne.costs`) as the network it would be
+trained as (the space's ``full`` preset at the data's channels, classes and image size)
+before it is scored; a cell over a limit (``max_params``, ``max_flops``, ``max_latency_ms``,
+``max_cost``) is never scored, picked nor on the front.
+
+Nothing is written before the options, the data folder, the benchmark table (every row
+parsed in the searched space) and the budget (some random cell fits it) have been checked.
+A run holds an exclusive lock on ``out`` (``out/.lock``) for its lifetime: a second run into the same folder is refused
 at once. ``result.json`` is written as soon as the search ends, before the pick is
 trained or looked up, and again after each of those steps; a step that fails is recorded
 in it (``{"error": ...}``) rather than losing the search. ``wall_time_s`` is the whole run,
@@ -54,6 +66,7 @@ import numpy as np
 import torch
 
 from fne.compute import Evaluator, evaluator_for, resolve_device, torch_threads
+from fne.costs import Budget, NetworkSpec
 from fne.data import Dataset, Split, dataset_network_kwargs, load_dataset, sample_batch, split_tensors, train_val_split
 from fne.evolution.callbacks import CheckpointCallback, LoggingCallback, PlotCallback, PopulationWriter
 from fne.evolution.evolution import Evolution
@@ -62,19 +75,24 @@ from fne.evolution.tournament import DartsTournament
 from fne.files import atomic_write_json, check_out_folder
 from fne.genotopheno import get_space
 from fne.genotopheno.space import SearchSpace
+from fne.run_report import write_run_report
 from fne.search.benchmark_table import check_benchmark, lookup_benchmark, read_benchmark
 from fne.search.checkpoint import read_checkpoint, save_checkpoint
 from fne.search.clock import RunClock
 from fne.search.config import SearchConfig
+from fne.search.front import front_table
 from fne.search.lock import FolderLock
+from fne.training.ensemble import train_ensemble
 from fne.training.train_cell import train_cell
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_search", "build_scorer", "search_splits", "RESUME_IGNORED"]
+__all__ = ["run_search", "build_scorer", "build_budget", "search_splits", "RESUME_IGNORED"]
 
 CHECKPOINT = "checkpoint.json"
 RESULT = "result.json"
+RANKED = 10
+"""Cells of the pick order ``result.json`` keeps as ``ranked`` (at least ``ensemble``)."""
 POPULATION = "population.json"
 SCORES_CACHE = "scores_cache.json"
 RESUME_IGNORED = (
@@ -82,6 +100,7 @@ RESUME_IGNORED = (
     "resume",
     "device",
     "train_epochs",
+    "ensemble",
     "training",
     "benchmark",
     "benchmark_metric",
@@ -159,6 +178,13 @@ def build_scorer(
     )
 
 
+def build_budget(config: SearchConfig, data: Dataset, space: SearchSpace) -> Budget:
+    """The run's budget: its costs measured on the space's ``full`` network for ``data``."""
+    channels, (height, width) = data.channels, data.image_size
+    spec = NetworkSpec(space, {**space.preset("full"), **dataset_network_kwargs(data)}, (channels, height, width))
+    return config.budget(spec)
+
+
 def build_tournaments(
     config: SearchConfig, data: Dataset, evaluator: Evaluator | None
 ) -> tuple[DartsTournament | None, DartsTournament | None]:
@@ -199,12 +225,9 @@ class _Run:
     data: Dataset
     evaluator: Evaluator
     clock: RunClock
+    budget: Budget
     scorer: Scorer | None = None
     tournaments: tuple[DartsTournament | None, ...] = ()
-
-    def evaluator_threads(self) -> contextlib.AbstractContextManager:
-        """Run a block in this process with the workers' torch thread count."""
-        return torch_threads(self.evaluator.threads)
 
     def timing(self) -> dict[str, Any]:
         """The run's time so far, this segment included."""
@@ -236,6 +259,7 @@ def _make_evolution(run: _Run) -> Evolution:
         seed=config.seed,
         ranking=config.ranking_rule(),
         survival=config.survival,
+        budget=run.budget,
         final_tournament=final,
         callbacks=callbacks,
         **schedule,
@@ -268,16 +292,33 @@ def run_search(config: SearchConfig, *, progress: bool = True) -> dict[str, Any]
     _check_out(config)
     bench = check_benchmark(config.benchmark, space, config.benchmark_metric) if config.benchmark is not None else None
     data = load_dataset(config.data_dir, config.dataset, download=config.download)
+    budget = build_budget(config, data, space)
     with FolderLock(config.out):
         finished = _finished_result(config)
         if finished is not None:
             return _complete(config, space, data, bench, finished, start)
         doc = _prepare_out(config)
+        if doc is None:
+            with torch_threads(config.threads):
+                budget.check_reachable(np.random.default_rng(config.seed))
         with _evaluator(config) as evaluator:
-            run = _Run(config, space, data, evaluator, RunClock(doc.get("timing") if doc else None, start))
+            clock = RunClock(doc.get("timing") if doc else None, start)
+            budget.evaluator = evaluator
+            run = _Run(config, space, data, evaluator, clock, budget)
             result = _evolve(run, doc["state"] if doc else None, progress)
         _finish(run, bench, result)
+    _write_report(Path(config.out))
     return result
+
+
+def _write_report(out: Path) -> None:
+    """Write ``report.html``; a report that fails is logged and the run's result stays."""
+    try:
+        path = write_run_report(out)
+    except (OSError, ValueError) as err:
+        logger.warning("report.html not written: %s", err)
+        return
+    logger.info("report: %s", path)
 
 
 def _evolve(run: _Run, state: dict[str, Any] | None, progress: bool) -> dict[str, Any]:
@@ -300,9 +341,12 @@ def _evolve(run: _Run, state: dict[str, Any] | None, progress: bool) -> dict[str
             extra={"timing": run.timing()},
         )
     result = evo.run(progress=progress).to_dict()
+    ranked = evo.archive.pick_order()[: max(config.ensemble, RANKED)]
     result.update(
+        ranked=[evo.archive.entry(key)["arch"] for key in ranked],
         config=config.to_dict(),
         proxies=list(config.proxies),
+        budget=run.budget.describe(),
         resumed=state is not None,
         failed_cells={"count": run.scorer.num_failed, "cells": list(run.scorer.failed)},
     )
@@ -313,6 +357,7 @@ def _evolve(run: _Run, state: dict[str, Any] | None, progress: bool) -> dict[str
             Path(config.out) / RESULT,
         )
     _write_result(run, result)
+    logger.info("quality-cost front (%d cells):\n%s", len(result["front"]), front_table(result))
     return result
 
 
@@ -336,7 +381,9 @@ def _pending_steps(config: SearchConfig, bench: Path | None, result: dict[str, A
     """The after-search steps ``config`` asks for that ``result`` lacks or recorded as failed."""
     wanted = (["train"] if config.train_epochs > 0 else []) + (["benchmark"] if bench is not None else [])
     done = {key for key in wanted if isinstance(result.get(key), dict) and "error" not in result[key]}
-    if "train" in done and result["train"].get("epochs") != config.train_epochs:
+    if "train" in done and (
+        result["train"].get("epochs") != config.train_epochs or result["train"].get("ensemble", 1) != config.ensemble
+    ):
         done.discard("train")
     return [key for key in wanted if key not in done]
 
@@ -352,8 +399,10 @@ def _complete(
         return result
     logger.info("the search in %s is finished; running the %s step(s)", config.out, " and ".join(steps))
     with _evaluator(config) as evaluator:
-        run = _Run(config, space, data, evaluator, RunClock(result.get("timing"), start))
+        clock = RunClock(result.get("timing"), start)
+        run = _Run(config, space, data, evaluator, clock, build_budget(config, data, space))
         _finish(run, bench, result, steps)
+    _write_report(Path(config.out))
     return result
 
 
@@ -361,7 +410,9 @@ def _finish(run: _Run, bench: Path | None, result: dict[str, Any], only: list[st
     """Train/test the pick and look it up in the benchmark, when asked (``only``: these steps);
     each step that fails is recorded in ``result.json`` and logged, and the search result stays."""
     steps = []
-    if run.config.train_epochs > 0:
+    if run.config.train_epochs > 0 and run.config.ensemble > 1:
+        steps.append(("train", lambda: _train_ensemble(run, result["ranked"][: run.config.ensemble])))
+    elif run.config.train_epochs > 0:
         steps.append(("train", lambda: _train_pick(run, result["best"]["arch"])))
     if bench is not None:
         steps.append(("benchmark", lambda: _look_up(run, bench, result["best"]["arch"])))
@@ -374,21 +425,29 @@ def _finish(run: _Run, bench: Path | None, result: dict[str, Any], only: list[st
         _write_result(run, result)
 
 
-def _train_pick(run: _Run, arch: str) -> dict[str, Any]:
-    """Train the pick's full-size network, test it and save it as ``out/model.pt``."""
+def _training(run: _Run) -> dict[str, Any]:
+    """The arguments every training of the run's cells shares."""
     config = run.config
-    with run.evaluator_threads():
-        return train_cell(
-            run.space,
-            arch,
-            run.data,
-            out=Path(config.out),
-            epochs=config.train_epochs,
-            seed=config.seed,
-            config=config.training,
-            device=resolve_device(config.device),
-            clock=run.clock,
-        )
+    return {
+        "out": Path(config.out),
+        "epochs": config.train_epochs,
+        "seed": config.seed,
+        "config": config.training,
+        "device": resolve_device(config.device),
+        "clock": run.clock,
+    }
+
+
+def _train_pick(run: _Run, arch: str) -> dict[str, Any]:
+    """Train the pick's full-size network (alone: on every usable core), test it and save it as ``out/model.pt``."""
+    return train_cell(run.space, arch, run.data, **_training(run))
+
+
+def _train_ensemble(run: _Run, archs: list[str]) -> dict[str, Any]:
+    """Train the ranking's first cells side by side in the workers; save their ensemble as ``out/model.pt``."""
+    if len(archs) < run.config.ensemble:
+        logger.warning("--ensemble %d: only %d cells were evaluated; training those", run.config.ensemble, len(archs))
+    return train_ensemble(run.space, archs, run.data, evaluator=run.evaluator, progress=True, **_training(run))
 
 
 def _look_up(run: _Run, bench: Path, arch: str) -> dict[str, Any]:

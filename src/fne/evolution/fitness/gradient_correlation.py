@@ -86,3 +86,10 @@ def grad_corr(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> fl
     initialisations (one draw alone is noisy). Higher is better.
     """
     return grad_corr_score(net, inputs)
+
+
+@register_proxy("jacov", higher_is_better=True, unit="score")
+def jacov(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
+    """The Jacobian covariance score as first published: :func:`correlation_score` of the input
+    gradients of the network's own initialisation, at the images' full resolution. Higher is better."""
+    return grad_corr_score(net, inputs, inits=1, resolution=max(inputs.shape[-2:]))

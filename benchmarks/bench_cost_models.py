@@ -1,0 +1,222 @@
+"""Device cost models from a few measured cells, checked on HW-NAS-Bench's six devices.
+
+``../shared/data/nb201/nb201_device_costs.csv`` holds the measured latency (ms) and energy (mJ)
+of every NB201 CIFAR-10 network on an edge GPU (Jetson TX2), a Raspberry Pi 4, an Edge TPU
+(-1: not measured), a Pixel 3, Eyeriss and an FPGA. Each column is treated as a device:
+
+* for each sample size (``--sizes``, default 20, 50 and 100) and seed, the cells ``fne export
+  --sample N`` would export (:func:`fne.costs.sample_export.choose_cells` on the full NB201
+  network, the same seed) are "measured": their rows of the column are the table
+  (cells the device did not measure, -1, are dropped as a user's table drops them);
+* the table cost's model (:func:`fne.costs.table.fit_cost_model`: additive per op per edge,
+  or with the data-flow interactions, chosen by leave-one-out error) is fitted to them and
+  predicts every other row of the column (the measured rows of cells not in the sample);
+* reported: Spearman and the mean (and median) relative error of those predictions, the
+  feature set chosen, and the model's own leave-one-out Spearman. The JSON also holds the mean
+  relative error over the cells whose output is computed: the 341 cells whose output is zero
+  (every path to it holds ``none``) run in 0.01 to 34 ms on the Raspberry Pi and the Pixel 3,
+  and their relative errors dominate the mean there.
+
+The baseline is FLOPs: Spearman of each cell's FLOPs against each device's column over every
+measured row. NB201 FLOPs are linear in the op of each edge, so the published ``c10_flops``
+(9,445 cells of ``nb201_cifar10.csv``) give every cell's through the additive model (its
+largest residual is printed).
+
+Prints one table (mean and standard deviation over seeds) and writes every figure to
+``--out`` (JSON)::
+
+    python benchmarks/bench_cost_models.py --seeds 5 --out report/results/bench_cost_models.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from scipy.stats import spearmanr
+
+from fne.costs import NetworkSpec, count_params
+from fne.costs.sample_export import choose_cells
+from fne.costs.table import NOT_MEASURED, cell_features, fit_cost_model
+from fne.genotopheno import get_space
+from fne.search.benchmark_table import ARCH_COLUMN, read_rows
+
+SHARED = ROOT.parent / "shared" / "data" / "nb201"
+DEVICES = (
+    "edgegpu_latency",
+    "edgegpu_energy",
+    "raspi4_latency",
+    "edgetpu_latency",
+    "pixel3_latency",
+    "eyeriss_latency",
+    "eyeriss_energy",
+    "fpga_latency",
+    "fpga_energy",
+)
+"""The device columns of the cost table."""
+SIZES = (20, 50, 100)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--costs", type=Path, default=SHARED / "nb201_device_costs.csv", help="the device cost table")
+    ap.add_argument("--accuracy", type=Path, default=SHARED / "nb201_cifar10.csv", help="the table with c10_flops")
+    ap.add_argument("--devices", nargs="+", default=list(DEVICES), help="device columns to check")
+    ap.add_argument("--sizes", nargs="+", type=int, default=list(SIZES), help="measured cells per fit")
+    ap.add_argument("--seeds", type=int, default=5, help="samples per size (seeds first-seed, first-seed+1, ...)")
+    ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=ROOT / "report" / "results" / "bench_cost_models.json")
+    return ap.parse_args(argv)
+
+
+def relative_errors(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    positive = truth > 0
+    return np.abs(predicted[positive] - truth[positive]) / truth[positive]
+
+
+def flops_of_every_cell(space: Any, texts: Sequence[str], features: np.ndarray, path: Path) -> tuple[np.ndarray, float]:
+    """Each cell's FLOPs from the published ones (additive in the op of each edge), and the fit's largest residual."""
+    rows = read_rows(path, (ARCH_COLUMN, "c10_flops"))
+    published = {row[ARCH_COLUMN]: float(row["c10_flops"]) for row in rows}
+    known = [t for t in texts if t in published]
+    model, _ = fit_cost_model(space, known, [published[t] for t in known])
+    flops = model.predict_features(features)
+    index = {t: i for i, t in enumerate(texts)}
+    residual = max(abs(flops[index[t]] - published[t]) for t in known)
+    return flops, float(residual)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    return float(spearmanr(a, b)[0])
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("fne.costs.table").setLevel(logging.ERROR)  # features no sampled cell holds: counted per run
+    args = parse_args(argv)
+    start = time.perf_counter()
+    space = get_space("nb201")
+    spec = NetworkSpec.full(space)
+    rows = read_rows(args.costs, (ARCH_COLUMN, *args.devices), space=space)
+    texts = [row[ARCH_COLUMN] for row in rows]
+    genotypes = [space.parse(t) for t in texts]
+    index = {t: i for i, t in enumerate(texts)}
+    features = cell_features(space).matrix(genotypes)
+    values = {d: np.array([float(row[d]) for row in rows]) for d in args.devices}
+    flops, residual = flops_of_every_cell(space, texts, features, args.accuracy)
+    print(f"{len(texts)} cells; FLOPs from the published c10_flops, largest residual {residual:.2e} MFLOPs")
+
+    sizes: dict[str, float] = {}
+
+    def params(cells: Sequence[Any]) -> list[float]:
+        for g in cells:
+            key = space.format(g)
+            if key not in sizes:
+                sizes[key] = count_params(spec.build(g, device="meta"))
+        return [sizes[space.format(g)] for g in cells]
+
+    samples = {
+        (n, seed): [space.format(g) for g in choose_cells(spec, n, seed=seed, size=params)]
+        for n in args.sizes
+        for seed in range(args.first_seed, args.first_seed + args.seeds)
+    }
+    result: dict[str, Any] = {
+        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "flops_residual": residual,
+        "devices": {},
+    }
+    for device in args.devices:
+        y = values[device]
+        measured = y != NOT_MEASURED
+        entry: dict[str, Any] = {
+            "measured_cells": int(measured.sum()),
+            "flops_spearman": spearman(flops[measured], y[measured]),
+            "sizes": {},
+        }
+        for n in args.sizes:
+            runs = []
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
+                picked = [index[t] for t in samples[(n, seed)]]
+                train = [i for i in picked if measured[i]]
+                model, fit = fit_cost_model(
+                    space, [genotypes[i] for i in train], y[train], not_measured=len(picked) - len(train)
+                )
+                rest = measured.copy()
+                rest[picked] = False
+                predicted = model.predict_features(features[rest])
+                errors = relative_errors(predicted, y[rest])
+                computed = features[rest, -1] == 0.0  # the zero-cell feature: nothing reaches the output
+                runs.append(
+                    {
+                        "seed": seed,
+                        "measured": len(train),
+                        "features": fit.features,
+                        "ridge": fit.ridge,
+                        "unseen_features": len(fit.unseen),
+                        "loo_spearman": fit.leave_one_out["spearman"],
+                        "spearman": spearman(predicted, y[rest]),
+                        "mean_relative_error": float(errors.mean()),
+                        "median_relative_error": float(np.median(errors)),
+                        "mean_relative_error_computed_output": float(
+                            relative_errors(predicted[computed], y[rest][computed]).mean()
+                        ),
+                        "cells_predicted": int(rest.sum()),
+                    }
+                )
+            entry["sizes"][str(n)] = {
+                "runs": runs,
+                **{
+                    f"{key}_{stat}": float(fn([r[key] for r in runs]))
+                    for key in (
+                        "spearman",
+                        "mean_relative_error",
+                        "median_relative_error",
+                        "mean_relative_error_computed_output",
+                    )
+                    for stat, fn in (("mean", np.mean), ("std", np.std))
+                },
+                "with_interactions": sum(r["features"] == "additive+interactions" for r in runs),
+            }
+        result["devices"][device] = entry
+    result["seconds"] = time.perf_counter() - start
+    print_table(result, args.sizes)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {args.out} ({result['seconds']:.0f} s)")
+    return result
+
+
+def print_table(result: dict[str, Any], sizes: Sequence[int]) -> None:
+    head = f"{'device':18s} {'FLOPs rho':>9s}" + "".join(
+        f" | n={n}: {'rho':>11s} {'mean rel':>13s} {'med rel':>7s} {'int':>3s}" for n in sizes
+    )
+    print(head)
+    print("-" * len(head))
+    for device, entry in result["devices"].items():
+        line = f"{device:18s} {entry['flops_spearman']:9.3f}"
+        for n in sizes:
+            s = entry["sizes"][str(n)]
+            runs = len(s["runs"])
+            line += (
+                f" | {' ' * (len(str(n)) + 3)}{s['spearman_mean']:.3f}±{s['spearman_std']:.3f}"
+                f" {100 * s['mean_relative_error_mean']:6.1f}±{100 * s['mean_relative_error_std']:4.1f}%"
+                f" {100 * s['median_relative_error_mean']:6.1f}% {s['with_interactions']}/{runs}"
+            )
+        print(line)
+    print("rho: Spearman of the predictions on every other measured cell; rel: relative error; int: fits that chose")
+    print("the data-flow interactions; mean and std over seeds")
+
+
+if __name__ == "__main__":
+    main()
