@@ -421,6 +421,21 @@ def training_table(*trainings: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def training_before(path: Path) -> str:
+    """One line: the same 1-epoch training with fne 0.2.0's code, when its result file is there.
+
+    ``bench_training_before.json`` is written by 0.2.0's own ``benchmarks/bench_training.py``
+    (``git archive 67c2e07 src benchmarks``) with ``--datasets fashion_mnist --epochs 1 --threads 1``.
+    """
+    if not path.is_file():
+        return ""
+    before = json.loads(path.read_text())["results"]["fashion_mnist"]
+    return (
+        f"With fne 0.2.0 (one thread, fp32, no held-out images) the same 1-epoch training took "
+        f"{before['seconds_per_epoch']:.0f} s per epoch and tested at {before['test_accuracy']:.2f}%."
+    )
+
+
 def training_contention(contention: dict[str, Any] | None) -> str:
     """One line: a training alone and beside another busy torch process (or that it was not measured)."""
     if contention is None:
@@ -541,6 +556,7 @@ def write_report(results: dict[str, Any]) -> Path:
         gpu_note=gpu_note(proxies),
         training_table=training_table(*training_runs),
         training_contention=training_contention(results.get("bench_contention_training.json")),
+        training_before=training_before(RESULTS / "bench_training_before.json"),
         training_arch=training_runs[0]["arch"] if training_runs else BEST_CELL,
         training_threads=f"threads: {training_runs[0]['threads']}" if training_runs else "not measured for this report",
         run_evals=run["evaluations"],
@@ -672,8 +688,7 @@ tested on its 10,000 test images; {training_threads}.
 {training_table}
 
 The 1-epoch row ran with nothing else on the machine; the 10-epoch row ran beside other work, so
-its seconds are longer than a user's. With the 0.2.0 code (one thread, fp32, no held-out images)
-the same 1-epoch training took 110 s per epoch.
+its seconds are longer than a user's. {training_before}
 
 {training_contention}
 
