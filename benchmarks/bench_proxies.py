@@ -49,9 +49,11 @@ import numpy as np
 import torch
 from scipy.stats import kendalltau, rankdata, spearmanr
 
+import all_cells
+from bench_front import read_table
 from fne.compute import Failed, make_evaluator
 from fne.data import load_dataset, sample_batch
-from fne.evolution.defaults import space_defaults
+from fne.evolution.defaults import front_defaults, space_defaults
 from fne.evolution.fitness import DEFAULT_PROXIES, get_proxy, score_genotype
 from fne.evolution.fitness import aggregate as agg
 from fne.evolution.fitness.feature_correlation import conv_features, min_correlation_eigenvalues
@@ -160,10 +162,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--space", choices=sorted(SETUPS), default="nb201")
     ap.add_argument(
         "--phase",
-        choices=("select", "report", "both", "cost"),
+        choices=("select", "report", "both", "cost", "all"),
         default="both",
         help="cost: only time the chosen set against forward+backward, serially, on the "
-        "first --cost-cells report cells",
+        "first --cost-cells report cells; all: score every NB201 cell, choose the weights on the "
+        "seed-0 sample of all cells and report on every other cell (see all_cells.py)",
+    )
+    ap.add_argument(
+        "--scores",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / "nb201_all_cell_scores.jsonl",
+        help="with --phase all: the per-cell score file (resumed when present)",
     )
     ap.add_argument("--cost-cells", type=int, default=100, help="cells the cost phase times")
     ap.add_argument(
@@ -880,7 +889,93 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         "cpu": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "combined": list(COMBINED_PROXIES),
+        "max_cost": args.max_cost,
     }
+
+
+ALL_CELL_PROXIES = (
+    "expressivity",
+    "progressivity",
+    "trainability",
+    "meco",
+    "flops",
+    "params",
+    "naswot",
+    "ntk",
+    "grad_corr",
+    "synflow",
+    "linear_regions",
+    "jacov",
+)
+"""Proxies scored on every NB201 cell by ``--phase all`` (the selection may weigh each)."""
+
+
+def all_phase(args: argparse.Namespace, setup: SpaceSetup, x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
+    """Score every NB201 cell, choose weights on the seed-0 sample, report on every other cell."""
+    rows = read_rows(args.csv, (ARCH_COLUMN, setup.metric), space=get_space("nb201"), flag="--csv")
+    build = library_build("nb201")
+    scores = all_cells.score_every_cell(
+        [r["arch_str"] for r in rows], ALL_CELL_PROXIES, x, y, build, args.workers, args.scores
+    )
+    select, _ = all_cells.split_rows(rows, args.select_n, args.seed)
+    timed = [r["arch_str"] for r in select[: args.cost_cells]]
+    times = [
+        select_job(t, space_name="nb201", proxies=ALL_CELL_PROXIES, x=x, y=y, seed=0, build=build, variants=False)
+        for t in timed
+    ]
+    before = PREVIOUS_RANKINGS["nb201"]
+    rankings = {
+        label + " (" + "+".join(d.proxies) + f", {d.ranking})": (
+            dict(d.weights) | {p: 1.0 for p in d.proxies if p not in d.weights},
+            d.ranking,
+        )
+        for label, d in (("search_defaults", space_defaults("nb201")), ("front_defaults", front_defaults("nb201")))
+        if d is not None
+    }
+    rankings["previous ranking (" + "+".join(before[0]) + ")"] = (
+        {p: before[2].get(p, 1.0) for p in before[0]},
+        before[1],
+    )
+    rankings["combined (" + "+".join(COMBINED_PROXIES) + ")"] = (dict.fromkeys(COMBINED_PROXIES, 1.0), "mean_rank")
+    rankings["mission only (" + "+".join(DEFAULT_PROXIES) + ")"] = (dict.fromkeys(DEFAULT_PROXIES, 1.0), "mean_rank")
+    result = all_cells.all_cell_phase(
+        rows,
+        read_table(args.csv),
+        scores,
+        rankings,
+        metric=setup.metric,
+        select_n=args.select_n,
+        seed=args.seed,
+        start=dict(space_defaults("nb201").weights),  # the search's ranking: where the ascent starts
+        candidates=ALL_CELL_PROXIES,
+        cost=lambda names: set_cost(times, names),
+        max_cost=args.max_cost,
+    )
+    per_proxy = {p: set_cost(times, [p]) for p in ALL_CELL_PROXIES}
+    return {
+        "build_kwargs": build,
+        "scored_cells": len(scores),
+        "cost_cells": len(times),
+        "proxy_cost": per_proxy,
+        **result,
+    }
+
+
+def print_all(result: dict[str, Any]) -> None:
+    keys = ("spearman", "kendall", "within_level_spearman", "level_regret", "worst_level_regret")
+    keys += ("enumeration_igd", "enumeration_hv")
+    print(
+        f"\nALL CELLS: weights chosen on {result['selection_cells']} seed-0 cells, figures on the other "
+        f"{result['report_cells']} (enumeration front: every cell; true front HV {result['true_front_hv']:.4f})"
+    )
+    chosen = result["chosen"]
+    print(
+        f"chosen: {chosen['aggregator']}, weights {chosen['weights']}, {chosen['cost']:.2f} forward+backward "
+        f"passes per cell (median over {result['cost_cells']} cells timed serially)"
+    )
+    print(f"{'':<60}" + "".join(f"{k[:11]:>12}" for k in keys))
+    for label, figs in list(result["rankings"].items()) + list(result["proxies"].items()):
+        print(f"{label[:60]:<60}" + "".join(f"{figs[k]:>12.4f}" for k in keys))
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -888,6 +983,17 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     torch.set_num_threads(1)
     setup = SETUPS[args.space]
+    if args.phase == "all":
+        if setup.name != "nb201":
+            raise SystemExit("--phase all is for --space nb201")
+        data = load_dataset(args.data_dir, "cifar10")
+        x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.batch_seed))
+        result = {"settings": settings(args), "all_cells": all_phase(args, setup, x, y)}
+        print_all(result["all_cells"])
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1))
+        print(f"\nwrote {args.out}")
+        return result
     select_rows, report_rows = (darts_split if setup.name == "darts" else nb201_split)(args, setup)
     args.report_n = len(report_rows)  # the sample size the selection's odds are for
     data = load_dataset(args.data_dir, "cifar10")

@@ -80,6 +80,30 @@ def test_canonical_merges_isomorphic_cells(space) -> None:
     assert space.canonical(c) != space.canonical(a)
 
 
+def test_live_form_drops_dead_edges_only(space) -> None:
+    dead_node = space.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|skip_connect~2|")
+    assert str(space.live(dead_node)) == "|none~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|none~1|skip_connect~2|"
+    zero_source = space.parse("|none~0|+|skip_connect~0|nor_conv_3x3~1|+|nor_conv_1x1~0|none~1|skip_connect~2|")
+    assert str(space.live(zero_source)) == "|none~0|+|skip_connect~0|none~1|+|nor_conv_1x1~0|none~1|skip_connect~2|"
+    assert space.live(space.parse(BEST)) == space.parse(BEST)
+    nothing = space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    assert set(space.live(nothing).ops) == {"none"}
+
+
+def test_live_form_keeps_the_function(space) -> None:
+    x = torch.randn(2, 3, 8, 8)
+    connected = [g for g in space.all_genotypes() if set(space.live(g).ops) != {"none"}]
+    changed = [g for g in connected if space.live(g) != g]
+    assert len(changed) > 1000
+    for g in changed[::97]:
+        torch.manual_seed(0)
+        net = space.build(g, C=4, N=1).eval()
+        pruned = space.build(space.live(g), C=4, N=1).eval()
+        assert not pruned.load_state_dict(net.state_dict(), strict=False).missing_keys
+        with torch.no_grad():
+            torch.testing.assert_close(pruned(x), net(x))
+
+
 def test_sample_is_seeded_and_valid(space) -> None:
     a = [space.sample(np.random.default_rng(3)) for _ in range(2)]
     assert a[0] == a[1]

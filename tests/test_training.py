@@ -21,18 +21,18 @@ ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_co
     "n, epochs, batch",
     [
         (50_000, 200, 256),
-        (50_000, 1, 128),
+        (50_000, 1, 32),
+        (10_000, 10, 64),
+        (10_000, 20, 128),
         (10_000, 1, 32),
-        (10_000, 3, 64),
-        (5_000, 1, 16),
-        (4_000, 1, 16),
-        (100, 1, 16),
+        (4_000, 1, 32),
         (10, 1, 10),
     ],
 )
 def test_the_batch_shrinks_until_the_training_has_enough_steps(n: int, epochs: int, batch: int) -> None:
-    assert scaled_batch_size(n, 256, 250, epochs=epochs) == batch
-    assert scaled_batch_size(n, 256, 250, epochs=epochs) == scaled_batch_size(n, epochs=epochs)
+    assert scaled_batch_size(n, 256, 1000, epochs=epochs) == batch
+    assert scaled_batch_size(n, 256, 1000, epochs=epochs) == scaled_batch_size(n, epochs=epochs)
+    assert scaled_batch_size(5_000, 256, 250, smallest=16) == 16
 
 
 def test_augmentation_suits_the_images_and_the_length_of_the_training() -> None:

@@ -74,12 +74,16 @@ class SearchSpace(abc.ABC, Generic[G]):
         search_defaults: the training-free ranking chosen for this space
             (:class:`SearchDefaults`); None where none was chosen on a benchmark of the
             space, and the search then uses the NB201 one (:mod:`fne.evolution.defaults`).
+        front_defaults: the ranking of cells of every cost that quality-cost front searches
+            use (``--preset front``), chosen for the order of the whole space rather than for
+            its first cell; None: ``search_defaults``.
     """
 
     name: str = ""
     presets: Mapping[str, Mapping[str, Any]] = {"score": {}, "tournament": {}, "full": {}}
     variation: ClassVar[VariationOperators | None] = None
     search_defaults: ClassVar[SearchDefaults | None] = None
+    front_defaults: ClassVar[SearchDefaults | None] = None
 
     @classmethod
     def preset(cls, size: str) -> dict[str, Any]:
@@ -112,6 +116,15 @@ class SearchSpace(abc.ABC, Generic[G]):
     @abc.abstractmethod
     def canonical(self, genotype: G | str) -> str:
         """A key equal for isomorphic or equivalent cells; ``genotype`` may be its text."""
+
+    def live(self, genotype: G) -> G:
+        """The same function with every op that cannot reach the output removed.
+
+        Training-free scores are taken on this form, so that isomorphic cells (one
+        :meth:`canonical` key) get one network and size proxies count only what computes.
+        A space without dead ops returns ``genotype`` itself.
+        """
+        return genotype
 
     @abc.abstractmethod
     def sample(self, rng: np.random.Generator) -> G:

@@ -87,7 +87,8 @@ def score_genotype(
     seed: int,
     build_kwargs: Mapping[str, Any] | None = None,
 ) -> Scores:
-    """Build one cell's network and score it with each proxy.
+    """Build one cell's network (its :meth:`~fne.genotopheno.SearchSpace.live` form) and score it
+    with each proxy.
 
     Args:
         space_name: a registered space name (or a space instance, for configured spaces).
@@ -105,7 +106,7 @@ def score_genotype(
         ``{proxy: value}``, NaN marking a failed or degenerate cell (see the module doc).
     """
     space = get_space(space_name) if isinstance(space_name, str) else space_name
-    genotype = space.parse(genotype_text)
+    genotype = space.live(space.parse(genotype_text))
     dev = resolve_device(device)
     inputs, targets = inputs.to(dev), targets.to(dev)
     with torch.random.fork_rng(devices=_rng_devices(dev)):

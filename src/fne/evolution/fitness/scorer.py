@@ -37,7 +37,7 @@ from fne.progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
-FITNESS_VERSION = 4
+FITNESS_VERSION = 5
 """Bumped whenever a built-in proxy changes, so that older cache entries are not reused."""
 
 DEFAULT_PROXIES = ("ntk", "naswot", "grad_corr")

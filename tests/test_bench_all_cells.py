@@ -1,0 +1,62 @@
+"""The all-cell ranking figures of bench_proxies: levels, regret, the enumeration front, the weight choice."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import load_script
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+all_cells = load_script(BENCHMARKS / "all_cells.py", "all_cells")
+
+RNG = np.random.default_rng(0)
+TRUTH = RNG.uniform(80.0, 95.0, 300)
+LEVELS = np.repeat(np.arange(15), 20)
+
+
+def test_within_levels_perfect_and_tied_rankings() -> None:
+    perfect = all_cells.within_levels(TRUTH, TRUTH, LEVELS)
+    assert perfect["within_level_spearman"] == pytest.approx(1.0)
+    assert perfect["level_regret"] == 0.0 and perfect["levels"] == 15
+    tied = all_cells.within_levels(LEVELS.astype(float), TRUTH, LEVELS)
+    assert tied["within_level_spearman"] == 0.0
+    worst = all_cells.within_levels(-TRUTH, TRUTH, LEVELS)
+    spans = [TRUTH[LEVELS == k].max() - TRUTH[LEVELS == k].min() for k in range(15)]
+    assert worst["level_regret"] == pytest.approx(np.mean(spans))
+    assert worst["worst_level_regret"] == pytest.approx(max(spans))
+
+
+def test_levels_with_few_cells_are_left_out() -> None:
+    levels = LEVELS.copy()
+    levels[:5] = 99  # five cells alone in a level
+    assert all_cells.within_levels(TRUTH, TRUTH, levels)["levels"] == 15
+
+
+def test_enumeration_front_of_the_truth_is_the_true_front() -> None:
+    texts = [f"cell{i}" for i in range(len(TRUTH))]
+    flops = RNG.uniform(10.0, 200.0, len(TRUTH))
+    table = {t: {"error": 1 - a / 100, "flops": f} for t, a, f in zip(texts, TRUTH, flops, strict=True)}
+    indicators = all_cells.Indicators(table, "flops")
+    exact = all_cells.enumeration_front(TRUTH, texts, table, indicators)
+    assert exact["enumeration_igd"] == pytest.approx(0.0)
+    assert exact["enumeration_hv"] == pytest.approx(indicators(indicators.front)["hv"])
+    noisy = all_cells.enumeration_front(TRUTH + RNG.normal(0, 5, len(TRUTH)), texts, table, indicators)
+    assert noisy["enumeration_igd"] > 0 and noisy["enumeration_hv"] < exact["enumeration_hv"]
+
+
+def test_choose_weights_finds_the_informative_proxies() -> None:
+    scores = [
+        {"meco": a + RNG.normal(0, 1), "naswot": RNG.normal(), "flops": float(level)}
+        for a, level in zip(TRUTH, LEVELS, strict=True)
+    ]
+    texts = [f"cell{i}" for i in range(len(TRUTH))]
+    weights, trail = all_cells.choose_weights(
+        scores, texts, TRUTH, LEVELS, {"naswot": 1.0}, ("meco", "naswot", "flops")
+    )  # registered proxies, all higher-is-better: meco informative, naswot noise
+    assert weights.get("meco", 0) > 0 and "naswot" not in weights
+    assert trail[-1]["within_level_spearman"] > trail[0]["within_level_spearman"]
