@@ -11,10 +11,9 @@ of the table are drawn:
 
 The selection sample is drawn with ``--seed``, the report sample with ``--report-seed`` from
 the configurations the selection sample does not hold. Both are scored on one seeded batch of
-CIFAR-10 training images with the proxies a search of ``sss`` scores
-(:func:`fne.evolution.defaults.search_proxies`; the space declares no ranking of its own, so
-they are NB201's plus fne's heuristics). Candidates: the search's default ranking (the
-space's aggregator and weights) and each proxy alone. The selection sample picks the candidate
+CIFAR-10 training images with the proxies a search of ``sss`` or of NB201 scores
+(:func:`fne.evolution.defaults.search_proxies`). Candidates: the default ranking of a search
+of ``sss`` (the space's aggregator and weights), NB201's, and each proxy alone. The selection sample picks the candidate
 with the best mean of the two Spearmans; the report sample gives every candidate's figures,
 the pick's among them (nothing is chosen on it).
 
@@ -56,6 +55,7 @@ SHARED = ROOT.parent / "shared" / "data"
 TABLE = SHARED / "nats_sss" / "nats_sss_cifar10.csv"
 GENOTYPE, PARAMS, METRIC = "channels", "c10_params", "c10_test_90ep"
 DEFAULT = "default ranking"
+NB201_RANKING = "NB201 search ranking"
 REFERENCE = "params (reference)"
 
 
@@ -96,9 +96,11 @@ def draw(
 
 def rankings(scores: Sequence[dict[str, float]], proxies: Sequence[str]) -> dict[str, np.ndarray]:
     """Each candidate's value per cell (higher: ranked better)."""
-    chosen = space_defaults("sss")
-    weights = search_weights("sss")
-    out = {DEFAULT: aggregate(scores, proxies, chosen.ranking, [weights[p] for p in proxies])}
+    out = {}
+    for label, space in ((DEFAULT, "sss"), (NB201_RANKING, "nb201")):
+        weights = search_weights(space)
+        members = list(search_proxies(space))
+        out[label] = aggregate(scores, members, space_defaults(space).ranking, [weights[p] for p in members])
     for proxy in proxies:
         out[proxy] = aggregate(scores, [proxy], "mean_rank")
     return out
@@ -158,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         space.parse(row[GENOTYPE])
     data = load_dataset(args.data_dir, "cifar10")
     x, y = sample_batch(data.train, args.batch, torch.Generator().manual_seed(args.batch_seed))
-    proxies = list(search_proxies("sss"))
+    proxies = list(dict.fromkeys(search_proxies("nb201") + search_proxies("sss")))
     evaluator = make_evaluator("process" if args.workers > 1 else "serial", args.workers)
     try:
         scorer = Scorer(

@@ -755,7 +755,8 @@ largest cost of the space otherwise. Device rows search with `--cost table` fitt
 measurements of every cell. Cells at chance accuracy (the 341 cells with no path from input to
 output, the fastest networks on devices that skip dead operations) are left out of every front.
 The FLOPs rows ran with nothing else on the machine; the parameter and device rows ran beside
-other work, so their seconds are longer than a user's.
+other work, so their seconds are longer than a user's. The parameter rows were measured with fne
+0.3.0, before cells were scored on their live form and fronts had a ranking of their own.
 
 {front_table}
 

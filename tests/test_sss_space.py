@@ -31,10 +31,10 @@ def rows() -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_registered_with_variation_and_the_fallback_ranking(space) -> None:
+def test_registered_with_variation_and_its_own_ranking(space) -> None:
     assert "sss" in list_spaces() and "sss" in list_variations() and isinstance(space, SizeSpace)
-    assert space.search_defaults is None and space_defaults("sss") == space_defaults("nb201")
-    assert search_proxies("sss") == search_proxies("nb201")
+    assert space_defaults("sss").proxies == ("expressivity",)
+    assert search_proxies("sss") == ("expressivity", "ntk", "naswot", "grad_corr")
     assert set(space.ops) == {"nor_conv_3x3", "skip_connect"}
     assert {size: space.preset(size) for size in ("score", "tournament", "full")} == {
         "score": {},

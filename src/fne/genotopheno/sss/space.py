@@ -22,7 +22,13 @@ from torch import nn
 
 from fne.genotopheno.nb201.space import NB201Cell, NB201Genotype, NB201Space, ResidualReduction
 from fne.genotopheno.ops import create_op
-from fne.genotopheno.space import SearchSpace, check_positive_ints, is_ascii_digits, register_space
+from fne.genotopheno.space import (
+    SearchDefaults,
+    SearchSpace,
+    check_positive_ints,
+    is_ascii_digits,
+    register_space,
+)
 
 __all__ = ["BEST_CELL", "CHANNEL_CHOICES", "NUM_LAYERS", "SEPARATOR", "SizeGenotype", "SizeSpace", "SizeNetwork"]
 
@@ -58,6 +64,13 @@ class SizeSpace(SearchSpace[SizeGenotype]):
     Raises:
         ValueError: empty choices, or a choice that is not a positive int.
     """
+
+    search_defaults = SearchDefaults(proxies=("expressivity",), ranking="mean_rank", weights={"expressivity": 1.0})
+    """Chosen by ``benchmarks/bench_size_space.py`` on a seed-0 sample (500 random configurations and
+    50 groups of equal parameter count): of NB201's search proxies and its ranking, the best mean
+    of the overall and the within-group Spearman (0.788 and 0.184; NB201's ranking 0.379 and
+    -0.315). On the seed-1 sample: 0.834 and 0.217 (parameters alone: 0.885 overall). See
+    ``report/results/bench_size_space.json``."""
 
     presets = {"score": {}, "tournament": {}, "full": {}}
     """Every size is the benchmark's own network: the channel counts are the genotype, and at one
