@@ -183,6 +183,16 @@ def benchmark_jobs(data_dir: Path, csv: Path) -> dict[str, list[str]]:
             "--out",
             str(RESULTS / "bench_front_devices.json"),
         ],
+        "bench_front_sss.json": [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_front.py"),
+            "--space",
+            "sss",
+            "--seeds",
+            "1",
+            "--out",
+            str(RESULTS / "bench_front_sss.json"),
+        ],
         "bench_search_unseen.json": search_command(
             data_dir, csv, RESULTS / "bench_search_unseen.json", methods="fne", first_seed=100
         ),
@@ -645,7 +655,12 @@ def write_report(results: dict[str, Any]) -> Path:
         plots="\n\n".join(f"![{p}](figures/{p})" for p in plots),
         front_table="\n\n".join(
             front_table(results[name])
-            for name in ("bench_front.json", "bench_front_params.json", "bench_front_devices.json")
+            for name in (
+                "bench_front.json",
+                "bench_front_params.json",
+                "bench_front_devices.json",
+                "bench_front_sss.json",
+            )
         ),
         front_settings=results["bench_front.json"]["settings"],
         unseen=unseen_line(results["bench_search_unseen.json"]),
@@ -756,7 +771,9 @@ measurements of every cell. Cells at chance accuracy (the 341 cells with no path
 output, the fastest networks on devices that skip dead operations) are left out of every front.
 The FLOPs rows ran with nothing else on the machine; the parameter and device rows ran beside
 other work, so their seconds are longer than a user's. The parameter rows were measured with fne
-0.3.0, before cells were scored on their live form and fronts had a ranking of their own.
+0.3.0, before cells were scored on their live form and fronts had a ranking of their own. The
+last table is the NATS-Bench size space (`--space sss`: channel counts of the best NB201 cell's
+network, cost parameters, against its 90-epoch test error), one seed.
 
 {front_table}
 
