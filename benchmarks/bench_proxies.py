@@ -405,19 +405,11 @@ def run_jobs(
 # --------------------------------------------------------------------------- figures
 
 
-def _filled(values: np.ndarray) -> np.ndarray:
-    """Higher-is-better values with NaN set below the worst finite value."""
-    values = np.asarray(values, dtype=float).copy()
-    finite = np.isfinite(values)
-    values[~finite] = (values[finite].min() - 1.0) if finite.any() else 0.0
-    return values
-
-
 def figures(values: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     """Spearman, Kendall, mean truth of the TOP_K and of the top 1% ranked first, rank of the truly
     best (1 = first)."""
     failed = int((~np.isfinite(np.asarray(values, dtype=float))).sum())
-    values = _filled(values)
+    values = all_cells.filled(values)
     order = np.lexsort((np.arange(len(values)), -values))
     best = int(np.argmax(truth))
     return {
@@ -454,7 +446,7 @@ def published_figures(rows: Sequence[Mapping[str, str]], names: Sequence[str], t
 
 def rank_columns(table: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per column, ranks 1 = best (higher value), ties averaged, NaN last."""
-    return {k: rankdata(-_filled(v)) for k, v in table.items()}
+    return {k: rankdata(-all_cells.filled(v)) for k, v in table.items()}
 
 
 def set_cost(results: Sequence[dict[str, Any]], names: Sequence[str]) -> float:
@@ -893,21 +885,9 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-ALL_CELL_PROXIES = (
-    "expressivity",
-    "progressivity",
-    "trainability",
-    "meco",
-    "flops",
-    "params",
-    "naswot",
-    "ntk",
-    "grad_corr",
-    "synflow",
-    "linear_regions",
-    "jacov",
-)
-"""Proxies scored on every NB201 cell by ``--phase all`` (the selection may weigh each)."""
+ALL_CELL_PROXIES = tuple(p for p in CANDIDATES if p != "zico") + ("jacov",)
+"""Proxies scored on every NB201 cell by ``--phase all`` (the selection may weigh each): the
+candidates but ZiCo (which ranked cells of one FLOPs level at 0.00 on the seed-0 sample), and JacCov."""
 
 
 def all_phase(args: argparse.Namespace, setup: SpaceSetup, x: torch.Tensor, y: torch.Tensor) -> dict[str, Any]:
