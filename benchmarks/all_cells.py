@@ -106,31 +106,36 @@ def score_every_cell(
         workers: scoring processes (one torch thread each).
         path: the JSON-lines score file, read first and appended to chunk by chunk.
 
+    A cell already in the file is scored only on the proxies it lacks (a later line of a key
+    replaces an earlier one), so a proxy added to ``proxies`` costs only its own time.
+
     Returns:
         ``{canonical key: {proxy: value}}`` (NaN where a proxy failed).
     """
     space = get_space("nb201")
     keys = {space.canonical(t): t for t in reversed(texts)}  # the first text of each key
-    done = {k: v for k, v in _read_scores(path).items() if set(proxies) <= set(v)}
-    todo = [(k, t) for k, t in keys.items() if k not in done]
-    logger.info("%d unique cells, %d scored before, %d to score", len(keys), len(done), len(todo))
+    done = _read_scores(path)
+    todo = [(k, t) for k, t in keys.items() if not set(proxies) <= set(done.get(k, {}))]
+    missing = sorted({p for k, _ in todo for p in proxies if p not in done.get(k, {})}, key=list(proxies).index)
+    logger.info("%d unique cells, %d to score (%s)", len(keys), len(todo), ", ".join(missing) or "none")
     path.parent.mkdir(parents=True, exist_ok=True)
     evaluator = make_evaluator("process" if workers > 1 else "serial", workers=workers)
-    job = functools.partial(_score_job, proxies=tuple(proxies), x=x, y=y, build=build)
     try:
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start : start + CHUNK]
+            lacking = [p for p in proxies if any(p not in done.get(k, {}) for k, _ in chunk)]
+            job = functools.partial(_score_job, proxies=tuple(lacking), x=x, y=y, build=build)
             results = evaluator.map(job, [t for _, t in chunk], desc=f"all cells {start + len(chunk)}/{len(todo)}")
             with path.open("a", encoding="utf-8") as handle:
                 for (key, text), scores in zip(chunk, results, strict=True):
                     if isinstance(scores, Failed):
                         raise RuntimeError(f"cell {text} failed to score: {scores}")
-                    done[key] = scores
-                    clean = {p: (v if math.isfinite(v) else None) for p, v in scores.items()}
+                    done[key] = {**done.get(key, {}), **scores}
+                    clean = {p: (v if math.isfinite(v) else None) for p, v in done[key].items()}
                     handle.write(json.dumps({"key": key, "arch_str": text, "scores": clean}) + "\n")
     finally:
         evaluator.close()
-    return done
+    return {k: done[k] for k in keys}
 
 
 # --------------------------------------------------------------------------- figures

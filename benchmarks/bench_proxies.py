@@ -91,6 +91,7 @@ CANDIDATES = (
     "grad_corr",
     "synflow",
     "linear_regions",
+    "fisher_entropy",
 )
 """Registered proxies the selection may combine."""
 

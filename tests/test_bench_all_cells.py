@@ -60,3 +60,26 @@ def test_choose_weights_finds_the_informative_proxies() -> None:
     )  # registered proxies, all higher-is-better: meco informative, naswot noise
     assert weights.get("meco", 0) > 0 and "naswot" not in weights
     assert trail[-1]["within_level_spearman"] > trail[0]["within_level_spearman"]
+
+
+def test_the_score_file_resumes_and_scores_only_what_a_cell_lacks(tmp_path: Path) -> None:
+    import json
+
+    import torch
+
+    cells = [
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+    ]
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 10, (8,))
+    build = {"C": 4, "N": 1}
+    path = tmp_path / "scores.jsonl"
+    first = all_cells.score_every_cell(cells, ["params"], x, y, build, 1, path)
+    assert len(path.read_text().splitlines()) == 2
+    both = all_cells.score_every_cell(cells, ["params", "flops"], x, y, build, 1, path)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) == 4 and set(lines[-1]["scores"]) == {"params", "flops"}
+    assert {k: v["params"] for k, v in both.items()} == {k: v["params"] for k, v in first.items()}
+    # a third call finds everything and scores nothing
+    assert all_cells.score_every_cell(cells, ["flops", "params"], x, y, build, 1, path) == both
+    assert len(path.read_text().splitlines()) == 4

@@ -10,6 +10,7 @@ import torch
 
 from fne.data import Split
 from fne.genotopheno import get_space
+from fne.options import check_options
 from fne.training.recipe import AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size, train_network
 from fne.training.run import TrainCommandConfig, run_training
 from fne.training.train_cell import MODEL, TRAIN_STATE
@@ -192,3 +193,21 @@ def test_a_training_run_checks_its_out_folder_before_reading_data(tmp_path: Path
             run(done)
         assert (done / name).read_bytes() == b"x"
     assert blocker.read_text() == "mine"
+
+
+def test_label_smoothing_reaches_the_training_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[float] = []
+    original = torch.nn.functional.cross_entropy
+
+    def recording(*args: object, **kwargs: object) -> torch.Tensor:
+        seen.append(float(kwargs.get("label_smoothing", 0.0)))  # type: ignore[arg-type]
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", recording)
+    config = TrainConfig(batch_size=32, min_steps=1, val_split=0.0, label_smoothing=0.2)
+    log = train_network(_net(), _split(64), epochs=1, generator=torch.Generator().manual_seed(0), config=config)
+    assert seen == [0.2, 0.2]
+    # a smoothed loss never reaches 0: at best it is the entropy of the smoothed target
+    assert log.history[0]["train_loss"] > 0.0
+    with pytest.raises(ValueError, match="--label-smoothing must be a number <= 0.5"):
+        check_options(TrainConfig(label_smoothing=0.9))

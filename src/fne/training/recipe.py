@@ -142,6 +142,9 @@ class TrainConfig:
     momentum: float = option(0.9, "SGD momentum", low=0.0, high=1.0)
     nesterov: bool = option(True, "Nesterov momentum")
     weight_decay: float = option(5e-4, "L2 weight decay", low=0.0)
+    label_smoothing: float = option(
+        0.0, "share of each target spread evenly over all classes in the training loss", low=0.0, high=0.5
+    )
     augment: str = option(
         "auto",
         "crop+flip, crop or none; auto: none for trainings of fewer than "
@@ -351,6 +354,7 @@ class _Training:
     generator: torch.Generator
     batch: int
     weight: torch.Tensor | None = None
+    smoothing: float = 0.0
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = 0
@@ -393,7 +397,9 @@ def _setup(
     warmup = warmup_steps(total, config.lr_warmup)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total, warmup))
     device = next(net.parameters()).device
-    return _Training(net, opt, sched, grad_scaler(device, precision), generator, batch)
+    return _Training(
+        net, opt, sched, grad_scaler(device, precision), generator, batch, smoothing=config.label_smoothing
+    )
 
 
 def _resume(training: _Training, path: Path, config: TrainConfig, epochs: int) -> None:
@@ -429,10 +435,10 @@ def _save(training: _Training, path: Path, config: TrainConfig, epochs: int) -> 
     atomic_save_torch(path, training.state(config, epochs))
 
 
-def _loss(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+def _loss(logits: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None, smoothing: float = 0.0) -> torch.Tensor:
     if weight is not None and weight.numel() < logits.shape[1]:  # classes above every training label
         weight = torch.cat([weight, weight.new_ones(logits.shape[1] - weight.numel())])
-    return F.cross_entropy(logits.float(), y, weight=weight)
+    return F.cross_entropy(logits.float(), y, weight=weight, label_smoothing=smoothing)
 
 
 def _one_epoch(
@@ -461,7 +467,8 @@ def _one_epoch(
         with tuner.timed():
             training.opt.zero_grad(set_to_none=True)
             with autocast(device, precision):
-                loss = _loss(training.net(x.contiguous(memory_format=MEMORY_FORMAT)), y, training.weight)
+                logits = training.net(x.contiguous(memory_format=MEMORY_FORMAT))
+                loss = _loss(logits, y, training.weight, training.smoothing)
             training.scaler.scale(loss).backward()
             training.scaler.step(training.opt)
             training.scaler.update()

@@ -6,7 +6,7 @@ proxies, one module per idea (:data:`BUILTIN_PROXY_MODULES`: ``meco`` in
 ``naswot`` and ``linear_regions`` in :mod:`.activation_patterns`, ``grad_corr`` in
 :mod:`.gradient_correlation`, ``params`` and ``flops`` in :mod:`.size`, ``synflow`` in
 :mod:`.synflow`, ``expressivity``, ``progressivity`` and ``trainability`` in
-:mod:`.spectra`), the per-cell :func:`score_genotype`, the cached
+:mod:`.spectra`, ``fisher_entropy`` in :mod:`.fisher`), the per-cell :func:`score_genotype`, the cached
 :class:`Scorer`, the conversion of scores into objectives (:func:`to_objectives`) and
 rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
 :func:`aggregation_order`, :func:`list_aggregators`). The ranking chosen for each space is
@@ -42,6 +42,7 @@ BUILTIN_PROXY_MODULES = (
     "size",
     "synflow",
     "spectra",
+    "fisher",
 )
 """The modules of the built-in proxies, imported (so registered) in this order, which is the
 order of :func:`list_proxies`."""
