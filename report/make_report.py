@@ -689,8 +689,8 @@ of these cells, the mean Spearman inside a level and the gap between a level's b
 cell ranked first in it (mean and largest, accuracy points). Enumeration front: the cells of all
 15,625 that no cell beats in both ranking and FLOPs, held against the true front of test error vs
 FLOPs (IGD, and hypervolume against the reference box; the true front's is {all_true_hv:.4f}).
-The first row is the choice within 3 passes per cell, the second the choice within 1.6 (the
-candidates include `fisher_entropy`); `front_defaults` is the library's NB201 ranking for front
+The first row is the choice within 3 passes per cell, the second the choice within 1.6 (both
+among candidates that include `fisher_entropy`); `front_defaults` is the library's NB201 ranking for front
 searches (the choice within 1.6 passes before `fisher_entropy` was a candidate) and
 `search_defaults` the ranking a search picks its cell by.
 

@@ -80,7 +80,8 @@ def test_each_space_searches_with_its_own_ranking() -> None:
     assert DartsSpace.search_defaults is not None and NB201Space.search_defaults is not None
     assert darts.proxies[: len(DartsSpace.search_defaults.proxies)] == DartsSpace.search_defaults.proxies
     assert darts.proxies == search_proxies("darts") != search_proxies("nb201")
-    assert darts.ranking == "nondominated" and darts.ranking_weights == search_weights("darts")
+    assert darts.ranking == DartsSpace.search_defaults.ranking == "mean_rank"
+    assert darts.ranking_weights == search_weights("darts")
     score = ScoreConfig(space="darts", ground_truth="t.csv", metric="acc", out="o")
     assert score.combine == darts.proxies and score.aggregate == darts.ranking
     assert score.combine_weight_list() == darts.objective_weights()
@@ -89,7 +90,7 @@ def test_each_space_searches_with_its_own_ranking() -> None:
     assert SearchConfig(space="channels").proxies == search_proxies("nb201")
     given = SearchConfig(space="darts", proxies=("params", "synflow"), ranking="log_rank", ranking_weights={})
     assert given.proxies == ("params", "synflow") and given.ranking == "log_rank" and given.objective_weights() is None
-    assert repr(SearchConfig(space="darts").ranking_rule()).startswith("AggregateRanking('nondominated'")
+    assert repr(SearchConfig(space="darts").ranking_rule()).startswith("AggregateRanking('mean_rank'")
     assert get_space("darts").search_defaults == DartsSpace.search_defaults
     from fne.evolution import Evolution
 
