@@ -9,8 +9,9 @@ it is far too large, so ``theta`` is the first element of every parameter tensor
 then ``L x L`` for a network of ``L`` tensors. With ``S`` the symmetric square root of ``C``,
 ``J^T C J = sum_k (J^T s_k)(J^T s_k)^T``, and each ``J^T s_k`` is the gradient of the scalar
 ``s_k . f(x)``: each image is repeated ``K`` times, one backward pass of ``sum_k s_k . f``
-runs through the batch, and hooks read each copy's gradient of the first element of every
-convolution, linear and batch-norm tensor from the layer's input and output gradient.
+runs through the batch (:func:`~fne.evolution.fitness.network_probes.layer_gradients`), and
+each copy's gradient of the first element of every convolution, linear and batch-norm tensor
+follows from the layer's input and output gradient.
 
 The score is the entropy of the spectrum's deciles: the nine eigenvalues at the 10th to 90th
 percentiles, scaled to sum to one. The network runs in eval mode (each image on its own).
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fne.evolution.fitness.network_probes import downsampled, preserved
+from fne.evolution.fitness.network_probes import downsampled, layer_gradients, preserved
 from fne.evolution.fitness.registry import register_proxy
 
 FISHER_IMAGES = 16
@@ -73,20 +74,20 @@ def _supported(module: nn.Module) -> bool:
 def _first_element_gradients(module: nn.Module, a: torch.Tensor, d: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per image, the gradient of the first element of each of ``module``'s own parameters,
     from its input ``a`` and the gradient ``d`` of its output."""
-    out: dict[str, torch.Tensor] = {}
-    if isinstance(module, nn.Conv2d):
-        out["weight"] = (d[:, 0] * _padded_tap(a, module, d.shape[-2:])).flatten(1).sum(1)
-        channel = d[:, 0].flatten(1).sum(1)
-    elif isinstance(module, _BatchNorm):
-        mean, var = module.running_mean, module.running_var
-        assert mean is not None and var is not None  # _supported
-        normalised = (a[:, 0] - mean[0]) / torch.sqrt(var[0] + module.eps)
-        out["weight"] = (d[:, 0] * normalised).flatten(1).sum(1)
-        channel = d[:, 0].flatten(1).sum(1)
-    else:  # nn.Linear
-        out["weight"] = (d[..., 0] * a[..., 0]).reshape(len(d), -1).sum(1)
-        channel = d[..., 0].reshape(len(d), -1).sum(1)
-    out["bias"] = channel
+    if isinstance(module, nn.Linear):
+        out = {
+            "weight": (d[..., 0] * a[..., 0]).reshape(len(d), -1).sum(1),
+            "bias": d[..., 0].reshape(len(d), -1).sum(1),
+        }
+    else:
+        if isinstance(module, nn.Conv2d):
+            multiplied = _padded_tap(a, module, d.shape[-2:])
+        else:
+            assert isinstance(module, _BatchNorm)  # with running statistics: _supported
+            mean, var = module.running_mean, module.running_var
+            assert mean is not None and var is not None
+            multiplied = (a[:, 0] - mean[0]) / torch.sqrt(var[0] + module.eps)
+        out = {"weight": (d[:, 0] * multiplied).flatten(1).sum(1), "bias": d[:, 0].flatten(1).sum(1)}
     return {name: value for name, value in out.items() if getattr(module, name, None) is not None}
 
 
@@ -109,40 +110,24 @@ def fisher_spectrum(
         The ``L`` eigenvalues, ``L`` the number of tensors taken.
     """
     x = inputs[:images]
-    seen: dict[str, list[torch.Tensor]] = {}
-    handles = []
-
-    def watch(name: str, module: nn.Module) -> None:
-        def forward_hook(mod: nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-            a = args[0].detach()
-
-            def backward_hook(d: torch.Tensor) -> None:
-                for param, g in _first_element_gradients(mod, a, d.detach()).items():
-                    seen.setdefault(f"{name}.{param}", []).append(g)
-
-            output.register_hook(backward_hook)
-
-        handles.append(module.register_forward_hook(forward_hook))
-
+    layers = [m for m in net.modules() if _supported(m) and any(p.requires_grad for p in m.parameters(recurse=False))]
     with preserved(net):
         net.eval()
         for module in net.modules():
             if isinstance(module, nn.ReLU):
-                module.inplace = False  # an in-place op would change a watched output
-        try:
-            with torch.no_grad():
-                roots = _label_covariance_roots(net(x), smoothing).to(x.dtype)
-            classes = roots.shape[1]
-            for name, module in net.named_modules():
-                if _supported(module) and any(p.requires_grad for p in module.parameters(recurse=False)):
-                    watch(name, module)
-            repeated = x.repeat_interleave(classes, dim=0).requires_grad_(True)
-            directions = roots.transpose(1, 2).reshape(-1, classes)  # row (i, k): column k of image i's root
-            torch.autograd.grad((net(repeated) * directions).sum(), repeated)
-        finally:
-            for handle in handles:
-                handle.remove()
-    g = torch.stack([torch.stack(parts).sum(0) for parts in seen.values()], dim=1).double()
+                module.inplace = False  # an in-place op would change a recorded output
+        with torch.no_grad():
+            roots = _label_covariance_roots(net(x), smoothing).to(x.dtype)
+        classes = roots.shape[1]
+        repeated = x.repeat_interleave(classes, dim=0)
+        directions = roots.transpose(1, 2).reshape(-1, classes)  # row (i, k): column k of image i's root
+        recorded = layer_gradients(net, repeated, layers, lambda logits: (logits * directions).sum())
+    columns: dict[tuple[nn.Module, str], torch.Tensor] = {}
+    for layer, a, d in recorded:  # a layer called twice adds up its gradients
+        for param, grad in _first_element_gradients(layer, a, d).items():
+            key = (layer, param)
+            columns[key] = columns[key] + grad if key in columns else grad
+    g = torch.stack(list(columns.values()), dim=1).double()
     fisher = g.T @ g / len(x)
     return torch.linalg.eigvalsh(fisher)
 

@@ -3,6 +3,7 @@
 Scratch copies (:func:`scratch_copy`) and state restored on exit (:func:`preserved`), the
 binary ReLU codes of a forward pass (:func:`relu_codes`), seeded re-initialisation
 (:func:`reinitialise`), batch statistics held fixed (:func:`batch_statistics_as_constants`),
+each layer's input and output gradient of one backward pass (:func:`layer_gradients`),
 smaller images (:func:`downsampled`), and the checks that tell a degenerate cell
 (:func:`output_depends_on_input`, :func:`finite_or_nan`).
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -141,6 +142,35 @@ def batch_statistics_as_constants(net: nn.Module) -> Iterator[None]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+def layer_gradients(
+    net: nn.Module,
+    inputs: torch.Tensor,
+    layers: Sequence[nn.Module],
+    objective: Callable[[torch.Tensor], torch.Tensor],
+) -> list[tuple[nn.Module, torch.Tensor, torch.Tensor]]:
+    """Each call of ``layers`` in one forward pass of ``inputs``: the layer, its input and the
+    gradient of ``objective(outputs)`` with respect to its output (all detached).
+
+    Calls whose output the objective does not depend on are left out; a layer called twice
+    appears twice. With samples that do not interact (batch norms in eval mode or under
+    :func:`batch_statistics_as_constants`) and no ReLU working in place, row ``i`` of each
+    gradient is sample ``i``'s alone, which gives per-sample weight gradients exactly.
+    """
+    records: list[tuple[nn.Module, torch.Tensor, torch.Tensor]] = []
+
+    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
+        records.append((module, args[0].detach(), output))
+
+    handles = [m.register_forward_hook(hook) for m in layers]
+    try:
+        outputs = net(inputs.detach())
+    finally:
+        for handle in handles:
+            handle.remove()
+    grads = torch.autograd.grad(objective(outputs), [out for _, _, out in records], allow_unused=True)
+    return [(layer, x, g.detach()) for (layer, x, _), g in zip(records, grads, strict=True) if g is not None]
 
 
 def output_depends_on_input(net: nn.Module, inputs: torch.Tensor, samples: int = 8) -> bool:

@@ -15,7 +15,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from fne.evolution.fitness.network_probes import batch_statistics_as_constants, downsampled, preserved, reinitialise
+from fne.evolution.fitness.network_probes import (
+    batch_statistics_as_constants,
+    downsampled,
+    layer_gradients,
+    preserved,
+    reinitialise,
+)
 from fne.evolution.fitness.registry import register_proxy
 
 NTK_REINITS = 1
@@ -81,23 +87,10 @@ def ntk_gram(net: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     backward pass then gives every layer's per-sample output gradients, from which
     the per-sample weight gradients follow exactly.
     """
-    records: list[tuple] = []
-
-    def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-        records.append((module, args[0].detach(), output))
-
-    handles = [m.register_forward_hook(hook) for m in _weight_layers(net)]
-    try:
-        logits = net(inputs.detach())
-    finally:
-        for handle in handles:
-            handle.remove()
-    grads = torch.autograd.grad(logits.sum(), [out for _, _, out in records], allow_unused=True)
     per_layer: dict[nn.Module, torch.Tensor] = {}
-    for (layer, x_in, _), g in zip(records, grads, strict=False):
-        if g is not None:  # a layer called twice adds up its per-sample gradients
-            rows = _sample_grads(layer, x_in, g.detach())
-            per_layer[layer] = per_layer[layer] + rows if layer in per_layer else rows
+    for layer, x_in, g in layer_gradients(net, inputs, _weight_layers(net), torch.sum):
+        rows = _sample_grads(layer, x_in, g)  # a layer called twice adds up its per-sample gradients
+        per_layer[layer] = per_layer[layer] + rows if layer in per_layer else rows
     gram = torch.zeros(inputs.shape[0], inputs.shape[0], dtype=torch.float64, device=inputs.device)
     for rows in per_layer.values():
         gram += (rows @ rows.T).double()
