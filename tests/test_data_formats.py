@@ -496,3 +496,16 @@ def test_minibatches_crop_without_flip() -> None:
     for n in range(12):
         crops = [padded[n, :, i : i + 8, j : j + 8] for i in range(3) for j in range(3)]
         assert any(torch.equal(fd.normalize(c[None], split.mean, split.std)[0], x[n]) for c in crops)
+
+
+def test_minibatches_flip_without_crop() -> None:
+    split = fd.Split(rng_images(12, 8, 8, 1, seed=9), np.arange(12) % 3, "gray")
+    x, _ = next(fd.iterate_minibatches(split, 12, torch.Generator().manual_seed(2), shuffle=False, crop=False))
+    plain = fd.normalize(fd.to_tensor(split.images), split.mean, split.std)
+    assert torch.equal(x, plain)  # without augment nothing changes
+    x, _ = next(
+        fd.iterate_minibatches(split, 12, torch.Generator().manual_seed(2), shuffle=False, augment=True, crop=False)
+    )
+    mirrored = [torch.equal(x[n], plain[n].flip(-1)) for n in range(12)]
+    assert all(m or torch.equal(x[n], plain[n]) for n, m in enumerate(mirrored))
+    assert 0 < sum(mirrored) < 12

@@ -7,11 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from fne.data import Split
 from fne.genotopheno import get_space
 from fne.options import check_options
-from fne.training.recipe import AUGMENT_MIN_EPOCHS, TrainConfig, augmentation_for, scaled_batch_size, train_network
+from fne.training.recipe import (
+    AUGMENT_MIN_EPOCHS,
+    TrainConfig,
+    augmentation_for,
+    ema_decay,
+    scaled_batch_size,
+    train_network,
+)
 from fne.training.run import TrainCommandConfig, run_training
 from fne.training.train_cell import MODEL, TRAIN_STATE
 
@@ -43,6 +51,7 @@ def test_augmentation_suits_the_images_and_the_length_of_the_training() -> None:
     assert augmentation_for("auto", 1, epochs=200) == "crop"
     assert augmentation_for("crop+flip", 3, epochs=1) == "crop+flip"
     assert augmentation_for("none", 3) == "none"
+    assert augmentation_for("flip", 1, epochs=1) == "flip"
     with pytest.raises(ValueError, match="augment must be one of"):
         augmentation_for("rotate", 3)
 
@@ -64,11 +73,12 @@ def _net() -> torch.nn.Module:
 CONFIG = TrainConfig(batch_size=32, min_steps=1)
 
 
-def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
+@pytest.mark.parametrize("config", [CONFIG, TrainConfig(batch_size=32, min_steps=1, ema=0.9)], ids=["plain", "ema"])
+def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path, config: TrainConfig) -> None:
     train = _split(96)
     whole = _net()
     train_network(
-        whole, train, epochs=3, generator=torch.Generator().manual_seed(1), config=CONFIG, progress=False, threads=1
+        whole, train, epochs=3, generator=torch.Generator().manual_seed(1), config=config, progress=False, threads=1
     )
     state = tmp_path / "train_state.pt"
     part = _net()
@@ -77,7 +87,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
         train,
         epochs=3,
         generator=torch.Generator().manual_seed(1),
-        config=CONFIG,
+        config=config,
         progress=False,
         checkpoint=state,
         threads=1,
@@ -88,7 +98,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
     first = _net()
     state.unlink()
     with pytest.raises(KeyboardInterrupt):
-        _train_then_interrupt(first, train, state, after_epochs=1)
+        _train_then_interrupt(first, train, state, after_epochs=1, config=config)
     assert torch.load(state, weights_only=True)["epoch"] == 1
     resumed = _net()
     train_network(
@@ -96,7 +106,7 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
         train,
         epochs=3,
         generator=torch.Generator().manual_seed(1),
-        config=CONFIG,
+        config=config,
         progress=False,
         checkpoint=state,
         threads=1,
@@ -105,7 +115,9 @@ def test_an_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> 
         assert torch.equal(a, b)
 
 
-def _train_then_interrupt(net: torch.nn.Module, train: Split, state: Path, after_epochs: int) -> None:
+def _train_then_interrupt(
+    net: torch.nn.Module, train: Split, state: Path, after_epochs: int, config: TrainConfig = CONFIG
+) -> None:
     import fne.training.recipe as training
 
     original = training._save
@@ -124,7 +136,7 @@ def _train_then_interrupt(net: torch.nn.Module, train: Split, state: Path, after
             train,
             epochs=3,
             generator=torch.Generator().manual_seed(1),
-            config=CONFIG,
+            config=config,
             progress=False,
             checkpoint=state,
             threads=1,
@@ -211,3 +223,32 @@ def test_label_smoothing_reaches_the_training_loss(monkeypatch: pytest.MonkeyPat
     assert log.history[0]["train_loss"] > 0.0
     with pytest.raises(ValueError, match="--label-smoothing must be a number <= 0.5"):
         check_options(TrainConfig(label_smoothing=0.9))
+
+
+def test_a_weight_average_is_what_the_training_keeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ema_decay(0.999, 0) == pytest.approx(0.1)
+    assert ema_decay(0.999, 10) == pytest.approx(11 / 20)
+    assert ema_decay(0.999, 10**6) == 0.999
+    seen: list[dict[str, torch.Tensor]] = []
+    original = AveragedModel.update_parameters
+
+    def recording(self: AveragedModel, model: torch.nn.Module) -> None:
+        seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        original(self, model)
+
+    monkeypatch.setattr(AveragedModel, "update_parameters", recording)
+    net = _net()
+    config = TrainConfig(batch_size=16, min_steps=1, val_split=0.0, ema=0.6)
+    train_network(net, _split(64), epochs=2, generator=torch.Generator().manual_seed(0), config=config, threads=1)
+    assert len(seen) == 8  # 2 epochs of 4 steps
+    for name, kept in net.state_dict().items():
+        if not kept.is_floating_point():
+            continue
+        expected = seen[0][name].double()
+        for n, weights in enumerate(seen[1:], start=1):
+            keep = ema_decay(0.6, n)
+            expected = expected * keep + weights[name].double() * (1 - keep)
+        assert torch.allclose(kept.double(), expected, atol=1e-5), name
+    assert any(not torch.equal(v, seen[-1][k]) for k, v in net.state_dict().items())  # not the last weights
+    with pytest.raises(ValueError, match="--ema must be a number <= 0.9999"):
+        check_options(TrainConfig(ema=1.0))

@@ -193,6 +193,7 @@ def iterate_minibatches(
     shuffle: bool = True,
     augment: bool = False,
     flip: bool = True,
+    crop: bool = True,
     drop_last: bool = True,
     balanced: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -207,6 +208,7 @@ def iterate_minibatches(
         augment: Random crop after zero padding of ``max(1, H // 8)`` pixels (4 for 32).
         flip: With ``augment``, also flip images left-right at random (leave it out for
             images whose meaning changes when mirrored, e.g. digits).
+        crop: With ``augment``, crop at random (False: flips only).
         drop_last: Skip a final batch smaller than ``batch_size``.
         balanced: Draw the epoch's ``len(split)`` images with replacement, every class
             equally often (:func:`class_balanced_indices`) instead of each image once.
@@ -221,5 +223,5 @@ def iterate_minibatches(
         part = split.subset(order[start : start + batch_size])
         x = to_unit_float(part.images, device)
         if augment:
-            x = augment_batch(x, generator, flip=flip)
+            x = augment_batch(x, generator, flip=flip, padding=None if crop else 0)
         yield normalize(x, *split.stats), torch.from_numpy(part.labels).to(device)

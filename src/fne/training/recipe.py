@@ -46,6 +46,7 @@ finished epoch to the same weights an uninterrupted run would reach (bit for bit
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -57,6 +58,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from fne.compute import torch_threads, usable_cpus
 from fne.data import Device, Split, iterate_minibatches, train_val_split
@@ -97,7 +99,7 @@ __all__ = [
     "augmentation_for",
 ]
 
-AUGMENTATIONS = ("auto", "crop+flip", "crop", "none")
+AUGMENTATIONS = ("auto", "crop+flip", "crop", "flip", "none")
 BALANCES = ("auto", "none", "weights", "sampler")
 LR_SCALINGS = ("linear", "sqrt", "none")
 TRAIN_STATE_FORMAT = "fne-train-state"
@@ -142,12 +144,20 @@ class TrainConfig:
     momentum: float = option(0.9, "SGD momentum", low=0.0, high=1.0)
     nesterov: bool = option(True, "Nesterov momentum")
     weight_decay: float = option(5e-4, "L2 weight decay", low=0.0)
+    ema: float = option(
+        0.0,
+        "decay per step of an exponential moving average of the weights (and batch-norm statistics) that "
+        "is validated and kept instead of the last weights, lower over the first steps (at most "
+        "(1 + steps) / (10 + steps)); 0: off",
+        low=0.0,
+        high=0.9999,
+    )
     label_smoothing: float = option(
         0.0, "share of each target spread evenly over all classes in the training loss", low=0.0, high=0.5
     )
     augment: str = option(
         "auto",
-        "crop+flip, crop or none; auto: none for trainings of fewer than "
+        "crop+flip, crop, flip or none; auto: none for trainings of fewer than "
         f"{AUGMENT_MIN_EPOCHS} epochs, else crop+flip on colour images and crop only "
         "on grayscale ones (digits and letters change meaning when flipped)",
         choices=AUGMENTATIONS,
@@ -219,6 +229,18 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / (warmup + 1)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
+def ema_decay(decay: float, updates: int) -> float:
+    """The weight of the average so far after ``updates`` updates: ``decay``, but at most
+    ``(1 + updates) / (10 + updates)``, so that the first steps' weights soon fade from it."""
+    return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
+def ema_update(average: torch.Tensor, current: torch.Tensor, updates: torch.Tensor, *, decay: float) -> torch.Tensor:
+    """One step of the weight average (see :func:`ema_decay`)."""
+    keep = ema_decay(decay, int(updates))
+    return average * keep + current * (1.0 - keep)
 
 
 def augmentation_for(choice: str, channels: int, epochs: int = AUGMENT_MIN_EPOCHS) -> str:
@@ -355,12 +377,17 @@ class _Training:
     batch: int
     weight: torch.Tensor | None = None
     smoothing: float = 0.0
+    average: AveragedModel | None = None
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int = 0
     best_score: float = -1.0
     best_net: dict[str, torch.Tensor] | None = None
     stopped: bool = False
+
+    def kept(self) -> nn.Module:
+        """The network whose weights a training keeps: the weight average, if any."""
+        return self.net if self.average is None else self.average.module
 
     def state(self, config: TrainConfig, epochs: int) -> dict[str, Any]:
         return {
@@ -372,6 +399,7 @@ class _Training:
             "opt": self.opt.state_dict(),
             "sched": self.sched.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "average": None if self.average is None else self.average.state_dict(),
             "generator": self.generator.get_state(),
             "history": self.history,
             "best_epoch": self.best_epoch,
@@ -397,8 +425,18 @@ def _setup(
     warmup = warmup_steps(total, config.lr_warmup)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total, warmup))
     device = next(net.parameters()).device
+    average = None
+    if config.ema > 0:
+        average = AveragedModel(net, avg_fn=functools.partial(ema_update, decay=config.ema), use_buffers=True)
     return _Training(
-        net, opt, sched, grad_scaler(device, precision), generator, batch, smoothing=config.label_smoothing
+        net,
+        opt,
+        sched,
+        grad_scaler(device, precision),
+        generator,
+        batch,
+        smoothing=config.label_smoothing,
+        average=average,
     )
 
 
@@ -422,6 +460,8 @@ def _resume(training: _Training, path: Path, config: TrainConfig, epochs: int) -
     training.opt.load_state_dict(state["opt"])
     training.sched.load_state_dict(state["sched"])
     training.scaler.load_state_dict(state["scaler"])
+    if training.average is not None:
+        training.average.load_state_dict(state["average"])
     training.generator.set_state(state["generator"])
     training.epoch = int(state["epoch"])
     training.history = list(state["history"])
@@ -460,7 +500,8 @@ def _one_epoch(
         training.generator,
         device,
         augment=augment != "none",
-        flip=augment == "crop+flip",
+        flip="flip" in augment,
+        crop="crop" in augment,
         balanced=balance == "sampler",
     )
     for x, y in batches:
@@ -473,6 +514,8 @@ def _one_epoch(
             training.scaler.step(training.opt)
             training.scaler.update()
             training.sched.step()
+            if training.average is not None:
+                training.average.update_parameters(training.net)
             total += loss.detach()
         steps += 1
         if bar is not None:
@@ -481,13 +524,15 @@ def _one_epoch(
 
 
 def _validate(training: _Training, val: Split, device: Device, precision: str, balance: str) -> dict[str, float]:
-    """Score the network on ``val``; keep its weights when they are the best so far."""
-    figures = classification_metrics(val.labels, predict(training.net, val, device=device, precision=precision))
+    """Score the network (its weight average with ``ema``) on ``val``; keep its weights when they
+    are the best so far."""
+    net = training.kept()
+    figures = classification_metrics(val.labels, predict(net, val, device=device, precision=precision))
     scores = {"val_accuracy": figures["accuracy"], "val_balanced_accuracy": figures["balanced_accuracy"]}
     score = scores["val_balanced_accuracy" if balance != "none" else "val_accuracy"]
     if score > training.best_score:
         training.best_score, training.best_epoch = score, training.epoch
-        training.best_net = {k: v.detach().to("cpu", copy=True) for k, v in training.net.state_dict().items()}
+        training.best_net = {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
     return scores
 
 
@@ -637,6 +682,8 @@ def _finish(
     net = training.net
     if validated and training.best_net is not None:
         net.load_state_dict(training.best_net)
+    elif training.average is not None:
+        net.load_state_dict(training.average.module.state_dict())
         if training.best_epoch != training.epoch:
             logger.info("keeping the weights of epoch %d, the best on the held-out images", training.best_epoch)
     set_memory_format(net, torch.contiguous_format)
