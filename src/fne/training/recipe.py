@@ -25,6 +25,9 @@ horizontal flip where it suits the images. Adjustments:
 * ``val_split`` holds out a stratified share of the training images; after each epoch the
   network is scored on them, and the best epoch's weights are the ones kept (``patience``
   stops a training whose held-out accuracy no longer improves);
+* ``ema`` (off by default) validates and keeps a moving average of the weights instead of
+  the last ones (on two held-out Fashion-MNIST splits it gained 0.35 points on one and lost
+  1.35 on the other);
 * ``balance`` counters imbalanced classes with a class-weighted loss or class-balanced
   sampling; ``auto`` weighs the loss when the largest class has more than
   :data:`BALANCE_RATIO` times the images of the smallest (and says so). The best epoch is
@@ -683,7 +686,7 @@ def _finish(
     if validated and training.best_net is not None:
         net.load_state_dict(training.best_net)
     elif training.average is not None:
-        net.load_state_dict(training.average.module.state_dict())
+        net.load_state_dict(training.kept().state_dict())
         if training.best_epoch != training.epoch:
             logger.info("keeping the weights of epoch %d, the best on the held-out images", training.best_epoch)
     set_memory_format(net, torch.contiguous_format)
