@@ -53,7 +53,7 @@ import all_cells
 from bench_front import read_table
 from fne.compute import Failed, make_evaluator
 from fne.data import load_dataset, sample_batch
-from fne.evolution.defaults import front_defaults, space_defaults
+from fne.evolution.defaults import space_defaults
 from fne.evolution.fitness import DEFAULT_PROXIES, get_proxy, score_genotype
 from fne.evolution.fitness import aggregate as agg
 from fne.evolution.fitness.feature_correlation import conv_features, min_correlation_eigenvalues
@@ -92,6 +92,8 @@ CANDIDATES = (
     "synflow",
     "linear_regions",
     "fisher_entropy",
+    "kernel_depth",
+    "shortcut_depth",
 )
 """Registered proxies the selection may combine."""
 
@@ -110,6 +112,29 @@ PREVIOUS_RANKINGS = {
 }
 """The library's ranking before the odds rule (chosen on the same seed-0 cells by the highest
 top-1% mean among the sets reaching the Spearman target), reported beside the current one."""
+
+RANKINGS_0_6 = {
+    "searches until 0.6.0": (
+        {"expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5},
+        "mean_rank",
+    ),
+    "fronts until 0.6.0": (
+        {
+            "expressivity": 1.0,
+            "progressivity": 0.5,
+            "trainability": 0.25,
+            "meco": 0.5,
+            "flops": 0.5,
+            "params": 0.25,
+            "naswot": 0.5,
+            "grad_corr": 1.0,
+        },
+        "log_rank",
+    ),
+}
+"""NB201's rankings until 0.6.0 (``{proxy: weight}``, aggregator): the search's, chosen by the odds
+rule, where ``--phase all``'s ascent starts, and the fronts', chosen by ``--phase all`` before the
+path depths were candidates."""
 
 TOP_K = 10
 """The report's top-k: the mean accuracy of the 10 cells ranked first."""
@@ -905,14 +930,14 @@ def all_phase(args: argparse.Namespace, setup: SpaceSetup, x: torch.Tensor, y: t
         for t in timed
     ]
     before = PREVIOUS_RANKINGS["nb201"]
+    library = space_defaults("nb201")
     rankings = {
-        label + " (" + "+".join(d.proxies) + f", {d.ranking})": (
-            dict(d.weights) | {p: 1.0 for p in d.proxies if p not in d.weights},
-            d.ranking,
+        f"search_defaults ({'+'.join(library.proxies)}, {library.ranking})": (
+            dict(library.weights) | {p: 1.0 for p in library.proxies if p not in library.weights},
+            library.ranking,
         )
-        for label, d in (("search_defaults", space_defaults("nb201")), ("front_defaults", front_defaults("nb201")))
-        if d is not None
     }
+    rankings |= {f"{label} ({'+'.join(w)}, {m})": (w, m) for label, (w, m) in RANKINGS_0_6.items()}
     rankings["previous ranking (" + "+".join(before[0]) + ")"] = (
         {p: before[2].get(p, 1.0) for p in before[0]},
         before[1],
@@ -927,7 +952,7 @@ def all_phase(args: argparse.Namespace, setup: SpaceSetup, x: torch.Tensor, y: t
         metric=setup.metric,
         select_n=args.select_n,
         seed=args.seed,
-        start=dict(space_defaults("nb201").weights),  # the search's ranking: where the ascent starts
+        start=RANKINGS_0_6["searches until 0.6.0"][0],
         candidates=ALL_CELL_PROXIES,
         cost=lambda names: set_cost(times, names),
         max_cost=args.max_cost,

@@ -322,15 +322,15 @@ def proxy_table(proxies: dict[str, Any], with_proxies: bool = True) -> str:
     return "\n".join(lines)
 
 
-def ranking_line(proxies: dict[str, Any]) -> str:
-    """Which ranking the library uses, what it costs per cell and its odds on the selection cells."""
+def ranking_line(proxies: dict[str, Any], label: str = "The library's ranking") -> str:
+    """Which ranking was chosen (``label``), what it costs per cell and its odds on the selection cells."""
     r, c = proxies["report"]["ranking"], proxies["report"]["cost"]
     weights = r["weights"] or {}
     members = ", ".join(
         f"`{p}`" + (f" (weight {weights[p]:g})" if weights.get(p, 1.0) != 1.0 else "") for p in r["proxies"]
     )
     line = (
-        f"The library's ranking: {members}, aggregated by `{r['aggregator']}`, scored on the network "
+        f"{label}: {members}, aggregated by `{r['aggregator']}`, scored on the network "
         f"{r['build_kwargs']}; {c['chosen_seconds_median']:.3f} s per cell (median), "
         f"{c['ratio_median']:.2f}x one forward+backward pass of that network."
     )
@@ -408,13 +408,17 @@ def picks_table(search: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def speed_table(proxies: dict[str, Any], evaluator: dict[str, Any]) -> str:
-    """Markdown: seconds per cell and evaluator throughput."""
+def speed_table(proxies: dict[str, Any], evaluator: dict[str, Any], every: dict[str, Any]) -> str:
+    """Markdown: seconds per cell and evaluator throughput (``every``: the all-cell result that
+    chose the library's NB201 ranking)."""
     c = proxies["report"]["cost"]
+    cells = every["all_cells"]
     lines = [
         "| measure | value |",
         "|---|---|",
-        f"| the library's ranking per cell, median (1 CPU thread) | {c['chosen_seconds_median']:.3f} s |",
+        f"| the library's NB201 ranking per cell, in forward+backward passes of the scoring network (median "
+        f"over {cells['cost_cells']} cells, 1 CPU thread) | {cells['chosen']['cost']:.2f}x |",
+        f"| NB201 searches' ranking until 0.6.0 per cell, median | {c['chosen_seconds_median']:.3f} s |",
         f"| its ratio to one forward+backward of the same batch and network | {c['ratio_median']:.2f}x |",
         f"| ntk+naswot+grad_corr per cell, median | {c['mission_seconds_median']:.3f} s |",
         f"| forward+backward of the full-size NB201 network, batch 64 | "
@@ -629,7 +633,7 @@ def write_report(results: dict[str, Any]) -> Path:
         batch=settings["batch"],
         select_n=proxies["selection"]["cells"],
         proxy_table=proxy_table(proxies),
-        ranking=ranking_line(proxies),
+        ranking=ranking_line(proxies, "The chosen ranking (NB201 searches' until 0.6.0)"),
         seed2_n=results["bench_proxies_seed2.json"]["report"]["cells"],
         seed2_table=proxy_table(results["bench_proxies_seed2.json"], with_proxies=False),
         darts_n=darts["report"]["cells"],
@@ -638,7 +642,7 @@ def write_report(results: dict[str, Any]) -> Path:
         darts_ranking=ranking_line(darts),
         search_table=search_table(search),
         picks_table=picks_table(search),
-        speed_table=speed_table(proxies, evaluator),
+        speed_table=speed_table(proxies, evaluator, results["bench_proxies_all_fast.json"]),
         contention_table=contention_table(results["bench_contention.json"]),
         run_arch=run["best"]["arch"],
         run_acc=run_accuracy(run),
@@ -689,10 +693,12 @@ of these cells, the mean Spearman inside a level and the gap between a level's b
 cell ranked first in it (mean and largest, accuracy points). Enumeration front: the cells of all
 15,625 that no cell beats in both ranking and FLOPs, held against the true front of test error vs
 FLOPs (IGD, and hypervolume against the reference box; the true front's is {all_true_hv:.4f}).
-The first row is the choice within 3 passes per cell, the second the choice within 1.6 (both
-among candidates that include `fisher_entropy`); `front_defaults` is the library's NB201 ranking for front
-searches (the choice within 1.6 passes before `fisher_entropy` was a candidate) and
-`search_defaults` the ranking a search picks its cell by.
+The first row is the choice within 3 passes per cell, the second the choice within 1.6, both
+among candidates that include the path depths of the computation graph (`kernel_depth`: the
+most spatial convolutions on one input-to-output path; `shortcut_depth`: the fewest
+convolution, pooling or linear layers on one); the second is `search_defaults`, the library's
+NB201 ranking of searches, fronts and `fne score`. The rows until 0.6.0 are the rankings the
+library used before (the search's, where the selection's ascent starts, and the fronts').
 
 {all_cells_table}
 
@@ -702,7 +708,7 @@ These proxy figures were measured with fne 0.2.0, whose `flops` proxy counted th
 multiply-accumulates of convolutions and linear layers only; 0.3.0 counts FLOPs as NAS-Bench-201
 does (pooling, batch norm and ReLU too), which moves cells of equal convolutions apart.
 
-The proxies, aggregator and weights of the library's ranking were chosen by a fixed rule on
+The proxies, aggregator and weights of NB201 searches' ranking until 0.6.0 were chosen by a fixed rule on
 {select_n} NB201 cells drawn with seed 0 (`benchmarks/bench_proxies.py --phase select`): among
 the sets within 3 forward+backward passes per cell, the one that most often meets both targets
 (Spearman 0.91, top-10 mean 93.8) on bootstrap resamples of those cells the size of the report
@@ -768,9 +774,7 @@ largest cost of the space otherwise. Device rows search with `--cost table` fitt
 `fne export --sample 50` chooses, measured by HW-NAS-Bench, and are judged against that device's
 measurements of every cell. Cells at chance accuracy (the 341 cells with no path from input to
 output, the fastest networks on devices that skip dead operations) are left out of every front.
-The FLOPs rows ran with nothing else on the machine; the parameter and device rows ran beside
-other work, so their seconds are longer than a user's. The parameter rows were measured with fne
-0.3.0, before cells were scored on their live form and fronts had a ranking of their own. The
+The FLOPs, parameter and device rows ran with nothing else on the machine. The
 last table is the NATS-Bench size space (`--space sss`: channel counts of the best NB201 cell's
 network, cost parameters, against its 90-epoch test error), one seed.
 

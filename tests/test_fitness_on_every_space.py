@@ -12,7 +12,7 @@ from fne.evolution.fitness import get_proxy, list_proxies
 from fne.evolution.fitness.units import proxy_label, proxy_unit, uses_log_scale
 from fne.genotopheno import get_space
 
-NEW_PROXIES = ("expressivity", "progressivity", "trainability", "meco", "zico")
+NEW_PROXIES = ("expressivity", "progressivity", "trainability", "meco", "zico", "kernel_depth", "shortcut_depth")
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,8 @@ def test_new_proxies_on_the_score_preset(space_name, batch):
         ("trainability", "trainability (minus mean squared log gain, higher is better)"),
         ("meco", "meco (summed smallest eigenvalue, higher is better)"),
         ("zico", "zico (summed log gradient ratio, higher is better)"),
+        ("kernel_depth", "kernel_depth (spatial convolutions, higher is better)"),
+        ("shortcut_depth", "shortcut_depth (layers, lower is better)"),
     ],
 )
 def test_new_proxies_have_units_and_directions(name, label):

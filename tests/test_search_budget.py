@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from fne.cli.search_command import build_parser
-from fne.genotopheno import get_space_class
 from fne.options import from_args
 from fne.search.config import SearchConfig
 from fne.search.front import front_member, front_table, read_result
@@ -134,11 +133,13 @@ def test_the_fne2021_preset_sets_the_options_left_at_their_defaults() -> None:
     assert parsed.survival == "front" and parsed.proxies == preset.proxies and parsed.final_tournament_size == 0
     front = SearchConfig(preset="front", pop_size=10)
     assert (front.survival, front.pop_size, front.generations, front.final_tournament_size) == ("front", 10, 14, 0)
-    cheap = get_space_class("nb201").front_defaults
-    assert (front.proxies, front.ranking, front.ranking_weights) == (cheap.proxies, cheap.ranking, dict(cheap.weights))
+    plain = SearchConfig(pop_size=10)  # a front ranks cells as the plain search does
+    assert (front.proxies, front.ranking, front.ranking_weights) == (
+        plain.proxies,
+        plain.ranking,
+        plain.ranking_weights,
+    )
     assert SearchConfig(preset="front", proxies=("naswot",)).proxies == ("naswot",)
-    darts = SearchConfig(preset="front", space="darts")  # no front ranking declared: the space's own
-    assert (darts.proxies, darts.ranking) == (SearchConfig(space="darts").proxies, SearchConfig(space="darts").ranking)
     with pytest.raises(ValueError, match="unknown search preset 'fne2020'"):
         SearchConfig(preset="fne2020")
 

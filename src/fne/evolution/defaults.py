@@ -81,14 +81,6 @@ def space_defaults(space: SpaceLike) -> SearchDefaults:
     return chosen
 
 
-def front_defaults(space: str) -> SearchDefaults | None:
-    """The cheaper ranking ``space`` declares for front searches; None when it declares none
-    or the name is unknown (for the configuration's own check to report)."""
-    if space not in list_spaces():
-        return None
-    return get_space_class(space).front_defaults
-
-
 def search_proxies(space: SpaceLike) -> tuple[str, ...]:
     """The default objectives of a search of ``space``: its chosen ranking's proxies, then
     fne's heuristics (:data:`fne.evolution.fitness.DEFAULT_PROXIES`) it lacks."""

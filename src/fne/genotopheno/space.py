@@ -74,16 +74,12 @@ class SearchSpace(abc.ABC, Generic[G]):
         search_defaults: the training-free ranking chosen for this space
             (:class:`SearchDefaults`); None where none was chosen on a benchmark of the
             space, and the search then uses the NB201 one (:mod:`fne.evolution.defaults`).
-        front_defaults: the ranking of cells of every cost that quality-cost front searches
-            use (``--preset front``), chosen for the order of the whole space rather than for
-            its first cell; None: ``search_defaults``.
     """
 
     name: str = ""
     presets: Mapping[str, Mapping[str, Any]] = {"score": {}, "tournament": {}, "full": {}}
     variation: ClassVar[VariationOperators | None] = None
     search_defaults: ClassVar[SearchDefaults | None] = None
-    front_defaults: ClassVar[SearchDefaults | None] = None
 
     @classmethod
     def preset(cls, size: str) -> dict[str, Any]:

@@ -170,7 +170,7 @@ class SearchConfig(DataOptions, ComputeOptions, CostOptions):
             defaults = {f.name: _field_default(f) for f in dataclasses.fields(self)}
             for name, value in get_preset(self.preset).values.items():
                 if getattr(self, name) == defaults[name]:
-                    object.__setattr__(self, name, value(self.space) if callable(value) else value)
+                    object.__setattr__(self, name, value)
         fill_search_defaults(self, proxies="proxies", ranking="ranking", weights="ranking_weights")
 
     def validate(self) -> None:

@@ -8,8 +8,7 @@ explicitly, with a value other than its default, wins)::
 * ``fne2021``: fne's original design: the NTK condition number, linear regions and the
   gradient correlation as objectives, Pareto non-dominance for survival and for the pick, and a
   DARTS tournament of 4 cells every third generation (no final tournament).
-* ``front``: a quality-cost front rather than one pick: the space's cheaper ranking for fronts
-  (``space.front_defaults``, where it declares one), survival along the front, 40 cells for
+* ``front``: a quality-cost front rather than one pick: survival along the front, 40 cells for
   14 generations (600 evaluations), no tournament (chosen on NB201 seeds 10 and 11 by
   ``benchmarks/bench_front.py``: IGD 0.0052 and 0.0054 against 0.0083 and 0.0102 with 20 cells
   for 29 generations, and 0.0135 with the ranking's survival).
@@ -17,11 +16,10 @@ explicitly, with a value other than its default, wins)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fne.evolution.defaults import front_defaults
 from fne.registry import Registry
 
 __all__ = ["SearchPreset", "register_preset", "get_preset", "list_presets"]
@@ -34,8 +32,7 @@ class SearchPreset:
     Attributes:
         name: the preset's name.
         help: one line on what it runs.
-        values: ``{SearchConfig field: value}``; a value may be a function of the space's name
-            giving the value, or None to leave the field to the space's defaults.
+        values: ``{SearchConfig field: value}``.
     """
 
     name: str
@@ -79,31 +76,15 @@ register_preset(
 )
 
 
-def _front_ranking(field_name: str) -> Callable[[str], Any]:
-    """The space's front ranking's value of a SearchConfig field (None: the space declares none)."""
-
-    def value(space: str) -> Any:
-        chosen = front_defaults(space)
-        if chosen is None:
-            return None
-        return {"proxies": chosen.proxies, "ranking": chosen.ranking, "ranking_weights": dict(chosen.weights)}[
-            field_name
-        ]
-
-    return value
-
-
 register_preset(
     SearchPreset(
         "front",
-        "a quality-cost front: the space's cheaper front ranking, survival along the front, 40 cells, "
-        "14 generations, no tournament",
+        "a quality-cost front: survival along the front, 40 cells, 14 generations, no tournament",
         {
             "survival": "front",
             "pop_size": 40,
             "generations": 14,
             "final_tournament_size": 0,
-            **{name: _front_ranking(name) for name in ("proxies", "ranking", "ranking_weights")},
         },
     )
 )

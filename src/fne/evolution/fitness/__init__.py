@@ -6,7 +6,8 @@ proxies, one module per idea (:data:`BUILTIN_PROXY_MODULES`: ``meco`` in
 ``naswot`` and ``linear_regions`` in :mod:`.activation_patterns`, ``grad_corr`` in
 :mod:`.gradient_correlation`, ``params`` and ``flops`` in :mod:`.size`, ``synflow`` in
 :mod:`.synflow`, ``expressivity``, ``progressivity`` and ``trainability`` in
-:mod:`.spectra`, ``fisher_entropy`` in :mod:`.fisher`), the per-cell :func:`score_genotype`, the cached
+:mod:`.spectra`, ``fisher_entropy`` in :mod:`.fisher`, ``kernel_depth`` and ``shortcut_depth`` in
+:mod:`.path_depth`), the per-cell :func:`score_genotype`, the cached
 :class:`Scorer`, the conversion of scores into objectives (:func:`to_objectives`) and
 rankings, and rank aggregation (:mod:`.aggregate`: ``aggregate.aggregate``,
 :func:`aggregation_order`, :func:`list_aggregators`). The ranking chosen for each space is
@@ -43,6 +44,7 @@ BUILTIN_PROXY_MODULES = (
     "synflow",
     "spectra",
     "fisher",
+    "path_depth",
 )
 """The modules of the built-in proxies, imported (so registered) in this order, which is the
 order of :func:`list_proxies`."""

@@ -35,7 +35,7 @@ FISHER_IMAGES = 16
 
 FISHER_RESOLUTION = 16
 """Side the images are average-pooled to (when larger). Chosen on 350 cells of ten FLOPs levels
-of the seed-0 NB201 sample: added to NB201's front ranking at weight 0.25, the mean Spearman
+of the seed-0 NB201 sample: added to NB201's 0.6.0 front ranking at weight 0.25, the mean Spearman
 inside a level went from 0.721 to 0.753 with 16 images at 16 px, 0.757 at 32 px (four times
 the cost) and 0.751 with 8 images at 32 px."""
 

@@ -84,37 +84,36 @@ class NB201Space(SearchSpace[NB201Genotype]):
     """NAS-Bench-201: 5 ops on the 6 edges of a 4-node cell (15,625 cells)."""
 
     search_defaults = SearchDefaults(
-        proxies=("expressivity", "trainability", "meco", "flops", "naswot", "grad_corr"),
-        ranking="mean_rank",
-        weights={"expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5},
-    )
-    """The ranking a search picks its cell by. Chosen on 3,000 seed-0 NB201 cells by
-    ``benchmarks/bench_proxies.py`` on the ``score`` preset: of all sets within the cost limit,
-    the one most likely to meet the ranking targets (Spearman 0.91, top-10 mean 93.8) on a new
-    sample of 1,000 cells, estimated on bootstrap resamples of the seed-0 cells (odds 0.91; seed-0
-    Spearman 0.931, top-10 mean 94.07, the best cell ranked first, about 1.6 forward+backward
-    passes per cell; see ``report/results/bench_proxies_nb201_select.json``). The all-cell ranking
-    below orders the whole space better but picks worse: the default search led by it picked
-    94.09% on unseen seeds 100-104 (and took 90 s a seed) against 94.22% with this one."""
-
-    front_defaults = SearchDefaults(
-        proxies=("expressivity", "progressivity", "trainability", "meco", "flops", "params", "naswot", "grad_corr"),
+        proxies=(
+            "expressivity",
+            "flops",
+            "params",
+            "naswot",
+            "ntk",
+            "grad_corr",
+            "kernel_depth",
+            "shortcut_depth",
+        ),
         ranking="log_rank",
         weights={
             "expressivity": 1.0,
-            "progressivity": 0.5,
-            "trainability": 0.25,
-            "meco": 0.5,
             "flops": 0.5,
-            "params": 0.25,
-            "naswot": 0.5,
+            "params": 0.5,
+            "naswot": 1.0,
+            "ntk": 0.25,
             "grad_corr": 1.0,
+            "kernel_depth": 1.0,
+            "shortcut_depth": 1.0,
         },
     )
-    """Chosen as :attr:`search_defaults` with at most 1.6 forward+backward passes per cell (1.46):
-    a front search scores 600 cells, and the full ranking took 130 s for them on NB201 seed 10
-    against 74 s for this one (IGD 0.0045 and 0.0044). On the other cells: Spearman 0.937,
-    within-level 0.598 (``report/results/bench_proxies_all_fast.json``)."""
+    """The ranking of searches, fronts and ``fne score``. Chosen on 3,000 seed-0 cells of all
+    15,625 by ``benchmarks/bench_proxies.py --phase all`` (``score`` preset) for the highest overall
+    plus within-FLOPs-level Spearman with at most 1.6 forward+backward passes per cell (1.51), the
+    path depths of the computation graph among the candidates. On the 5,858 other cells: Spearman
+    0.958, Kendall 0.821, mean Spearman within FLOPs levels 0.733; every cell ranked by it gives a
+    front of IGD 0.0036 and hypervolume 0.8934 against the true FLOPs front
+    (``report/results/bench_proxies_all_fast.json``). The default search led by it picked 94.27% on
+    seeds 0-4, as the ranking before it did (94.26%)."""
 
     presets = {"score": {"C": 8, "N": 2}, "tournament": {"C": 8, "N": 3}, "full": {}}
     """Scoring on two cells a stage at 8/16/32 channels: on the seed-0 NB201 samples the
