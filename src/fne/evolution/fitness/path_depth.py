@@ -76,15 +76,15 @@ def _extremes(root: Node | None, x: torch.Tensor, counts: Callable[[Node], bool]
     if root is None:
         return math.nan, math.nan
     done: dict[Node, tuple[float, float] | None] = {}
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    stack: list[tuple[Node, list[Node] | None]] = [(root, None)]  # children once the node is expanded
     while stack:
-        node, expanded = stack.pop()
+        node, children = stack.pop()
         if node in done:
             continue
-        children = [] if _is_zeroed(node) else [f for f, _ in node.next_functions if f is not None]  # type: ignore[attr-defined]
-        if not expanded:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if c not in done)
+        if children is None:
+            children = [] if _is_zeroed(node) else [f for f, _ in node.next_functions if f is not None]  # type: ignore[attr-defined]
+            stack.append((node, children))
+            stack.extend((c, None) for c in children if c not in done)
             continue
         if getattr(node, "variable", None) is x:
             done[node] = (0.0, 0.0)
