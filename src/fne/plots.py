@@ -103,6 +103,12 @@ def _history_series(history: Sequence[Mapping[str, Any]], names: Sequence[str], 
     return objectives_to_raw(np.array(rows, dtype=float).reshape(len(history), len(names)), names)
 
 
+def _grid(panels: int, max_cols: int) -> tuple[int, int]:
+    """Rows and columns of a grid of ``panels`` panels, at most ``max_cols`` to a row (1 x 1 for none)."""
+    cols = max(1, min(max_cols, panels))
+    return -(-max(panels, 1) // cols), cols
+
+
 def history_figure(history: Sequence[Mapping[str, Any]], names: Sequence[str]) -> Figure:
     """Figure of the best and mean raw value of every proxy per generation.
 
@@ -121,9 +127,10 @@ def history_figure(history: Sequence[Mapping[str, Any]], names: Sequence[str]) -
     gens = [int(h["generation"]) for h in history]
     best = _history_series(history, names, "objectives_min")
     mean = _history_series(history, names, "objectives_mean")
-    fig = Figure(figsize=(4.8 * max(1, len(names)), 4.0), layout="constrained")
+    rows, cols = _grid(len(names), 4)
+    fig = Figure(figsize=(4.8 * cols, 4.0 * rows), layout="constrained")
     for k, name in enumerate(names):
-        ax = fig.add_subplot(1, len(names), k + 1)
+        ax = fig.add_subplot(rows, cols, k + 1)
         ax.plot(gens, best[:, k], marker="o", ms=3, label="best of the generation")
         ax.plot(gens, mean[:, k], marker="o", ms=3, ls="--", label="population mean")
         log = _set_scale(ax, "y", name, np.concatenate([best[:, k], mean[:, k]]))
@@ -200,8 +207,7 @@ def front_figure(
         raise ValueError(f"front indices {list(front)} are outside the population of {len(V)} cells")
     pick_raw = pick_values(pick, names)
     pairs = front_pairs(len(names))
-    cols = min(3, len(pairs))
-    rows = -(-len(pairs) // cols)
+    rows, cols = _grid(len(pairs), 3)
     fig = Figure(figsize=(5.4 * cols, 4.6 * rows), layout="constrained")
     on_front = np.zeros(len(V), dtype=bool)
     on_front[[int(i) for i in front]] = True
