@@ -9,7 +9,8 @@ of every NB201 CIFAR-10 network on an edge GPU (Jetson TX2), a Raspberry Pi 4, a
   network, the same seed) are "measured": their rows of the column are the table
   (cells the device did not measure, -1, are dropped as a user's table drops them);
 * the table cost's model (:func:`fne.costs.table.fit_cost_model`: additive per op per edge,
-  or with the data-flow interactions, chosen by leave-one-out error) is fitted to them and
+  with the data-flow interactions, or one cost per op shared by the edges with the data flow,
+  chosen by leave-one-out error) is fitted to them and
   predicts every other row of the column (the measured rows of cells not in the sample);
 * reported: Spearman and the mean (and median) relative error of those predictions, the
   feature set chosen, and the model's own leave-one-out Spearman. The JSON also holds the mean
@@ -85,16 +86,17 @@ def relative_errors(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.abs(predicted[positive] - truth[positive]) / truth[positive]
 
 
-def flops_of_every_cell(space: Any, texts: Sequence[str], features: np.ndarray, path: Path) -> tuple[np.ndarray, float]:
-    """Each cell's FLOPs from the published ones (additive in the op of each edge), and the fit's largest residual."""
+def flops_of_every_cell(texts: Sequence[str], additive: np.ndarray, path: Path) -> tuple[np.ndarray, float]:
+    """Each cell's FLOPs from the published ones, by least squares on the additive features (one
+    term per op per edge: NB201 FLOPs are exactly that), and the fit's largest residual."""
     rows = read_rows(path, (ARCH_COLUMN, "c10_flops"))
     published = {row[ARCH_COLUMN]: float(row["c10_flops"]) for row in rows}
-    known = [t for t in texts if t in published]
-    model, _ = fit_cost_model(space, known, [published[t] for t in known])
-    flops = model.predict_features(features)
-    index = {t: i for i, t in enumerate(texts)}
-    residual = max(abs(flops[index[t]] - published[t]) for t in known)
-    return flops, float(residual)
+    known = [i for i, t in enumerate(texts) if t in published]
+    x = np.column_stack([additive, np.ones(len(texts))])
+    y = np.array([published[texts[i]] for i in known])
+    coef, *_ = np.linalg.lstsq(x[known], y, rcond=None)
+    flops = x @ coef
+    return flops, float(np.abs(flops[known] - y).max())
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -112,9 +114,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     texts = [row[ARCH_COLUMN] for row in rows]
     genotypes = [space.parse(t) for t in texts]
     index = {t: i for i, t in enumerate(texts)}
-    features = cell_features(space).matrix(genotypes)
+    described = cell_features(space)
+    features = described.matrix(genotypes)
+    zero_cell = described.columns.index("zero cell")
     values = {d: np.array([float(row[d]) for row in rows]) for d in args.devices}
-    flops, residual = flops_of_every_cell(space, texts, features, args.accuracy)
+    flops, residual = flops_of_every_cell(texts, features[:, list(described.additive.columns)], args.accuracy)
     print(f"{len(texts)} cells; FLOPs from the published c10_flops, largest residual {residual:.2e} MFLOPs")
 
     sizes: dict[str, float] = {}
@@ -156,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 rest[picked] = False
                 predicted = model.predict_features(features[rest])
                 errors = relative_errors(predicted, y[rest])
-                computed = features[rest, -1] == 0.0  # the zero-cell feature: nothing reaches the output
+                computed = features[rest, zero_cell] == 0.0  # nothing reaches the output
                 runs.append(
                     {
                         "seed": seed,
@@ -186,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     )
                     for stat, fn in (("mean", np.mean), ("std", np.std))
                 },
-                "with_interactions": sum(r["features"] == "additive+interactions" for r in runs),
+                "designs": {d: sum(r["features"] == d for r in runs) for d in sorted({r["features"] for r in runs})},
             }
         result["devices"][device] = entry
     result["seconds"] = time.perf_counter() - start
@@ -199,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def print_table(result: dict[str, Any], sizes: Sequence[int]) -> None:
     head = f"{'device':18s} {'FLOPs rho':>9s}" + "".join(
-        f" | n={n}: {'rho':>11s} {'mean rel':>13s} {'med rel':>7s} {'int':>3s}" for n in sizes
+        f" | n={n}: {'rho':>11s} {'mean rel':>13s} {'med rel':>7s} {'designs':>7s}" for n in sizes
     )
     print(head)
     print("-" * len(head))
@@ -207,15 +211,21 @@ def print_table(result: dict[str, Any], sizes: Sequence[int]) -> None:
         line = f"{device:18s} {entry['flops_spearman']:9.3f}"
         for n in sizes:
             s = entry["sizes"][str(n)]
-            runs = len(s["runs"])
             line += (
                 f" | {' ' * (len(str(n)) + 3)}{s['spearman_mean']:.3f}±{s['spearman_std']:.3f}"
                 f" {100 * s['mean_relative_error_mean']:6.1f}±{100 * s['mean_relative_error_std']:4.1f}%"
-                f" {100 * s['median_relative_error_mean']:6.1f}% {s['with_interactions']}/{runs}"
+                f" {100 * s['median_relative_error_mean']:6.1f}% {_designs(s['designs']):>7s}"
             )
         print(line)
-    print("rho: Spearman of the predictions on every other measured cell; rel: relative error; int: fits that chose")
-    print("the data-flow interactions; mean and std over seeds")
+    print("rho: Spearman of the predictions on every other measured cell; rel: relative error; designs: how many")
+    print("fits chose the additive (a), additive+interactions (i) and shared ops+data flow (s) designs; mean and std")
+    print("over seeds")
+
+
+def _designs(chosen: dict[str, int]) -> str:
+    """How many fits chose each design, as ``a/i/s`` counts."""
+    names = ("additive", "additive+interactions", "shared ops+data flow")
+    return "/".join(str(chosen.get(n, 0)) for n in names)
 
 
 if __name__ == "__main__":

@@ -103,38 +103,42 @@ every cell of each is kept out of the report."""
 
 SELECTION_RULE = RULE
 
-PREVIOUS_RANKINGS = {
-    "nb201": (
-        ("trainability", "meco", "flops", "naswot", "grad_corr", "linear_regions"),
-        "mean_rank",
-        {"linear_regions": 0.5},
-    )
+PAST_RANKINGS: dict[str, dict[str, tuple[dict[str, float], str]]] = {
+    "nb201": {
+        "previous ranking": (
+            {"trainability": 1.0, "meco": 1.0, "flops": 1.0, "naswot": 1.0, "grad_corr": 1.0, "linear_regions": 0.5},
+            "mean_rank",
+        ),
+        "searches until 0.6.0": (
+            {"expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5},
+            "mean_rank",
+        ),
+        "fronts until 0.6.0": (
+            {
+                "expressivity": 1.0,
+                "progressivity": 0.5,
+                "trainability": 0.25,
+                "meco": 0.5,
+                "flops": 0.5,
+                "params": 0.25,
+                "naswot": 0.5,
+                "grad_corr": 1.0,
+            },
+            "log_rank",
+        ),
+    }
 }
-"""The library's ranking before the odds rule (chosen on the same seed-0 cells by the highest
-top-1% mean among the sets reaching the Spearman target), reported beside the current one."""
+"""Rankings the library used before, per space, reported beside today's: ``{label: ({proxy: weight},
+aggregator)}``. NB201's: the ranking before the odds rule (chosen on the same seed-0 cells by the
+highest top-1% mean among the sets reaching the Spearman target; ``--phase report`` and ``--phase
+all``), and until 0.6.0 the search's, chosen by the odds rule, where ``--phase all``'s ascent
+starts, and the fronts', chosen by ``--phase all`` before the path depths were candidates."""
 
-RANKINGS_0_6 = {
-    "searches until 0.6.0": (
-        {"expressivity": 0.5, "trainability": 0.5, "meco": 1.0, "flops": 0.5, "naswot": 0.5, "grad_corr": 0.5},
-        "mean_rank",
-    ),
-    "fronts until 0.6.0": (
-        {
-            "expressivity": 1.0,
-            "progressivity": 0.5,
-            "trainability": 0.25,
-            "meco": 0.5,
-            "flops": 0.5,
-            "params": 0.25,
-            "naswot": 0.5,
-            "grad_corr": 1.0,
-        },
-        "log_rank",
-    ),
-}
-"""NB201's rankings until 0.6.0 (``{proxy: weight}``, aggregator): the search's, chosen by the odds
-rule, where ``--phase all``'s ascent starts, and the fronts', chosen by ``--phase all`` before the
-path depths were candidates."""
+PREVIOUS = "previous ranking"
+"""The label of the ranking before the odds rule, the one ``--phase report`` scores beside the chosen."""
+
+ASCENT_START = "searches until 0.6.0"
+"""The label of the NB201 ranking ``--phase all``'s weight ascent starts from."""
 
 TOP_K = 10
 """The report's top-k: the mean accuracy of the 10 cells ranked first."""
@@ -731,10 +735,11 @@ def report(
     rankings["mission only (" + "+".join(DEFAULT_PROXIES) + ", mean_rank)"] = agg.aggregate(
         scores, DEFAULT_PROXIES, "mean_rank"
     )
-    if setup.name in PREVIOUS_RANKINGS:
-        members, method_before, weights_before = PREVIOUS_RANKINGS[setup.name]
-        rankings[f"previous ranking ({'+'.join(members)}, {method_before})"] = agg.aggregate(
-            scores, members, method_before, {p: weights_before.get(p, 1.0) for p in members}
+    if PREVIOUS in PAST_RANKINGS.get(setup.name, {}):
+        weights_before, method_before = PAST_RANKINGS[setup.name][PREVIOUS]
+        members = tuple(weights_before)
+        rankings[f"{PREVIOUS} ({'+'.join(members)}, {method_before})"] = agg.aggregate(
+            scores, members, method_before, weights_before
         )
     ratios = [r["chosen_seconds"] / r["fb"] for r in results]
     full_fb = [
@@ -929,7 +934,6 @@ def all_phase(args: argparse.Namespace, setup: SpaceSetup, x: torch.Tensor, y: t
         select_job(t, space_name="nb201", proxies=ALL_CELL_PROXIES, x=x, y=y, seed=0, build=build, variants=False)
         for t in timed
     ]
-    before = PREVIOUS_RANKINGS["nb201"]
     library = space_defaults("nb201")
     rankings = {
         f"search_defaults ({'+'.join(library.proxies)}, {library.ranking})": (
@@ -937,11 +941,8 @@ def all_phase(args: argparse.Namespace, setup: SpaceSetup, x: torch.Tensor, y: t
             library.ranking,
         )
     }
-    rankings |= {f"{label} ({'+'.join(w)}, {m})": (w, m) for label, (w, m) in RANKINGS_0_6.items()}
-    rankings["previous ranking (" + "+".join(before[0]) + ")"] = (
-        {p: before[2].get(p, 1.0) for p in before[0]},
-        before[1],
-    )
+    for label, (w, m) in PAST_RANKINGS["nb201"].items():
+        rankings[f"{label} ({'+'.join(w)})" if label == PREVIOUS else f"{label} ({'+'.join(w)}, {m})"] = (w, m)
     rankings["combined (" + "+".join(COMBINED_PROXIES) + ")"] = (dict.fromkeys(COMBINED_PROXIES, 1.0), "mean_rank")
     rankings["mission only (" + "+".join(DEFAULT_PROXIES) + ")"] = (dict.fromkeys(DEFAULT_PROXIES, 1.0), "mean_rank")
     result = all_cells.all_cell_phase(
@@ -952,7 +953,7 @@ def all_phase(args: argparse.Namespace, setup: SpaceSetup, x: torch.Tensor, y: t
         metric=setup.metric,
         select_n=args.select_n,
         seed=args.seed,
-        start=RANKINGS_0_6["searches until 0.6.0"][0],
+        start=PAST_RANKINGS["nb201"][ASCENT_START][0],
         candidates=ALL_CELL_PROXIES,
         cost=lambda names: set_cost(times, names),
         max_cost=args.max_cost,

@@ -28,7 +28,8 @@ def test_the_choice_covers_every_op_on_every_edge_and_spreads_over_sizes() -> No
     chosen = choose_cells(s, 12, seed=0)
     keys = [s.space.canonical(g) for g in chosen]
     assert len(chosen) == 12 and len(set(keys)) == 12
-    held = cell_features(s.space).matrix(chosen, interactions=False) > 0
+    features = cell_features(s.space)
+    held = features.matrix(chosen, features.additive) > 0
     assert held.any(axis=0).all()  # every op on every edge, and every op counted
     again = choose_cells(s, 12, seed=0)
     assert [s.space.format(g) for g in again] == [s.space.format(g) for g in chosen]

@@ -98,7 +98,7 @@ def _covering(space: SearchSpace[Any], pool: Sequence[Any], n: int) -> list[int]
     except ValueError:
         logger.info("the %s space has no cost-model features: the sample only spreads over sizes", space.name)
         return []
-    held = features.matrix(pool, interactions=False) > 0
+    held = features.matrix(pool, features.additive) > 0
     covered = np.zeros(held.shape[1], dtype=bool)
     chosen: list[int] = []
     free = np.ones(len(pool), dtype=bool)

@@ -30,11 +30,19 @@ fitted by ridge regression (the intercept unpenalised) on the measured cells:
   edges other than ``none``), again counted only where the edge's output reaches the cell
   output, and whether the cell's output is zero (nothing reaches it; every data-flow term is
   then zero). For ``sss`` they are the products of adjacent layers' channel counts and each
-  layer's squared count (a convolution's cost). DARTS has none.
+  layer's squared count (a convolution's cost). DARTS has none;
+* *shared ops + data flow* (NB201): one cost per op shared by the six edges instead of one per
+  edge, with the same data flow: how many edges hold each op, how many of those have a
+  computed input, reach the output, or both (the edge is live), how many intermediate nodes
+  are computed and how many live nodes sum two or more inputs, and the zero-cell indicator.
+  It has 19 terms where the per-edge designs have 35 and 106, so it extrapolates from a few
+  dozen cells to the rest of the space where the device's cost of an op does not depend on
+  its edge (chosen on HW-NAS-Bench's Raspberry Pi 4, Pixel 3 and Edge TPU samples, seeds
+  10-13, by ``benchmarks/bench_cost_models.py``).
 
-The feature set and the ridge strength are chosen by leave-one-out error on the measured
-cells (computed exactly from the ridge's hat matrix), so interactions enter only where the
-measurements justify them. Predictions are clipped at 0. Measured cells keep their measured
+The design (:attr:`CellFeatures.designs`) and the ridge strength are chosen by leave-one-out
+error on the measured cells (computed exactly from the ridge's hat matrix), so terms enter
+only where the measurements justify them. Predictions are clipped at 0. Measured cells keep their measured
 value (the mean of their canonical key's rows).
 """
 
@@ -66,6 +74,7 @@ __all__ = [
     "NOT_MEASURED",
     "MIN_FIT_CELLS",
     "RIDGE_GRID",
+    "Design",
     "CellFeatures",
     "cell_features",
     "edge_op_features",
@@ -92,9 +101,25 @@ RIDGE_GRID = tuple(float(10.0**e) for e in np.arange(-6.0, 4.01, 0.5))
 
 ADDITIVE = "additive"
 INTERACTIONS = "additive+interactions"
+SHARED = "shared ops+data flow"
 
 
 # ----------------------------------------------------------------------------- features
+
+
+@dataclass(frozen=True)
+class Design:
+    """One candidate feature set of a cost model: a subset of the space's feature columns.
+
+    Attributes:
+        name: the design's name (``additive``, ``additive+interactions``, ...).
+        columns: indices of its features in :attr:`CellFeatures.columns`.
+        rule: what it models beyond one term per op per edge, in words (empty for the additive design).
+    """
+
+    name: str
+    columns: tuple[int, ...]
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,24 +127,42 @@ class CellFeatures:
     """How the cells of one space become the features of a cost model.
 
     Attributes:
-        additive: names of the additive (per-op-per-edge) features.
-        interactions: names of the interaction features (empty: the space has none).
-        rule: what the interactions are, in words (for :meth:`TableFit.describe`).
-        encode: ``encode(genotype) -> (additive, interactions)`` of a valid genotype.
+        columns: the name of every feature, in the order :attr:`encode` writes them.
+        designs: the candidate models, each a subset of the columns; the first is the
+            additive one (one term per op per edge).
+        encode: ``encode(genotype) -> row`` of every feature of a valid genotype.
     """
 
-    additive: tuple[str, ...]
-    interactions: tuple[str, ...]
-    rule: str
-    encode: Callable[[Any], tuple[np.ndarray, np.ndarray]]
+    columns: tuple[str, ...]
+    designs: tuple[Design, ...]
+    encode: Callable[[Any], np.ndarray]
 
-    def matrix(self, genotypes: Sequence[Any], interactions: bool = True) -> np.ndarray:
-        """One row of features per genotype (the interactions after the additive ones when asked)."""
-        rows = [self.encode(g) for g in genotypes]
-        width = len(self.additive) + (len(self.interactions) if interactions else 0)
-        if not rows:
-            return np.zeros((0, width))
-        return np.array([np.concatenate([a, i]) if interactions else a for a, i in rows], dtype=float)
+    @property
+    def additive(self) -> Design:
+        """The additive design (the first)."""
+        return self.designs[0]
+
+    def names(self, design: Design) -> list[str]:
+        """The feature names of ``design``."""
+        return [self.columns[i] for i in design.columns]
+
+    def matrix(self, genotypes: Sequence[Any], design: Design | None = None) -> np.ndarray:
+        """One row per genotype: every feature, or those of ``design``."""
+        rows = np.array([self.encode(g) for g in genotypes], dtype=float).reshape(len(genotypes), len(self.columns))
+        return rows if design is None else rows[:, list(design.columns)]
+
+
+def _designs(
+    blocks: Sequence[tuple[str, Sequence[str]]], designs: Sequence[tuple[str, str, Sequence[str]]]
+) -> tuple[tuple[str, ...], tuple[Design, ...]]:
+    """The columns of named feature blocks (in order), and designs that are unions of blocks."""
+    columns: list[str] = []
+    where: dict[str, list[int]] = {}
+    for block, names in blocks:
+        where[block] = list(range(len(columns), len(columns) + len(names)))
+        columns.extend(names)
+    made = tuple(Design(name, tuple(i for b in parts for i in where[b]), rule) for name, rule, parts in designs)
+    return tuple(columns), made
 
 
 NB201_EDGES = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
@@ -139,36 +182,76 @@ def _nb201_flow(ops: Sequence[str]) -> tuple[list[bool], list[bool]]:
     return fed, reach
 
 
+FLOW_KINDS = ("input computed", "output used", "live")
+"""The data-flow counts of the NB201 shared-op design, per op."""
+
+
+def _nb201_nodes(ops: Sequence[str], fed: Sequence[bool], reach: Sequence[bool]) -> list[float]:
+    """How many intermediate nodes are computed and used, and how many used nodes sum two or more inputs."""
+    inputs = [0] * 4
+    for (src, dst), op in zip(NB201_EDGES, ops, strict=True):
+        inputs[dst] += op != "none" and fed[src]
+    working = [n for n in (1, 2, 3) if fed[n] and reach[n]]
+    return [float(sum(n < 3 for n in working)), float(sum(inputs[n] > 1 for n in working))]
+
+
 def _nb201_features(space: NB201Space) -> CellFeatures:
     ops = space.ops
     edges = [f"{src}->{dst}" for src, dst in NB201_EDGES]
-    block = [f"count:{op}" for op in ops] + [f"edge {e}:{op}" for e in edges for op in ops]
+    counts = [f"count:{op}" for op in ops]
+    block = counts + [f"edge {e}:{op}" for e in edges for op in ops]
+    real = [op for op in ops if op != "none"]
+    columns, designs = _designs(
+        [
+            ("additive", block),
+            ("input computed", [f"input computed, {name}" for name in block]),
+            ("output used", [f"output used, {name}" for name in block]),
+            ("zero cell", ["zero cell"]),
+            ("shared", [f"shared count:{op}" for op in real]),
+            ("shared flow", [f"{kind}, count:{op}" for kind in FLOW_KINDS for op in real]),
+            ("nodes", ["nodes computed", "nodes summing"]),
+        ],
+        [
+            (ADDITIVE, "", ["additive"]),
+            (
+                INTERACTIONS,
+                "data flow: each op-edge term again where the edge's input node is computed, again where the "
+                "edge reaches the cell output, and a zero-cell indicator (nothing reaches the output)",
+                ["additive", "input computed", "output used", "zero cell"],
+            ),
+            (
+                SHARED,
+                "one cost per op, shared by the edges: how many edges hold it, how many of those have a computed "
+                "input, reach the output, or both (live), the intermediate nodes computed and summing two or more "
+                "inputs, and a zero-cell indicator",
+                ["shared", "shared flow", "nodes", "zero cell"],
+            ),
+        ],
+    )
+    position = {op: i for i, op in enumerate(ops)}
 
-    def encode(genotype: Any) -> tuple[np.ndarray, np.ndarray]:
+    def encode(genotype: Any) -> np.ndarray:
         onehot = np.zeros((len(NB201_EDGES), len(ops)))
         for e, op in enumerate(genotype.ops):
-            onehot[e, ops.index(op)] = 1.0
+            onehot[e, position[op]] = 1.0
         fed, reach = _nb201_flow(genotype.ops)
         live = float(fed[-1])
-        from_fed = onehot * np.array([[fed[src]] for src, _ in NB201_EDGES]) * live
-        to_output = onehot * np.array([[reach[dst]] for _, dst in NB201_EDGES]) * live
+        source = np.array([[fed[src]] for src, _ in NB201_EDGES], dtype=float)
+        target = np.array([[reach[dst]] for _, dst in NB201_EDGES], dtype=float)
+        from_fed, to_output = onehot * source * live, onehot * target * live
         additive = np.concatenate([onehot.sum(0), onehot.ravel()])
-        interactions = np.concatenate(
-            [from_fed.sum(0), from_fed.ravel(), to_output.sum(0), to_output.ravel(), [1.0 - live]]
-        )
-        return additive, interactions
+        flow = np.concatenate([from_fed.sum(0), from_fed.ravel(), to_output.sum(0), to_output.ravel(), [1.0 - live]])
+        keep = [position[op] for op in real]
+        shared_flow = np.concatenate([from_fed.sum(0)[keep], to_output.sum(0)[keep], (from_fed * target).sum(0)[keep]])
+        inputs = [
+            sum(op != "none" and fed[src] for (src, dst), op in zip(NB201_EDGES, genotype.ops, strict=True) if dst == n)
+            for n in range(4)
+        ]
+        working = [n for n in (1, 2, 3) if fed[n] and reach[n]]
+        nodes = [float(sum(n < 3 for n in working)), float(sum(inputs[n] > 1 for n in working))]
+        return np.concatenate([additive, flow, onehot.sum(0)[keep], shared_flow, nodes])
 
-    return CellFeatures(
-        additive=tuple(block),
-        interactions=tuple(
-            [f"input computed, {name}" for name in block] + [f"output used, {name}" for name in block] + ["zero cell"]
-        ),
-        rule=(
-            "data flow: each op-edge term again where the edge's input node is computed, again where the edge "
-            "reaches the cell output, and a zero-cell indicator (nothing reaches the output)"
-        ),
-        encode=encode,
-    )
+    return CellFeatures(columns, designs, encode)
 
 
 def _darts_features(space: DartsSpace) -> CellFeatures:
@@ -180,7 +263,7 @@ def _darts_features(space: DartsSpace) -> CellFeatures:
         + [f"{cell} concat {node}" for cell in CELL_FIELDS for node in NODE_IDS]
     )
 
-    def encode(genotype: Any) -> tuple[np.ndarray, np.ndarray]:
+    def encode(genotype: Any) -> np.ndarray:
         by_source = np.zeros((len(CELL_FIELDS), len(sources), len(ops)))
         by_node = np.zeros((len(CELL_FIELDS), len(NODE_IDS), len(ops)))
         concat = np.zeros((len(CELL_FIELDS), len(NODE_IDS)))
@@ -192,9 +275,10 @@ def _darts_features(space: DartsSpace) -> CellFeatures:
                 by_node[c, i // 2, k] += 1.0
             for node in nodes:
                 concat[c, node - NODE_IDS[0]] = 1.0
-        return np.concatenate([by_source.ravel(), by_node.ravel(), concat.ravel()]), np.zeros(0)
+        return np.concatenate([by_source.ravel(), by_node.ravel(), concat.ravel()])
 
-    return CellFeatures(tuple(names), (), "none", encode)
+    columns, designs = _designs([("additive", names)], [(ADDITIVE, "", ["additive"])])
+    return CellFeatures(columns, designs, encode)
 
 
 def _size_features(space: SizeSpace) -> CellFeatures:
@@ -205,19 +289,25 @@ def _size_features(space: SizeSpace) -> CellFeatures:
     products = [f"layer {layer} x layer {layer + 1}" for layer in range(NUM_LAYERS - 1)]
     squares = [f"layer {layer} squared" for layer in layers]
 
-    def encode(genotype: Any) -> tuple[np.ndarray, np.ndarray]:
+    def encode(genotype: Any) -> np.ndarray:
         onehot = np.zeros((NUM_LAYERS, len(choices)))
         for layer, c in enumerate(genotype.channels):
             onehot[layer, choices.index(c)] = 1.0
         w = np.array(genotype.channels, dtype=float) / widest
-        return onehot.ravel(), np.concatenate([w[:-1] * w[1:], w * w])
+        return np.concatenate([onehot.ravel(), w[:-1] * w[1:], w * w])
 
-    return CellFeatures(
-        tuple(names),
-        tuple(products + squares),
-        "products of adjacent layers' channel counts and each layer's squared count",
-        encode,
+    columns, designs = _designs(
+        [("additive", names), ("interactions", products + squares)],
+        [
+            (ADDITIVE, "", ["additive"]),
+            (
+                INTERACTIONS,
+                "products of adjacent layers' channel counts and each layer's squared count",
+                ["additive", "interactions"],
+            ),
+        ],
     )
+    return CellFeatures(columns, designs, encode)
 
 
 _FEATURES: tuple[tuple[type[SearchSpace[Any]], Callable[[Any], CellFeatures]], ...] = (
@@ -251,16 +341,22 @@ def edge_op_features(space: SearchSpace[Any], genotype: Any) -> np.ndarray:
     Raises:
         ValueError: a space :func:`cell_features` cannot model, or a genotype the space rejects.
     """
-    return cell_features(space).encode(space.coerce(genotype))[0]
+    features = cell_features(space)
+    return features.matrix([space.coerce(genotype)], features.additive)[0]
 
 
 def interaction_features(space: SearchSpace[Any], genotype: Any) -> np.ndarray:
-    """The interaction features of ``genotype`` in ``space`` (empty for a space without any).
+    """The interaction features of ``genotype`` in ``space``: those of the ``additive+interactions``
+    design beyond the additive ones (empty for a space without it).
 
     Raises:
         ValueError: a space :func:`cell_features` cannot model, or a genotype the space rejects.
     """
-    return cell_features(space).encode(space.coerce(genotype))[1]
+    features = cell_features(space)
+    row = features.matrix([space.coerce(genotype)])[0]
+    design = next((d for d in features.designs if d.name == INTERACTIONS), None)
+    additive = set(features.additive.columns)
+    return np.array([row[i] for i in (design.columns if design else ()) if i not in additive])
 
 
 # ----------------------------------------------------------------------------- the table
@@ -409,27 +505,25 @@ class CostModel:
 
     Attributes:
         features: the space's :class:`CellFeatures`.
-        interactions: whether the model uses the interaction features.
+        design: the feature set the model uses (one of ``features.designs``).
         ridge: the fit (weights on the centred features, intercept).
     """
 
     features: CellFeatures
-    interactions: bool
+    design: Design
     ridge: _Ridge
 
     def predict(self, genotypes: Sequence[Any]) -> np.ndarray:
         """The predicted cost of each valid genotype (at least 0)."""
-        return self.predict_features(self.features.matrix(genotypes, self.interactions))
+        return self.predict_features(self.features.matrix(genotypes))
 
     def predict_features(self, x: np.ndarray) -> np.ndarray:
-        """The predicted cost of rows of features (:meth:`CellFeatures.matrix`; interaction columns
-        beyond those the model uses are ignored), at least 0."""
-        width = len(self.features.additive) + (len(self.features.interactions) if self.interactions else 0)
-        return np.maximum(self.ridge.predict(np.asarray(x, dtype=float)[:, :width]), 0.0)
+        """The predicted cost of rows of every feature (:meth:`CellFeatures.matrix`), at least 0."""
+        return np.maximum(self.ridge.predict(np.asarray(x, dtype=float)[:, list(self.design.columns)]), 0.0)
 
     def terms(self) -> dict[str, float]:
         """``{feature: weight}`` of the model (the intercept under ``"intercept"``)."""
-        names = list(self.features.additive) + (list(self.features.interactions) if self.interactions else [])
+        names = self.features.names(self.design)
         intercept = self.ridge.y_mean - float(self.ridge.x_mean @ self.ridge.weights)
         return {"intercept": intercept, **{n: float(w) for n, w in zip(names, self.ridge.weights, strict=True)}}
 
@@ -444,8 +538,9 @@ class TableFit:
         rows: measured rows used.
         cells: distinct cells (canonical keys) among them.
         not_measured: rows dropped as not measured.
-        features: ``"additive"`` or ``"additive+interactions"`` (model only).
-        interactions: the space's interaction rule, in words (model only).
+        features: the name of the design chosen (model only): ``"additive"``, or one that
+            models more (``"additive+interactions"``, ``"shared ops+data flow"``).
+        rule: what the chosen design models beyond one term per op per edge, in words (model only).
         ridge: the ridge strength chosen (model only).
         in_sample: RMSE, mean relative error and Spearman of the fit on the measured rows.
         leave_one_out: the same of each row predicted by the model fitted without it.
@@ -460,7 +555,7 @@ class TableFit:
     cells: int
     not_measured: int
     features: str | None = None
-    interactions: str | None = None
+    rule: str | None = None
     ridge: float | None = None
     in_sample: dict[str, float | None] = field(default_factory=dict)
     leave_one_out: dict[str, float | None] = field(default_factory=dict)
@@ -479,7 +574,7 @@ class TableFit:
         if self.mode == "model":
             doc.update(
                 features=self.features,
-                interactions=self.interactions,
+                rule=self.rule,
                 ridge=self.ridge,
                 in_sample=dict(self.in_sample),
                 leave_one_out=dict(self.leave_one_out),
@@ -508,9 +603,8 @@ def fit_cost_model(
 ) -> tuple[CostModel, TableFit]:
     """Fit the cost model of ``space`` to measured ``values`` of ``genotypes``.
 
-    The additive model and, where the space has interactions, the additive model with them are
-    fitted by ridge regression over :data:`RIDGE_GRID`; the one with the lowest exact
-    leave-one-out RMSE is kept.
+    Each design of the space (:attr:`CellFeatures.designs`) is fitted by ridge regression over
+    :data:`RIDGE_GRID`; the one with the lowest exact leave-one-out RMSE is kept.
 
     Args:
         space: the space (one :func:`cell_features` models).
@@ -539,27 +633,25 @@ def fit_cost_model(
             f"too few measured cells to fit a cost model of the {space.name} space: {distinct} distinct cells, "
             f"at least {MIN_FIT_CELLS} needed"
         )
-    x = features.matrix(cells, interactions=True)
-    width = len(features.additive)
-    options = {ADDITIVE: False, **({INTERACTIONS: True} if features.interactions else {})}
-    fits = {name: _ridge(x if full else x[:, :width], y) for name, full in options.items()}
-    chosen = min(fits, key=lambda name: fits[name][1])
-    ridge = fits[chosen][0]
-    model = CostModel(features, options[chosen], ridge)
-    held = set(np.flatnonzero(x[:, :width].any(axis=0)).tolist())
-    unseen = tuple(name for i, name in enumerate(features.additive) if i not in held)
+    x = features.matrix(cells)
+    fits = {d.name: (d, *_ridge(x[:, list(d.columns)], y)) for d in features.designs}
+    design, ridge, _ = min(fits.values(), key=lambda fit: fit[2])
+    model = CostModel(features, design, ridge)
+    additive = features.additive
+    held = np.asarray(x[:, list(additive.columns)].any(axis=0))
+    unseen = tuple(name for name, h in zip(features.names(additive), held, strict=True) if not h)
     fit = TableFit(
         space=space.name,
         mode="model",
         rows=len(cells),
         cells=distinct,
         not_measured=not_measured,
-        features=chosen,
-        interactions=features.rule if options[chosen] else None,
+        features=design.name,
+        rule=design.rule or None,
         ridge=ridge.strength,
         in_sample=_errors(np.maximum(ridge.fitted, 0.0), y),
         leave_one_out=_errors(np.maximum(ridge.left_out, 0.0), y),
-        candidates={name: rmse for name, (_, rmse) in fits.items()},
+        candidates={name: rmse for name, (_, _, rmse) in fits.items()},
         unseen=unseen,
     )
     if unseen:
