@@ -88,3 +88,25 @@ def test_directions_and_units() -> None:
     assert get_proxy("kernel_depth").higher_is_better
     assert not get_proxy("shortcut_depth").higher_is_better
     assert get_proxy("kernel_depth").unit and get_proxy("shortcut_depth").unit
+
+
+def test_the_two_depths_share_one_forward_pass_per_network_and_batch() -> None:
+    """Scoring one cell with both proxies runs the network once; another batch or network runs it again."""
+    calls = []
+
+    class Counted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(1)
+            return self.head(self.conv(x).mean((2, 3)))
+
+    net, x, y = Counted(), torch.randn(2, 3, 8, 8), torch.tensor([0, 1])
+    assert (get_proxy("kernel_depth")(net, x, y), get_proxy("shortcut_depth")(net, x, y)) == (1, 2)
+    assert len(calls) == 1
+    get_proxy("kernel_depth")(net, x.clone(), y)
+    get_proxy("kernel_depth")(Counted(), x, y)
+    assert len(calls) == 3

@@ -17,7 +17,7 @@ network whose output does not depend on its input this way scores NaN.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import weakref
 
 import torch
 from torch import nn
@@ -52,27 +52,39 @@ def _is_zeroed(node: Node) -> bool:
     return isinstance(other, torch.Tensor) and other.numel() == 1 and float(other) == 0.0
 
 
-def path_extremes(net: nn.Module, inputs: torch.Tensor, counts: Callable[[Node], bool]) -> tuple[float, float]:
-    """The most and fewest counted nodes on one path from the input to the output.
+_LAST: list[tuple[weakref.ref[nn.Module], weakref.ref[torch.Tensor], tuple[float, float]]] = []
+"""The last network and batch walked, and their depths (one entry)."""
+
+
+def path_depths(net: nn.Module, inputs: torch.Tensor) -> tuple[float, float]:
+    """``(kernel_depth, shortcut_depth)`` of ``net`` from one forward pass and one walk of its graph.
+
+    The result for the last network and batch is kept (while both live), so the two proxies
+    scoring one cell share the pass: the counts depend on the network's structure only.
 
     Args:
         net: the network (left as it was).
         inputs: a batch; only its first image is used.
-        counts: which graph nodes a path counts.
 
     Returns:
-        ``(most, fewest)``, both NaN when no path leads from the input to the output.
+        The most spatial convolutions and the fewest layers on one path, both NaN when no path
+        leads from the input to the output.
     """
+    if _LAST and _LAST[0][0]() is net and _LAST[0][1]() is inputs:
+        return _LAST[0][2]
     with preserved(net), torch.enable_grad():
         net.eval()
         x = inputs[:1].detach().clone().requires_grad_(True)
         out = net(x)
         out = out[0] if isinstance(out, tuple) else out
-        return _extremes(out.grad_fn, x, counts)
+        depths = _walk(out.grad_fn, x)
+    _LAST[:] = [(weakref.ref(net), weakref.ref(inputs), depths)]
+    return depths
 
 
-def _extremes(root: Node | None, x: torch.Tensor, counts: Callable[[Node], bool]) -> tuple[float, float]:
-    """Longest and shortest counted path from ``root`` down to the leaf of ``x`` (iterative DFS)."""
+def _walk(root: Node | None, x: torch.Tensor) -> tuple[float, float]:
+    """The most spatial convolutions and the fewest layers on a path from ``root`` down to the
+    leaf of ``x`` (iterative DFS)."""
     if root is None:
         return math.nan, math.nan
     done: dict[Node, tuple[float, float] | None] = {}
@@ -90,8 +102,8 @@ def _extremes(root: Node | None, x: torch.Tensor, counts: Callable[[Node], bool]
             done[node] = (0.0, 0.0)
             continue
         below = [b for b in (done[c] for c in children) if b is not None]
-        step = 1.0 if counts(node) else 0.0
-        done[node] = (step + max(b[0] for b in below), step + min(b[1] for b in below)) if below else None
+        kernels, layers = float(_is_spatial_convolution(node)), float(_is_layer(node))
+        done[node] = (kernels + max(b[0] for b in below), layers + min(b[1] for b in below)) if below else None
     found = done[root]
     return found if found is not None else (math.nan, math.nan)
 
@@ -99,10 +111,10 @@ def _extremes(root: Node | None, x: torch.Tensor, counts: Callable[[Node], bool]
 @register_proxy("kernel_depth", higher_is_better=True, unit="spatial convolutions")
 def kernel_depth(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """The most spatial convolutions (kernel larger than 1x1) on one input-to-output path."""
-    return path_extremes(net, inputs, _is_spatial_convolution)[0]
+    return path_depths(net, inputs)[0]
 
 
 @register_proxy("shortcut_depth", higher_is_better=False, unit="layers")
 def shortcut_depth(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     """The fewest convolution, linear or pooling layers on one input-to-output path."""
-    return path_extremes(net, inputs, _is_layer)[1]
+    return path_depths(net, inputs)[1]
