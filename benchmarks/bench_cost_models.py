@@ -49,7 +49,8 @@ from scipy.stats import spearmanr
 
 from fne.costs import NetworkSpec, count_params
 from fne.costs.sample_export import choose_cells
-from fne.costs.table import NOT_MEASURED, cell_features, fit_cost_model
+from fne.costs.table import ADDITIVE, INTERACTIONS, NOT_MEASURED, cell_features, fit_cost_model
+from fne.costs.table import SHARED as SHARED_OPS
 from fne.genotopheno import get_space
 from fne.search.benchmark_table import ARCH_COLUMN, read_rows
 
@@ -224,8 +225,7 @@ def print_table(result: dict[str, Any], sizes: Sequence[int]) -> None:
 
 def _designs(chosen: dict[str, int]) -> str:
     """How many fits chose each design, as ``a/i/s`` counts."""
-    names = ("additive", "additive+interactions", "shared ops+data flow")
-    return "/".join(str(chosen.get(n, 0)) for n in names)
+    return "/".join(str(chosen.get(n, 0)) for n in (ADDITIVE, INTERACTIONS, SHARED_OPS))
 
 
 if __name__ == "__main__":

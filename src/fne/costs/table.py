@@ -42,8 +42,8 @@ fitted by ridge regression (the intercept unpenalised) on the measured cells:
 
 The design (:attr:`CellFeatures.designs`) and the ridge strength are chosen by leave-one-out
 error on the measured cells (computed exactly from the ridge's hat matrix), so terms enter
-only where the measurements justify them. Predictions are clipped at 0. Measured cells keep their measured
-value (the mean of their canonical key's rows).
+only where the measurements justify them. Predictions are clipped at 0. Measured cells keep
+their measured value (the mean of their canonical key's rows).
 """
 
 from __future__ import annotations
@@ -243,12 +243,7 @@ def _nb201_features(space: NB201Space) -> CellFeatures:
         flow = np.concatenate([from_fed.sum(0), from_fed.ravel(), to_output.sum(0), to_output.ravel(), [1.0 - live]])
         keep = [position[op] for op in real]
         shared_flow = np.concatenate([from_fed.sum(0)[keep], to_output.sum(0)[keep], (from_fed * target).sum(0)[keep]])
-        inputs = [
-            sum(op != "none" and fed[src] for (src, dst), op in zip(NB201_EDGES, genotype.ops, strict=True) if dst == n)
-            for n in range(4)
-        ]
-        working = [n for n in (1, 2, 3) if fed[n] and reach[n]]
-        nodes = [float(sum(n < 3 for n in working)), float(sum(inputs[n] > 1 for n in working))]
+        nodes = _nb201_nodes(genotype.ops, fed, reach)
         return np.concatenate([additive, flow, onehot.sum(0)[keep], shared_flow, nodes])
 
     return CellFeatures(columns, designs, encode)
