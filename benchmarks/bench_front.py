@@ -87,6 +87,8 @@ DEVICES = (
 )
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 SSS_WIDTHS = (8, 16, 24, 32, 40, 48, 56, 64)
+PUBLISHED_DECIMALS = 6
+"""Decimals of the table's published ``c10_flops`` and ``c10_params``."""
 CHANCE_ERROR = 0.9
 """Test error of a CIFAR-10 network that computes nothing from the image (10 classes)."""
 
@@ -107,7 +109,10 @@ def one_hot(arch: str) -> np.ndarray:
 
 
 def read_table(path: Path) -> dict[str, dict[str, float]]:
-    """Every cell's test error (fraction) and true FLOPs and params, by cell text."""
+    """Every cell's test error (fraction) and true FLOPs and params, by cell text.
+
+    Costs are rounded to the table's published precision, so cells of equal cost tie exactly
+    (unrounded, the fit's last bits would order them and a front could hold several of them)."""
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     table = {r["arch_str"]: {"error": 1.0 - float(r["c10_test_200ep"]) / 100.0} for r in rows}
@@ -121,7 +126,7 @@ def read_table(path: Path) -> dict[str, dict[str, float]]:
         if residual > 1e-6:
             raise ValueError(f"{column} is not linear in the edges' ops (residual {residual:g})")
         for r, value in zip(rows, X @ coef, strict=True):
-            table[r["arch_str"]][cost] = float(value)
+            table[r["arch_str"]][cost] = round(float(value), PUBLISHED_DECIMALS)
     return table
 
 

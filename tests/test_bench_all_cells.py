@@ -49,6 +49,20 @@ def test_enumeration_front_of_the_truth_is_the_true_front() -> None:
     assert noisy["enumeration_igd"] > 0 and noisy["enumeration_hv"] < exact["enumeration_hv"]
 
 
+def test_cells_of_equal_flops_tie_exactly_and_one_of_them_reaches_the_front(nb201_csv: Path) -> None:
+    import bench_front
+
+    table = bench_front.read_table(nb201_csv)
+    by_ops: dict[tuple[str, ...], set[float]] = {}
+    for text, row in table.items():
+        by_ops.setdefault(tuple(sorted(bench_front.edge_ops(text))), set()).add(row["flops"])
+    assert len(by_ops) == 210 and all(len(values) == 1 for values in by_ops.values())  # one value per op multiset
+    texts = [f"cell{i}" for i in range(6)]
+    small = {t: {"error": 0.1 - 0.01 * i, "flops": 10.0 if i < 3 else 20.0} for i, t in enumerate(texts)}
+    front = all_cells.enumeration_front(np.arange(6.0), texts, small, all_cells.Indicators(small, "flops"))
+    assert front["enumeration_cells"] == 2  # each level's best-ranked cell only
+
+
 def test_choose_weights_finds_the_informative_proxies() -> None:
     scores = [
         {"meco": a + RNG.normal(0, 1), "naswot": RNG.normal(), "flops": float(level)}

@@ -11,7 +11,8 @@ explicitly, with a value other than its default, wins)::
 * ``front``: a quality-cost front rather than one pick: survival along the front, 40 cells for
   14 generations (600 evaluations), no tournament (chosen on NB201 seeds 10 and 11 by
   ``benchmarks/bench_front.py``: IGD 0.0052 and 0.0054 against 0.0083 and 0.0102 with 20 cells
-  for 29 generations, and 0.0135 with the ranking's survival).
+  for 29 generations, and 0.0135 with the ranking's survival; IGD as measured until 0.8.0,
+  against a true front that held some dominated cells of equal FLOPs).
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ class NB201Space(SearchSpace[NB201Genotype]):
     plus within-FLOPs-level Spearman with at most 1.6 forward+backward passes per cell (1.51), the
     path depths of the computation graph among the candidates. On the 5,858 other cells: Spearman
     0.958, Kendall 0.821, mean Spearman within FLOPs levels 0.733; every cell ranked by it gives a
-    front of IGD 0.0036 and hypervolume 0.8934 against the true FLOPs front
+    front of IGD 0.0064 and hypervolume 0.8925 against the true FLOPs front
     (``report/results/bench_proxies_all_fast.json``). The default search led by it picked 94.27% on
     seeds 0-4, as the ranking before it did (94.26%)."""
 
