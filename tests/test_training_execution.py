@@ -4,6 +4,7 @@ work makes fewer threads faster), ``--threads`` to fix the count, and the precis
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +22,11 @@ from fne.training.execution import (
     grad_scaler,
     resolve_precision,
 )
-from fne.training.recipe import TrainConfig
+from fne.training.recipe import TrainConfig, predict
 from fne.training.run import TrainCommandConfig
 from fne.training.train_cell import train_cell
 
+train_cell_module = importlib.import_module("fne.training.train_cell")
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
 
 
@@ -143,6 +145,39 @@ def test_threads_given_fix_the_count(tmp_path: Path) -> None:
         threads=1,
     )
     assert report["threads"] == {"threads": 1, "tuned": False, "steps_at": {"1": 3}}
+
+
+def test_predictions_in_shards_equal_one_pass_in_order() -> None:
+    net = get_space("nb201").build(ARCH, C=4, N=1)
+    images = _data().test
+    whole = predict(net, images)
+    for shards in (2, 3, len(images) + 5):  # more shards than images: one image each
+        assert np.allclose(predict(net, images, shards=shards), whole, atol=1e-5)
+
+
+def test_the_test_pass_runs_one_shard_per_core_or_per_given_thread(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def recording(net: torch.nn.Module, split: Split, **kwargs: object) -> np.ndarray:
+        seen.append((int(kwargs["shards"]), torch.get_num_threads()))  # type: ignore[call-overload]
+        return predict(net, split, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(train_cell_module, "predict", recording)
+    for threads, out in ((None, "a"), (3, "b")):
+        train_cell(
+            get_space("nb201"),
+            ARCH,
+            _data(),
+            out=tmp_path / out,
+            epochs=1,
+            config=TrainConfig(batch_size=16, min_steps=1),
+            build_kwargs={"C": 4, "N": 1},
+            progress=False,
+            threads=threads,
+        )
+    assert seen == [(usable_cpus(), 1), (3, 1)]  # this thread keeps one torch thread while shards compute
 
 
 def test_fne_train_threads_default_to_every_core() -> None:

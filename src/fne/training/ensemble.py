@@ -34,10 +34,9 @@ from fne.data import Dataset
 from fne.files import atomic_write_json, jsonable
 from fne.genotopheno.space import SearchSpace
 from fne.model_file import Ensemble, ModelInfo, load_model, save_model
-from fne.training.metrics import classification_metrics
-from fne.training.recipe import TrainConfig, predict
+from fne.training.recipe import TrainConfig
 from fne.training.run import REPORT
-from fne.training.train_cell import MODEL, TRAIN_STATE, train_cell
+from fne.training.train_cell import MODEL, TRAIN_STATE, test_figures, train_cell
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +234,7 @@ def _join(
     infos: list[ModelInfo] = [net.fne_info for net in nets]  # type: ignore[misc]  # set by load_model
     ensemble = Ensemble(nets).eval()
     start = time.perf_counter()
-    figures = classification_metrics(data.test.labels, predict(ensemble, data.test, device=device))
+    figures = test_figures(ensemble, data.test, device)
     test_seconds = time.perf_counter() - start
     if clock is not None:
         clock.add("testing", test_seconds)

@@ -22,17 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from fne.compute import torch_threads, usable_cpus
-from fne.data import Dataset, dataset_network_kwargs
+from fne.data import Dataset, Device, Split, dataset_network_kwargs
 from fne.genotopheno.space import SearchSpace
 from fne.model_file import save_model
 from fne.training.metrics import classification_metrics
-from fne.training.recipe import TrainConfig, TrainingLog, predict, train_network
+from fne.training.recipe import TrainConfig, predict, train_network
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["train_cell", "MODEL", "TRAIN_STATE"]
+__all__ = ["train_cell", "test_figures", "MODEL", "TRAIN_STATE"]
 
 MODEL = "model.pt"
 TRAIN_STATE = "train_state.pt"
@@ -71,8 +72,9 @@ def train_cell(
         progress: show progress over the training steps.
         clock: optional :class:`fne.search.clock.RunClock` to add ``training`` and
             ``testing`` seconds to.
-        threads: torch threads for training and testing, whatever the caller's count (None:
-            every usable core, fewer while other work makes fewer faster).
+        threads: torch threads for training, and test shards (:func:`test_figures`), whatever
+            the caller's count (None: every usable core; training at fewer while other work
+            makes fewer faster).
 
     Returns:
         ``epochs``, ``test_accuracy`` (percent), ``seconds``, ``seconds_per_epoch``, ``model``,
@@ -105,8 +107,8 @@ def train_cell(
     if clock is not None:
         clock.add("training", log.seconds)
     test_start = time.perf_counter()
-    with _timed(clock, "testing"), torch_threads(_test_threads(log, threads)):
-        figures = classification_metrics(data.test.labels, predict(net, data.test, device=device))
+    with _timed(clock, "testing"):
+        figures = test_figures(net, data.test, device, threads)
     test_seconds = time.perf_counter() - test_start
     acc = figures.pop("accuracy")
     mean, std = data.stats
@@ -161,12 +163,13 @@ def train_cell(
     }
 
 
-def _test_threads(log: TrainingLog, threads: int | None) -> int:
-    """Threads for the test pass: ``threads``, else the count that ran the most training steps."""
-    if threads is not None:
-        return threads
-    steps_at = log.threads.get("steps_at") or {str(usable_cpus()): 1}
-    return int(max(steps_at, key=lambda n: steps_at[n]))
+def test_figures(net: nn.Module, test: Split, device: Device, threads: int | None = None) -> dict[str, Any]:
+    """:func:`~fne.training.metrics.classification_metrics` of ``net`` on ``test``, predicted as
+    one shard per thread (``threads``, default every usable core; see
+    :func:`~fne.training.recipe.predict`)."""
+    with torch_threads(1):  # the shards' threads compute; this one waits
+        probabilities = predict(net, test, device=device, shards=threads or usable_cpus())
+    return classification_metrics(test.labels, probabilities)
 
 
 @contextlib.contextmanager
