@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from fne.training.run import TrainCommandConfig
 from fne.training.train_cell import train_cell
 
 train_cell_module = importlib.import_module("fne.training.train_cell")
+recipe_module = importlib.import_module("fne.training.recipe")
 ARCH = "|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
 
 
@@ -155,16 +157,21 @@ def test_predictions_in_shards_equal_one_pass_in_order() -> None:
         assert np.allclose(predict(net, images, shards=shards), whole, atol=1e-5)
 
 
-def test_the_test_pass_runs_one_shard_per_core_or_per_given_thread(
+def test_held_out_and_test_passes_run_one_shard_per_core_or_per_given_thread(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     seen: list[tuple[int, int]] = []
+    held_out: list[tuple[int, int]] = []
 
-    def recording(net: torch.nn.Module, split: Split, **kwargs: object) -> np.ndarray:
-        seen.append((int(kwargs["shards"]), torch.get_num_threads()))  # type: ignore[call-overload]
-        return predict(net, split, **kwargs)  # type: ignore[arg-type]
+    def recorder(calls: list[tuple[int, int]]) -> Any:
+        def recording(net: torch.nn.Module, split: Split, **kwargs: Any) -> np.ndarray:
+            calls.append((int(kwargs["shards"]), torch.get_num_threads()))
+            return predict(net, split, **kwargs)
 
-    monkeypatch.setattr(train_cell_module, "predict", recording)
+        return recording
+
+    monkeypatch.setattr(train_cell_module, "predict", recorder(seen))
+    monkeypatch.setattr(recipe_module, "predict", recorder(held_out))
     for threads, out in ((None, "a"), (3, "b")):
         train_cell(
             get_space("nb201"),
@@ -178,6 +185,7 @@ def test_the_test_pass_runs_one_shard_per_core_or_per_given_thread(
             threads=threads,
         )
     assert seen == [(usable_cpus(), 1), (3, 1)]  # this thread keeps one torch thread while shards compute
+    assert held_out == [(usable_cpus(), 1), (3, 1)]  # one epoch each, validated on the held-out images
 
 
 def test_fne_train_threads_default_to_every_core() -> None:

@@ -547,11 +547,15 @@ def _one_epoch(
     return float(total) / max(steps, 1)
 
 
-def _validate(training: _Training, val: Split, device: Device, precision: str, balance: str) -> dict[str, float]:
-    """Score the network (its weight average with ``ema``) on ``val``; keep its weights when they
-    are the best so far."""
+def _validate(
+    training: _Training, val: Split, device: Device, precision: str, balance: str, shards: int
+) -> dict[str, float]:
+    """Score the network (its weight average with ``ema``) on ``val``, in ``shards`` shards (see
+    :func:`predict`); keep its weights when they are the best so far."""
     net = training.kept()
-    figures = classification_metrics(val.labels, predict(net, val, device=device, precision=precision))
+    with torch_threads(1):  # the shards' threads compute; this one waits
+        probabilities = predict(net, val, device=device, precision=precision, shards=shards)
+    figures = classification_metrics(val.labels, probabilities)
     scores = {"val_accuracy": figures["accuracy"], "val_balanced_accuracy": figures["balanced_accuracy"]}
     score = scores["val_balanced_accuracy" if balance != "none" else "val_accuracy"]
     if score > training.best_score:
@@ -676,7 +680,7 @@ def train_network(
                     "seconds": time.perf_counter() - epoch_start,
                 }
                 if val is not None:
-                    entry.update(_validate(training, val, device, precision, balance))
+                    entry.update(_validate(training, val, device, precision, balance, most))
                     waited = training.epoch - training.best_epoch
                     training.stopped = 0 < config.patience <= waited and training.epoch < epochs
                 training.history.append(entry)
