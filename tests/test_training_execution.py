@@ -149,23 +149,34 @@ def test_threads_given_fix_the_count(tmp_path: Path) -> None:
     assert report["threads"] == {"threads": 1, "tuned": False, "steps_at": {"1": 3}}
 
 
-def test_predictions_in_shards_equal_one_pass_in_order() -> None:
+def test_predictions_in_shards_equal_one_pass_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     net = get_space("nb201").build(ARCH, C=4, N=1)
     images = _data().test
     whole = predict(net, images)
-    for shards in (2, 3, len(images) + 5):  # more shards than images: one image each
-        assert np.allclose(predict(net, images, shards=shards), whole, atol=1e-5)
+    threads_seen: list[int] = []
+    original = recipe_module._predict
+
+    def recording(*args: Any) -> np.ndarray:
+        threads_seen.append(torch.get_num_threads())
+        return original(*args)
+
+    monkeypatch.setattr(recipe_module, "_predict", recording)
+    with torch_threads(2):
+        for shards in (1, 2, 3, len(images) + 5):  # more shards than images: one image each
+            assert np.allclose(predict(net, images, shards=shards), whole, atol=1e-5)
+        assert torch.get_num_threads() == 2  # the caller's count is back
+    assert set(threads_seen) == {1} and len(threads_seen) == 1 + 2 + 3 + len(images)
 
 
 def test_held_out_and_test_passes_run_one_shard_per_core_or_per_given_thread(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    seen: list[tuple[int, int]] = []
-    held_out: list[tuple[int, int]] = []
+    seen: list[int] = []
+    held_out: list[int] = []
 
-    def recorder(calls: list[tuple[int, int]]) -> Any:
+    def recorder(calls: list[int]) -> Any:
         def recording(net: torch.nn.Module, split: Split, **kwargs: Any) -> np.ndarray:
-            calls.append((int(kwargs["shards"]), torch.get_num_threads()))
+            calls.append(int(kwargs["shards"]))
             return predict(net, split, **kwargs)
 
         return recording
@@ -184,8 +195,7 @@ def test_held_out_and_test_passes_run_one_shard_per_core_or_per_given_thread(
             progress=False,
             threads=threads,
         )
-    assert seen == [(usable_cpus(), 1), (3, 1)]  # this thread keeps one torch thread while shards compute
-    assert held_out == [(usable_cpus(), 1), (3, 1)]  # one epoch each, validated on the held-out images
+    assert seen == held_out == [usable_cpus(), 3]  # one held-out pass (one epoch) and one test pass each
 
 
 def test_fne_train_threads_default_to_every_core() -> None:

@@ -306,7 +306,7 @@ def predict(
     device: Device = "cpu",
     precision: str = "fp32",
     batch_size: int | None = None,
-    shards: int = 1,
+    shards: int | None = None,
 ) -> np.ndarray:
     """Class probabilities ``(N, K)`` of ``net`` for ``split`` (eval mode, inference mode).
 
@@ -317,23 +317,26 @@ def predict(
         precision: ``fp32``, or ``bf16``/``fp16`` autocast.
         batch_size: images a batch (default: :func:`eval_batch_size`).
         shards: on a CPU, the images are cut into this many runs of consecutive images,
-            predicted side by side in threads of one torch thread each (1: one pass with the
-            caller's torch threads). Shards never wait for each other inside an operation, so
-            they keep their pace beside other busy processes where threads of one pass stall:
+            predicted side by side in threads of one torch thread each (None: one pass with the
+            caller's torch threads; 1: one pass with one thread). Shards never wait for each
+            other inside an operation, so they keep their pace beside other busy processes
+            where threads of one pass stall:
             4,000 Fashion-MNIST test images through the NB201 optimum cell on two cores took
             3.0 s as two shards and 3.2-3.6 s with two threads in one pass; beside another
             process training with two threads, 6.5-6.9 s against 15-18 s (one thread: 6.4-7.5 s).
     """
     net.eval()
-    shards = max(1, min(shards, len(split))) if torch.device(device).type == "cpu" else 1
-    if shards == 1:
+    if shards is None or torch.device(device).type != "cpu":
         return _predict(net, split, device, precision, batch_size)
-    pieces = np.array_split(np.arange(len(split)), shards)
-    with ThreadPoolExecutor(
-        shards, thread_name_prefix="fne-predict", initializer=torch.set_num_threads, initargs=(1,)
-    ) as pool:
-        parts = list(pool.map(lambda piece: _predict(net, split.subset(piece), device, precision, batch_size), pieces))
-    return np.concatenate(parts)
+    pieces = np.array_split(np.arange(len(split)), max(1, min(shards, len(split))))
+    with torch_threads(1):  # the shards' threads compute; this one waits
+        if len(pieces) == 1:
+            return _predict(net, split, device, precision, batch_size)
+        with ThreadPoolExecutor(
+            len(pieces), thread_name_prefix="fne-predict", initializer=torch.set_num_threads, initargs=(1,)
+        ) as pool:
+            parts = pool.map(lambda piece: _predict(net, split.subset(piece), device, precision, batch_size), pieces)
+            return np.concatenate(list(parts))
 
 
 def _predict(net: nn.Module, split: Split, device: Device, precision: str, batch_size: int | None) -> np.ndarray:
@@ -553,9 +556,7 @@ def _validate(
     """Score the network (its weight average with ``ema``) on ``val``, in ``shards`` shards (see
     :func:`predict`); keep its weights when they are the best so far."""
     net = training.kept()
-    with torch_threads(1):  # the shards' threads compute; this one waits
-        probabilities = predict(net, val, device=device, precision=precision, shards=shards)
-    figures = classification_metrics(val.labels, probabilities)
+    figures = classification_metrics(val.labels, predict(net, val, device=device, precision=precision, shards=shards))
     scores = {"val_accuracy": figures["accuracy"], "val_balanced_accuracy": figures["balanced_accuracy"]}
     score = scores["val_balanced_accuracy" if balance != "none" else "val_accuracy"]
     if score > training.best_score:

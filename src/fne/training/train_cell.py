@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fne.compute import torch_threads, usable_cpus
+from fne.compute import usable_cpus
 from fne.data import Dataset, Device, Split, dataset_network_kwargs
 from fne.genotopheno.space import SearchSpace
 from fne.model_file import save_model
@@ -167,9 +167,7 @@ def test_figures(net: nn.Module, test: Split, device: Device, threads: int | Non
     """:func:`~fne.training.metrics.classification_metrics` of ``net`` on ``test``, predicted as
     one shard per thread (``threads``, default every usable core; see
     :func:`~fne.training.recipe.predict`)."""
-    with torch_threads(1):  # the shards' threads compute; this one waits
-        probabilities = predict(net, test, device=device, shards=threads or usable_cpus())
-    return classification_metrics(test.labels, probabilities)
+    return classification_metrics(test.labels, predict(net, test, device=device, shards=threads or usable_cpus()))
 
 
 @contextlib.contextmanager
