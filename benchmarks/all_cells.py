@@ -37,7 +37,7 @@ import torch
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from scipy.stats import kendalltau, spearmanr
 
-from bench_front import Indicators
+from bench_front import Indicators, front_points
 from fne.compute import Failed, make_evaluator
 from fne.evolution.fitness import aggregate as agg
 from fne.evolution.fitness import score_genotype
@@ -72,7 +72,9 @@ def _score_job(
     return score_genotype("nb201", text, proxies, x, y, "cpu", 0, build)
 
 
-def _read_scores(path: Path) -> dict[str, dict[str, float]]:
+def read_scores(path: Path) -> dict[str, dict[str, float]]:
+    """The score file's scores by canonical key (empty when there is no file; a later line of a
+    key replaces an earlier one)."""
     found: dict[str, dict[str, float]] = {}
     if not path.exists():
         return found
@@ -114,7 +116,7 @@ def score_every_cell(
     """
     space = get_space("nb201")
     keys = {space.canonical(t): t for t in reversed(texts)}  # the first text of each key
-    done = _read_scores(path)
+    done = read_scores(path)
     todo = [(k, t) for k, t in keys.items() if not set(proxies) <= set(done.get(k, {}))]
     missing = sorted({p for k, _ in todo for p in proxies if p not in done.get(k, {})}, key=list(proxies).index)
     logger.info("%d unique cells, %d to score (%s)", len(keys), len(todo), ", ".join(missing) or "none")
@@ -165,13 +167,25 @@ def within_levels(values: np.ndarray, truth: np.ndarray, levels: np.ndarray) -> 
 
 
 def enumeration_front(
-    values: np.ndarray, texts: Sequence[str], table: Mapping[str, Mapping[str, float]], indicators: Indicators
+    values: np.ndarray,
+    texts: Sequence[str],
+    table: Mapping[str, Mapping[str, float]],
+    indicators: Indicators,
+    *,
+    cost: np.ndarray | None = None,
+    judged: str = "flops",
 ) -> dict[str, float]:
-    """IGD and hypervolume of the cells non-dominated in (ranking, FLOPs) against the true front."""
-    flops = np.array([table[t]["flops"] for t in texts])
-    objectives = np.column_stack([-values, flops])
-    front = NonDominatedSorting().do(objectives, only_non_dominated_front=True)
-    points = np.array([[table[texts[i]]["error"], flops[i]] for i in front])
+    """IGD and hypervolume of the cells non-dominated in (ranking, cost) against the true front.
+
+    Args:
+        cost: the cost the front is chosen on, one per cell (default: the table's ``judged``
+            column); a model's prediction, say.
+        judged: the table column the front's cells are judged at (``indicators``' cost); cells
+            at chance accuracy are left out, as ``bench_front`` leaves them out of every front.
+    """
+    chosen_on = np.array([table[t][judged] for t in texts]) if cost is None else np.asarray(cost, dtype=float)
+    front = NonDominatedSorting().do(np.column_stack([-values, chosen_on]), only_non_dominated_front=True)
+    points = front_points([texts[i] for i in front], table, judged)
     return {f"enumeration_{k}": v for k, v in indicators(points).items()} | {"enumeration_cells": len(front)}
 
 

@@ -16,7 +16,15 @@ of every NB201 CIFAR-10 network on an edge GPU (Jetson TX2), a Raspberry Pi 4, a
   feature set chosen, and the model's own leave-one-out Spearman. The JSON also holds the mean
   relative error over the cells whose output is computed: the 341 cells whose output is zero
   (every path to it holds ``none``) run in 0.01 to 34 ms on the Raspberry Pi and the Pixel 3,
-  and their relative errors dominate the mean there.
+  and their relative errors dominate the mean there;
+* what the model does to a front (with ``--scores``, the all-cell score file of
+  ``bench_proxies.py --phase all``): every measured cell ranked by NB201's search ranking
+  (``NB201Space.search_defaults``), the cells non-dominated in (ranking, cost) looked up in the
+  device's column and held against its true front by ``bench_front``'s IGD and hypervolume.
+  With the true cost of every cell this is the best front the ranking allows on that device;
+  with the model's cost (measured cells keep their measurement, as the table cost serves them)
+  it is the front a search that evaluated every cell would return. A search's front
+  (``bench_front.py``) adds what its evaluations miss.
 
 The baseline is FLOPs: Spearman of each cell's FLOPs against each device's column over every
 measured row. NB201 FLOPs are linear in the op of each edge, so the published ``c10_flops``
@@ -47,6 +55,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from scipy.stats import spearmanr
 
+from all_cells import enumeration_front, filled, ranking_values, read_scores
+from bench_front import Indicators, add_devices, read_table
 from fne.costs import NetworkSpec, count_params
 from fne.costs.sample_export import choose_cells
 from fne.costs.table import ADDITIVE, INTERACTIONS, NOT_MEASURED, cell_features, fit_cost_model
@@ -55,6 +65,8 @@ from fne.genotopheno import get_space
 from fne.search.benchmark_table import ARCH_COLUMN, read_rows
 
 SHARED = ROOT.parent / "shared" / "data" / "nb201"
+SCORES = ROOT / "report" / "results" / "nb201_all_cell_scores.jsonl"
+logger = logging.getLogger(__name__)
 DEVICES = (
     "edgegpu_latency",
     "edgegpu_energy",
@@ -78,6 +90,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--sizes", nargs="+", type=int, default=list(SIZES), help="measured cells per fit")
     ap.add_argument("--seeds", type=int, default=5, help="samples per size (seeds first-seed, first-seed+1, ...)")
     ap.add_argument("--first-seed", type=int, default=0)
+    ap.add_argument("--scores", type=Path, default=SCORES, help="all-cell score file for the fronts ('': none)")
     ap.add_argument("--out", type=Path, default=ROOT / "report" / "results" / "bench_cost_models.json")
     return ap.parse_args(argv)
 
@@ -104,6 +117,26 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b)[0])
 
 
+def library_ranking(texts: Sequence[str], path: Path | None) -> np.ndarray | None:
+    """Every cell's value under NB201's search ranking (higher is better) from the all-cell score
+    file, or None (logged) when the file is missing or lacks a cell."""
+    if path is None:
+        return None
+    if not path.is_file():
+        logger.warning("no all-cell score file at %s: fronts left out", path)
+        return None
+    space = get_space("nb201")
+    chosen = type(space).search_defaults
+    assert chosen is not None, "the nb201 space declares its search ranking"
+    scores = read_scores(path)
+    keys = [space.canonical(t) for t in texts]
+    missing = sorted({k for k in keys if k not in scores or any(p not in scores[k] for p in chosen.weights)})
+    if missing:
+        logger.warning("%s lacks %d cells (e.g. %s): fronts left out", path, len(missing), missing[0])
+        return None
+    return filled(ranking_values([scores[k] for k in keys], dict(chosen.weights), chosen.ranking))
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("fne.costs.table").setLevel(logging.ERROR)  # features no sampled cell holds: counted per run
@@ -121,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     values = {d: np.array([float(row[d]) for row in rows]) for d in args.devices}
     flops, residual = flops_of_every_cell(texts, features[:, list(described.additive.columns)], args.accuracy)
     print(f"{len(texts)} cells; FLOPs from the published c10_flops, largest residual {residual:.2e} MFLOPs")
+    ranking = library_ranking(texts, args.scores)
+    table = read_table(args.accuracy) if ranking is not None else {}
+    if ranking is not None:
+        add_devices(table, args.costs, args.devices)
 
     sizes: dict[str, float] = {}
 
@@ -149,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             "flops_spearman": spearman(flops[measured], y[measured]),
             "sizes": {},
         }
+        kept = np.flatnonzero(measured)
+        kept_texts = [texts[i] for i in kept]
+        if ranking is not None:
+            indicators = Indicators(table, device)
+            entry["true_cost"] = enumeration_front(ranking[kept], kept_texts, table, indicators, judged=device)
         for n in args.sizes:
             runs = []
             for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -162,6 +204,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 predicted = model.predict_features(features[rest])
                 errors = relative_errors(predicted, y[rest])
                 computed = features[rest, zero_cell] == 0.0  # nothing reaches the output
+                fronts: dict[str, float] = {}
+                if ranking is not None:
+                    served = y.copy()
+                    served[rest] = predicted
+                    fronts = enumeration_front(
+                        ranking[kept], kept_texts, table, indicators, cost=served[kept], judged=device
+                    )
                 runs.append(
                     {
                         "seed": seed,
@@ -177,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                             relative_errors(predicted[computed], y[rest][computed]).mean()
                         ),
                         "cells_predicted": int(rest.sum()),
+                        **fronts,
                     }
                 )
             entry["sizes"][str(n)] = {
@@ -188,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         "mean_relative_error",
                         "median_relative_error",
                         "mean_relative_error_computed_output",
+                        *(("enumeration_igd", "enumeration_hv") if ranking is not None else ()),
                     )
                     for stat, fn in (("mean", np.mean), ("std", np.std))
                 },
@@ -221,6 +272,22 @@ def print_table(result: dict[str, Any], sizes: Sequence[int]) -> None:
     print("rho: Spearman of the predictions on every other measured cell; rel: relative error; designs: how many")
     print("fits chose the additive (a), additive+interactions (i) and shared ops+data flow (s) designs; mean and std")
     print("over seeds")
+    if not all("true_cost" in entry for entry in result["devices"].values()):
+        return
+    head = f"\n{'device':18s} {'true cost: IGD':>14s} {'HV':>6s}" + "".join(
+        f" | n={n}: {'IGD':>15s} {'HV':>6s}" for n in sizes
+    )
+    print(head)
+    print("-" * len(head))
+    for device, entry in result["devices"].items():
+        line = f"{device:18s} {entry['true_cost']['enumeration_igd']:14.4f} {entry['true_cost']['enumeration_hv']:6.4f}"
+        for n in sizes:
+            s = entry["sizes"][str(n)]
+            igd = f"{s['enumeration_igd_mean']:.4f}±{s['enumeration_igd_std']:.4f}"
+            line += f" | {' ' * (len(str(n)) + 3)}{igd} {s['enumeration_hv_mean']:6.4f}"
+        print(line)
+    print("fronts of every measured cell ranked by NB201's search ranking, costed by the device (true cost) or by")
+    print("the model fitted to n cells, judged at the true cost against the device's true front (mean, std over seeds)")
 
 
 def _designs(chosen: dict[str, int]) -> str:

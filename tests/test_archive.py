@@ -205,3 +205,22 @@ def test_evolution_picks_with_the_ranking_it_is_given() -> None:
     assert strip == [{k: v for k, v in h.items() if k != "best"} for h in expected.history]
     with pytest.raises(ValueError, match="ranking must be callable"):
         Evolution(space=space, scorer=Scorer(space), ranking="rank_sum")  # type: ignore[arg-type]
+
+
+def test_the_front_leaves_out_cells_that_compute_nothing() -> None:
+    space = get_space("nb201")
+    archive = Archive(space, PROXIES, Counted(), cost_axis="ms")
+    texts = {
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|": (9.0, 3.0),
+        "|skip_connect~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|nor_conv_1x1~2|": (5.0, 2.0),
+        "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|": (0.0, 0.5),  # no path to the output
+        "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|": (1.0, 1.0),
+    }
+    for text, (naswot, ms) in texts.items():
+        archive.add(space.parse(text), {"naswot": naswot, "params": -naswot}, {"ms": ms})
+    order = archive.pick_order()
+    dead = [k for k in order if not space.computes(archive.genotype(k))]
+    assert len(dead) == 1 and dead[0] in order  # ranked like any cell
+    front = archive.front()
+    assert dead[0] not in front
+    assert [archive.axis_costs([k])[0] for k in front] == [3.0, 2.0, 1.0]

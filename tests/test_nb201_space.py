@@ -185,3 +185,10 @@ def test_input_index_must_be_ascii_digits(space, digit: str) -> None:
     first = BEST.replace("nor_conv_3x3~0", f"nor_conv_3x3~{digit}", 1)
     with pytest.raises(ValueError, match="position 1:"):
         space.parse(first)
+
+
+def test_which_cells_compute(space) -> None:
+    assert space.computes(space.parse("|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|")) is False
+    assert space.computes(space.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")) is True
+    assert sum(not space.computes(g) for g in space.all_genotypes()) == 341  # NB201's cells at chance accuracy
+    assert get_space("darts").computes(get_space("darts").sample(np.random.default_rng(0))) is True

@@ -8,7 +8,7 @@ subpackages :mod:`fne.genotopheno`, :mod:`fne.data`, :mod:`fne.evolution`,
 
 from typing import Any
 
-__version__ = "0.8.1"
+__version__ = "0.8.2"
 """The version of fne, declared here only (setup.cfg reads it)."""
 
 __all__ = ["__version__", "load_model"]

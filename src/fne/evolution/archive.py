@@ -26,7 +26,8 @@ rank in the whole space.
 
 With a cost axis (``cost_axis``: the name of a cost each cell was measured on, see
 :mod:`fne.costs`), :meth:`Archive.front` is the quality-cost front: the eligible cells that no
-cell ahead of them in the pick order matches or beats on that cost.
+cell ahead of them in the pick order matches or beats on that cost, among the cells whose
+network computes something from its input (:meth:`~fne.genotopheno.space.SearchSpace.computes`).
 
 The objective matrix is computed once over all archived cells (in evaluation order) and
 kept until a cell is added; the eligible cells are rows of it. The failure rule of
@@ -140,12 +141,13 @@ class Archive:
 
     def front(self) -> list[str]:
         """Keys of the quality-cost front, best first: the eligible cells whose :attr:`cost_axis`
-        cost is below that of every cell ahead of them in the pick order.
+        cost is below that of every cell ahead of them in the pick order, leaving out cells
+        whose network computes nothing from its input (``space.computes``).
 
         Raises:
             ValueError: an archive without a cost axis.
         """
-        order = self.pick_order()
+        order = [k for k in self.pick_order() if self.space.computes(self.genotype(k))]
         front: list[str] = []
         cheapest = math.inf
         for key, cost in zip(order, self.axis_costs(order), strict=True):

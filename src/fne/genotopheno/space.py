@@ -122,6 +122,16 @@ class SearchSpace(abc.ABC, Generic[G]):
         """
         return genotype
 
+    def computes(self, genotype: G) -> bool:
+        """Whether the network's output depends on its input.
+
+        False for a cell through which no path of ops leads from input to output: its network
+        computes the same output for every image, and quality-cost fronts leave it out (it is
+        the cheapest network on a device that skips dead ops, and no one deploys it). A space
+        whose cells always compute returns True.
+        """
+        return True
+
     @abc.abstractmethod
     def sample(self, rng: np.random.Generator) -> G:
         """Draw a random valid genotype with ``rng``."""
