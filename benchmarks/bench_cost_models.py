@@ -44,7 +44,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,8 +155,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     flops, residual = flops_of_every_cell(texts, features[:, list(described.additive.columns)], args.accuracy)
     print(f"{len(texts)} cells; FLOPs from the published c10_flops, largest residual {residual:.2e} MFLOPs")
     ranking = library_ranking(texts, args.scores)
-    table = read_table(args.accuracy) if ranking is not None else {}
+    table: dict[str, dict[str, float]] = {}
     if ranking is not None:
+        table = read_table(args.accuracy)
         add_devices(table, args.costs, args.devices)
 
     sizes: dict[str, float] = {}
@@ -254,40 +255,54 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def print_table(result: dict[str, Any], sizes: Sequence[int]) -> None:
-    head = f"{'device':18s} {'FLOPs rho':>9s}" + "".join(
-        f" | n={n}: {'rho':>11s} {'mean rel':>13s} {'med rel':>7s} {'designs':>7s}" for n in sizes
+    devices = result["devices"]
+    _print_rows(
+        devices,
+        sizes,
+        f"{'device':18s} {'FLOPs rho':>9s}",
+        f"{'rho':>11s} {'mean rel':>13s} {'med rel':>7s} {'designs':>7s}",
+        lambda entry: f"{entry['flops_spearman']:9.3f}",
+        lambda s: (
+            f"{s['spearman_mean']:.3f}±{s['spearman_std']:.3f}"
+            f" {100 * s['mean_relative_error_mean']:6.1f}±{100 * s['mean_relative_error_std']:4.1f}%"
+            f" {100 * s['median_relative_error_mean']:6.1f}% {_designs(s['designs']):>7s}"
+        ),
     )
-    print(head)
-    print("-" * len(head))
-    for device, entry in result["devices"].items():
-        line = f"{device:18s} {entry['flops_spearman']:9.3f}"
-        for n in sizes:
-            s = entry["sizes"][str(n)]
-            line += (
-                f" | {' ' * (len(str(n)) + 3)}{s['spearman_mean']:.3f}±{s['spearman_std']:.3f}"
-                f" {100 * s['mean_relative_error_mean']:6.1f}±{100 * s['mean_relative_error_std']:4.1f}%"
-                f" {100 * s['median_relative_error_mean']:6.1f}% {_designs(s['designs']):>7s}"
-            )
-        print(line)
     print("rho: Spearman of the predictions on every other measured cell; rel: relative error; designs: how many")
     print("fits chose the additive (a), additive+interactions (i) and shared ops+data flow (s) designs; mean and std")
     print("over seeds")
-    if not all("true_cost" in entry for entry in result["devices"].values()):
+    if not all("true_cost" in entry for entry in devices.values()):
         return
-    head = f"\n{'device':18s} {'true cost: IGD':>14s} {'HV':>6s}" + "".join(
-        f" | n={n}: {'IGD':>15s} {'HV':>6s}" for n in sizes
+    print()
+    _print_rows(
+        devices,
+        sizes,
+        f"{'device':18s} {'true cost: IGD':>14s} {'HV':>6s}",
+        f"{'IGD':>15s} {'HV':>6s}",
+        lambda entry: f"{entry['true_cost']['enumeration_igd']:14.4f} {entry['true_cost']['enumeration_hv']:6.4f}",
+        lambda s: f"{s['enumeration_igd_mean']:.4f}±{s['enumeration_igd_std']:.4f} {s['enumeration_hv_mean']:6.4f}",
     )
-    print(head)
-    print("-" * len(head))
-    for device, entry in result["devices"].items():
-        line = f"{device:18s} {entry['true_cost']['enumeration_igd']:14.4f} {entry['true_cost']['enumeration_hv']:6.4f}"
-        for n in sizes:
-            s = entry["sizes"][str(n)]
-            igd = f"{s['enumeration_igd_mean']:.4f}±{s['enumeration_igd_std']:.4f}"
-            line += f" | {' ' * (len(str(n)) + 3)}{igd} {s['enumeration_hv_mean']:6.4f}"
-        print(line)
     print("fronts of every measured cell ranked by NB201's search ranking, costed by the device (true cost) or by")
     print("the model fitted to n cells, judged at the true cost against the device's true front (mean, std over seeds)")
+
+
+def _print_rows(
+    devices: dict[str, Any],
+    sizes: Sequence[int],
+    head: str,
+    size_head: str,
+    first: Callable[[dict[str, Any]], str],
+    cell: Callable[[dict[str, Any]], str],
+) -> None:
+    """One line per device: its ``first`` columns, then ``cell`` of each sample size's figures."""
+    head += "".join(f" | n={n}: {size_head}" for n in sizes)
+    print(head)
+    print("-" * len(head))
+    for device, entry in devices.items():
+        line = f"{device:18s} {first(entry)}"
+        for n in sizes:
+            line += f" | {' ' * (len(str(n)) + 3)}{cell(entry['sizes'][str(n)])}"
+        print(line)
 
 
 def _designs(chosen: dict[str, int]) -> str:

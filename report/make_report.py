@@ -607,6 +607,15 @@ def cost_model_table(models: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def least_judged(front: dict[str, Any]) -> str:
+    """The fne run whose front the indicators judged least of, in words."""
+    cost, seed, run = min(
+        ((cost, seed, runs["fne"]) for cost, by_seed in front["runs"].items() for seed, runs in by_seed.items()),
+        key=lambda found: found[2]["judged"] / max(found[2]["front_size"], 1),
+    )
+    return f"{cost} seed {seed}: {run['judged']} of its {run['front_size']} cells judged, IGD {run['igd']:.3f}"
+
+
 def cost_model_front_table(models: dict[str, Any], searched: dict[str, Any]) -> str:
     """Markdown: per device, the front of every cell ranked with the true cost, with the cost models'
     predictions, and the searches' fronts (IGD mean ± std over seeds, hypervolume)."""
@@ -692,6 +701,7 @@ def write_report(results: dict[str, Any]) -> Path:
             )
         ),
         front_settings=results["bench_front.json"]["settings"],
+        least_judged=least_judged(results["bench_front_devices.json"]),
         unseen=unseen_line(results["bench_search_unseen.json"]),
         cost_model_table=cost_model_table(results["bench_cost_models.json"]),
         cost_model_front_table=cost_model_front_table(
@@ -806,8 +816,7 @@ measurements of every cell. Cells at chance accuracy (the 341 cells with no path
 output, the fastest networks on devices that skip dead operations) are left out of every front
 (fne's fronts leave them out themselves), and so are cells the device did not measure (the Edge
 TPU's 4,699): "judged" counts the front's cells the indicators see. A search does not know which
-cells a device leaves unmeasured, so on the Edge TPU part of its front can go unjudged (seed 3: 5
-of its 10 cells judged, its cheap half unmeasured, IGD 0.098).
+cells a device leaves unmeasured, so part of its front can go unjudged ({least_judged}).
 The FLOPs, parameter and device rows ran with nothing else on the machine. The
 last table is the NATS-Bench size space (`--space sss`: channel counts of the best NB201 cell's
 network, cost parameters, against its 90-epoch test error), one seed.
